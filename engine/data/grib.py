@@ -1,0 +1,241 @@
+"""NWP GRIB2 reading and writing through eccodes.
+
+Reading walks the messages one by one (the robust answer to cfgrib's "heterogeneous hypercube" problem: level
+types and steps may be mixed freely in one file), keeps those the source's lexicon names, and returns one
+``xarray.Dataset`` with the 16 canonical channels on the model grid. Accumulated rain becomes hourly amounts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import eccodes
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from engine.channels import BY_NAME, CHANNEL_NAMES
+from engine.data.atomic import atomic_path
+from engine.data.lexicon import Lexicon
+from engine.errors import DataError
+from engine.grid import KOREA, Grid
+
+GRIB_MAGIC = b"GRIB"
+
+
+def _open_messages(path: Path) -> Iterable[int]:
+    """Yield eccodes handles of every message in ``path``; the caller releases them."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+        if head != GRIB_MAGIC:
+            raise DataError("not a GRIB file (does not start with 'GRIB')", path)
+        # A fresh handle: eccodes reads through the OS file position, which Python's buffered read moved.
+        with open(path, "rb") as fh:
+            index = 0
+            while True:
+                try:
+                    handle = eccodes.codes_grib_new_from_file(fh)
+                except eccodes.CodesInternalError as exc:
+                    raise DataError(f"corrupt or truncated GRIB message #{index + 1}: {exc}", path) from exc
+                if handle is None:
+                    if index == 0:
+                        raise DataError("no GRIB message could be decoded", path)
+                    return
+                index += 1
+                yield handle
+    except FileNotFoundError as exc:
+        raise DataError("file not found", path) from exc
+    except IsADirectoryError as exc:
+        raise DataError("is a folder, not a GRIB file", path) from exc
+
+
+def _message_grid(handle: int, path: Path) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Ascending 1-D lat, lon of a regular_ll message, and whether rows must be flipped to ascend."""
+    grid_type = eccodes.codes_get(handle, "gridType")
+    if grid_type != "regular_ll":
+        raise DataError(f"unsupported grid type {grid_type!r} (this reader handles regular_ll)", path)
+    ni, nj = eccodes.codes_get(handle, "Ni"), eccodes.codes_get(handle, "Nj")
+    lat1 = eccodes.codes_get(handle, "latitudeOfFirstGridPointInDegrees")
+    lat2 = eccodes.codes_get(handle, "latitudeOfLastGridPointInDegrees")
+    lon1 = eccodes.codes_get(handle, "longitudeOfFirstGridPointInDegrees")
+    lon2 = eccodes.codes_get(handle, "longitudeOfLastGridPointInDegrees")
+    if lon2 < lon1:
+        lon2 += 360.0
+    lat = np.linspace(lat1, lat2, nj)
+    lon = np.linspace(lon1, lon2, ni)
+    flip = lat1 > lat2
+    return (lat[::-1] if flip else lat), lon, flip
+
+
+def _lead_hours(handle: int) -> int:
+    eccodes.codes_set(handle, "stepUnits", "h")
+    return int(eccodes.codes_get(handle, "endStep"))
+
+
+def read_grib(paths: Sequence[str | Path], lexicon: Lexicon, grid: Grid = KOREA) -> xr.Dataset:
+    """Read one run's NWP GRIB2 file(s) into a Dataset of the 16 channels on ``grid``.
+
+    Every lead time found must carry every channel; all messages must share one analysis time.
+    Coordinates: ``init_time`` (scalar), ``lead_time`` (hours, timedelta), ``valid_time``, ``lat``, ``lon``.
+    """
+    if not paths:
+        raise DataError("no GRIB files given")
+    lookup = lexicon.lookup()
+    fields: dict[tuple[str, int], np.ndarray] = {}
+    init_time: pd.Timestamp | None = None
+    src_grid: tuple[np.ndarray, np.ndarray] | None = None
+    for path in map(Path, paths):
+        for handle in _open_messages(path):
+            try:
+                key = (
+                    eccodes.codes_get(handle, "shortName"),
+                    eccodes.codes_get(handle, "typeOfLevel"),
+                    int(eccodes.codes_get(handle, "level")),
+                )
+                channel = lookup.get(key)
+                if channel is None:
+                    continue
+                date, time = eccodes.codes_get(handle, "dataDate"), eccodes.codes_get(handle, "dataTime")
+                this_init = pd.Timestamp(f"{date:08d}") + pd.Timedelta(hours=time // 100, minutes=time % 100)
+                if init_time is None:
+                    init_time = this_init
+                elif this_init != init_time:
+                    raise DataError(f"mixes runs: analysis time {this_init} after {init_time}", path)
+                lat, lon, flip = _message_grid(handle, path)
+                if src_grid is None:
+                    src_grid = (lat, lon)
+                elif (
+                    lat.shape != src_grid[0].shape
+                    or lon.shape != src_grid[1].shape
+                    or not (np.allclose(lat, src_grid[0]) and np.allclose(lon, src_grid[1]))
+                ):
+                    raise DataError(f"message for {channel} is on a different grid from the others", path)
+                try:
+                    values = eccodes.codes_get_values(handle)
+                except eccodes.CodesInternalError as exc:
+                    raise DataError(f"cannot decode {channel}: {exc}", path) from exc
+                values = values.reshape(lat.size, lon.size)
+                if flip:
+                    values = values[::-1]
+                spec = lexicon.keys[channel]
+                fields[(channel, _lead_hours(handle))] = values * spec.scale + spec.offset
+            finally:
+                eccodes.codes_release(handle)
+    if not fields:
+        raise DataError(f"none of the {lexicon.name} channels found", paths[0])
+    assert init_time is not None and src_grid is not None
+    leads = sorted({lead for _, lead in fields})
+    missing = [(ch, ld) for ld in leads for ch in CHANNEL_NAMES if (ch, ld) not in fields]
+    if missing:
+        names = sorted({ch for ch, _ in missing})
+        where = paths[0] if len(paths) == 1 else Path(paths[0]).parent
+        raise DataError(f"missing channels {names} at lead time(s) {sorted({ld for _, ld in missing})} h", where)
+    lead_td = pd.to_timedelta(leads, unit="h")
+    data_vars = {}
+    for ch in CHANNEL_NAMES:
+        arr = np.stack([fields[(ch, ld)] for ld in leads]).astype(np.float32)
+        if ch == "tp":
+            arr = _hourly_rain(arr, np.asarray(leads), lexicon.rain_accumulated_from_start)
+        meta = BY_NAME[ch]
+        attrs = {"standard_name": meta.standard_name, "units": meta.units, "long_name": meta.long_name}
+        if ch == "tp":
+            attrs.update(units="mm", long_name="NWP precipitation in the hour ending at valid_time")
+        data_vars[ch] = xr.DataArray(
+            arr,
+            dims=("lead_time", "lat", "lon"),
+            coords={"lead_time": lead_td, "lat": src_grid[0], "lon": src_grid[1]},
+            attrs=attrs,
+        )
+    ds = xr.Dataset(data_vars)
+    if not grid.matches(src_grid[0], src_grid[1]):
+        where = paths[0]
+        ds = xr.Dataset(
+            {ch: grid.regrid(ds[ch], "area_mean" if ch == "tp" else "bilinear", source=where) for ch in CHANNEL_NAMES}
+        )
+    ds = ds.assign_coords(init_time=init_time, valid_time=("lead_time", (init_time + lead_td).values), **grid.coords())
+    ds["lead_time"].attrs.update(long_name="forecast lead time")
+    ds.attrs.update(source_lexicon=lexicon.name, Conventions="CF-1.8")
+    return ds
+
+
+def _hourly_rain(arr: np.ndarray, leads: np.ndarray, accumulated: bool) -> np.ndarray:
+    """Amount per hour ending at each lead. From accumulations: consecutive differences divided by the gap
+    (a mean hourly amount when leads are not hourly); lead 0, or a first lead without its predecessor, counts
+    from the run's start. Packing noise can make differences slightly negative: clipped at 0."""
+    if not accumulated:
+        return np.clip(arr, 0, None)
+    prev_lead = np.concatenate([[0], leads[:-1]])
+    prev = np.concatenate([np.zeros_like(arr[:1]), arr[:-1]])
+    gap = np.maximum(leads - prev_lead, 1).astype(np.float32)
+    return np.clip((arr - prev) / gap[:, None, None], 0, None)
+
+
+class GribWriter:
+    """Writes the 16 channels of one lead time as GRIB2 messages on a regular lat/lon grid (north to south).
+
+    A template message per channel is built once and cloned per write, which makes writing cheap.
+    """
+
+    def __init__(self, lexicon: Lexicon, grid: Grid = KOREA, bits_per_value: int = 16) -> None:
+        self.lexicon, self.grid = lexicon, grid
+        self._templates: dict[str, int] = {}
+        for ch in CHANNEL_NAMES:
+            spec = lexicon.keys[ch]
+            h = eccodes.codes_grib_new_from_samples("GRIB2")
+            for key, value in (
+                ("centre", "ecmf"),
+                ("Ni", grid.nx),
+                ("Nj", grid.ny),
+                ("latitudeOfFirstGridPointInDegrees", float(grid.lat[-1])),
+                ("longitudeOfFirstGridPointInDegrees", float(grid.lon[0])),
+                ("latitudeOfLastGridPointInDegrees", float(grid.lat[0])),
+                ("longitudeOfLastGridPointInDegrees", float(grid.lon[-1])),
+                ("iDirectionIncrementInDegrees", grid.step),
+                ("jDirectionIncrementInDegrees", grid.step),
+            ):
+                eccodes.codes_set(h, key, value)
+            if ch == "tp":
+                eccodes.codes_set(h, "productDefinitionTemplateNumber", 8)
+            eccodes.codes_set(h, "typeOfLevel", spec.type_of_level)
+            if spec.type_of_level not in ("surface", "meanSea"):
+                eccodes.codes_set(h, "level", spec.level)
+            eccodes.codes_set(h, "shortName", spec.short_name)
+            if ch == "tp":
+                eccodes.codes_set(h, "stepType", "accum")
+            eccodes.codes_set(h, "bitsPerValue", bits_per_value)
+            self._templates[ch] = h
+
+    def close(self) -> None:
+        for h in self._templates.values():
+            eccodes.codes_release(h)
+        self._templates.clear()
+
+    def __enter__(self) -> GribWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def write(self, path: str | Path, init_time: pd.Timestamp, lead_hours: int, fields: dict[str, np.ndarray]) -> None:
+        """Write one file atomically. ``fields`` holds our units (``tp``: mm accumulated since the run start);
+        values are converted back to the source's units through the lexicon."""
+        init_time = pd.Timestamp(init_time)
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            for ch in CHANNEL_NAMES:
+                spec = self.lexicon.keys[ch]
+                h = eccodes.codes_clone(self._templates[ch])
+                try:
+                    eccodes.codes_set(h, "dataDate", int(init_time.strftime("%Y%m%d")))
+                    eccodes.codes_set(h, "dataTime", int(init_time.strftime("%H%M")))
+                    if ch == "tp":
+                        eccodes.codes_set(h, "startStep", 0)
+                        eccodes.codes_set(h, "endStep", lead_hours)
+                    else:
+                        eccodes.codes_set(h, "step", lead_hours)
+                    values = (np.asarray(fields[ch], dtype=np.float64) - spec.offset) / spec.scale
+                    eccodes.codes_set_values(h, values[::-1].ravel())  # grid rows ascend; GRIB scans north first
+                    eccodes.codes_write(h, fh)
+                finally:
+                    eccodes.codes_release(h)

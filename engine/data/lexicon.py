@@ -1,0 +1,67 @@
+"""One small table per NWP source: our canonical channel -> the source's GRIB keys.
+
+A KIM or RDAPS file with other short names needs only a new table here (see earth2studio's ``lexicon``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.channels import CHANNEL_NAMES
+
+
+@dataclass(frozen=True)
+class GribKey:
+    short_name: str
+    type_of_level: str
+    level: int
+    scale: float = 1.0  # multiply the decoded value by this to get our units
+    offset: float = 0.0
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    name: str
+    keys: dict[str, GribKey]
+    rain_accumulated_from_start: bool  # True: ``tp`` at lead L is the total since the run started
+
+    def __post_init__(self) -> None:
+        missing = set(CHANNEL_NAMES) - set(self.keys)
+        if missing:
+            raise ValueError(f"lexicon {self.name} lacks channels {sorted(missing)}")
+
+    def lookup(self) -> dict[tuple[str, str, int], str]:
+        """(shortName, typeOfLevel, level) -> channel, for reading."""
+        return {(k.short_name, k.type_of_level, k.level): ch for ch, k in self.keys.items()}
+
+
+def _pl(short_name: str, level: int) -> GribKey:
+    return GribKey(short_name, "isobaricInhPa", level)
+
+
+# WMO/ECMWF GRIB2 short names as eccodes decodes them. The demo archive is written with this table, and ECMWF
+# IFS / open-data files read with it. ``tp`` is in metres of water, accumulated from the start of the run.
+ECMWF = Lexicon(
+    name="ecmwf",
+    keys={
+        "gh1000": _pl("gh", 1000),
+        "gh850": _pl("gh", 850),
+        "gh500": _pl("gh", 500),
+        "msl": GribKey("msl", "meanSea", 0),
+        "r850": _pl("r", 850),
+        "r500": _pl("r", 500),
+        "t2m": GribKey("2t", "heightAboveGround", 2),
+        "t850": _pl("t", 850),
+        "u10": GribKey("10u", "heightAboveGround", 10),
+        "v10": GribKey("10v", "heightAboveGround", 10),
+        "u850": _pl("u", 850),
+        "v850": _pl("v", 850),
+        "t500": _pl("t", 500),
+        "u500": _pl("u", 500),
+        "v500": _pl("v", 500),
+        "tp": GribKey("tp", "surface", 0, scale=1000.0),
+    },
+    rain_accumulated_from_start=True,
+)
+
+LEXICONS: dict[str, Lexicon] = {"demo": ECMWF, "ecmwf": ECMWF}

@@ -1,0 +1,38 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+COMMANDS = ["demo", "runs"]
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "engine", *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command: str):
+    res = _run(command, "--help")
+    assert res.returncode == 0 and "usage:" in res.stdout
+
+
+def test_runs_json(demo_archive: Path):
+    res = _run("runs", "--data", str(demo_archive), "--json")
+    assert res.returncode == 0, res.stderr
+    rows = json.loads(res.stdout)
+    assert [r["run"] for r in rows] == ["2026070100", "2026070200"] and rows[0]["lead_times"][-1] == 48
+
+
+def test_bad_folder_is_one_line_and_exit_2(tmp_path: Path):
+    res = _run("runs", "--data", str(tmp_path / "nowhere"))
+    assert res.returncode == 2
+    assert res.stderr.strip().count("\n") == 0 and "nowhere" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_demo_cli_writes_grib_and_qpe(tmp_path: Path):
+    res = _run("demo", "--out", str(tmp_path / "d"), "--runs", "1", "--leads", "3", "--seed", "7", "--quiet")
+    assert res.returncode == 0, res.stderr
+    assert len(list((tmp_path / "d" / "nwp" / "2026070100").glob("*.grib2"))) == 4
+    assert len(list((tmp_path / "d" / "qpe").glob("qpe_*.nc"))) == 4
