@@ -35,6 +35,25 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from engine.data.catalog import Catalog
+    from engine.verify.report import format_table, score_folder
+
+    if args.weights and args.source != "model":
+        raise DataError("--weights applies to --source model only")
+    result = score_folder(Catalog(Path(args.data)), args.source, args.runs, args.lead_times, args.thresholds)
+    print(json.dumps(result) if args.json else format_table(result))
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from engine.bench import bench_verify
+
+    result = bench_verify(Path(args.data) if args.data else None, repeats=args.repeats)
+    print(json.dumps(result, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m engine", description="Korean NWP precipitation post-processor.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -52,6 +71,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help='print [{"run": ..., "lead_times": [...]}, ...]')
     p.set_defaults(func=_cmd_runs)
 
+    p = sub.add_parser("verify", help="score a forecast source against the QPE (CSI, POD, FAR, bias, ETS, ...)")
+    p.add_argument("--data", required=True, help="data folder")
+    p.add_argument("--source", choices=["nwp", "model"], default="nwp", help="raw NWP rain or the post-processed model")
+    p.add_argument("--weights", help="weights file for --source model (default: the shipped weights)")
+    p.add_argument("--runs", nargs="+", help="runs YYYYMMDDHH (default: all)")
+    p.add_argument("--lead-times", nargs="+", type=int, help="lead times in hours (default: all but 0)")
+    p.add_argument("--thresholds", nargs="+", type=float, default=[0.1, 10.0], help="event thresholds, mm/h")
+    p.add_argument("--json", action="store_true", help="print JSON: a 'scores' list, one row per threshold and lead")
+    p.set_defaults(func=_cmd_verify)
+
+    p = sub.add_parser("bench", help="time the verification kernels on a real run (contingency tables, FSS)")
+    p.add_argument("--what", choices=["verify"], default="verify", help="what to time (default: verify)")
+    p.add_argument("--data", help="data folder (default: a 1-run demo archive in a temporary folder)")
+    p.add_argument("--repeats", type=int, default=20, help="timed repetitions after one warm-up (default 20)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_cmd_bench)
     return parser
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-COMMANDS = ["demo", "runs"]
+COMMANDS = ["demo", "runs", "verify", "bench"]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:

@@ -1,0 +1,1 @@
+"""Verification: categorical, neighbourhood and probabilistic scores as pure functions over numpy/xarray."""

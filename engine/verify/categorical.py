@@ -1,0 +1,178 @@
+"""Categorical (yes/no event) scores from 2 x 2 contingency tables, and the 3-class confusion matrix.
+
+Event = value >= threshold. Tables are summed over pixels, lead times and cases *before* any ratio is taken.
+References: Jolliffe & Stephenson (2012), *Forecast Verification*, 2nd ed., ch. 3; WWRP/WGNE Joint Working
+Group on Forecast Verification Research, https://www.cawcr.gov.au/projects/verification/ ; the ``scores``
+package (Leeuwenburg et al. 2024, JOSS 9(99), 6889), which the tests use as the reference implementation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from engine.channels import CLASS_THRESHOLDS_MM
+
+TABLE_KEYS = ("hits", "misses", "false_alarms", "correct_negatives")
+SCORE_NAMES = ("csi", "pod", "far", "sr", "bias", "ets", "hss", "pss", "f1", "sedi", "accuracy", "base_rate")
+
+
+def _valid(forecast: np.ndarray, observed: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    valid = np.isfinite(forecast) & np.isfinite(observed)
+    if mask is not None:
+        valid &= np.broadcast_to(np.asarray(mask, dtype=bool), valid.shape)
+    return valid
+
+
+def contingency_table(
+    forecast: np.ndarray,
+    observed: np.ndarray,
+    threshold: float,
+    mask: np.ndarray | None = None,
+    per_leading: bool = False,
+) -> dict[str, np.ndarray | int]:
+    """Counts of hits, misses, false alarms and correct negatives for the event ``value >= threshold``.
+
+    Pixels where ``mask`` is False or either input is NaN are left out. With ``per_leading`` the counts are kept
+    for every index of the leading dimensions (all but the last two, e.g. one table per lead time); otherwise
+    they are summed over everything. Inputs may be numpy arrays or xarray DataArrays of the same shape.
+    """
+    f, o = np.asarray(forecast), np.asarray(observed)
+    if f.shape != o.shape:
+        raise ValueError(f"forecast {f.shape} and observed {o.shape} differ in shape")
+    valid = _valid(f, o, mask)
+    with np.errstate(invalid="ignore"):
+        code = (f >= threshold).astype(np.int64) * 2 + (o >= threshold)  # 3 hit, 1 miss, 2 false alarm, 0 cn
+    code = np.where(valid, code, 4)
+    if per_leading and f.ndim > 2:
+        lead_shape = f.shape[:-2]
+        n = int(np.prod(lead_shape))
+        flat = code.reshape(n, -1) + 5 * np.arange(n)[:, None]
+        counts = np.bincount(flat.ravel(), minlength=5 * n).reshape(*lead_shape, 5)
+    else:
+        counts = np.bincount(code.ravel(), minlength=5)
+    return {
+        "hits": counts[..., 3],
+        "misses": counts[..., 1],
+        "false_alarms": counts[..., 2],
+        "correct_negatives": counts[..., 0],
+    }
+
+
+Table = Mapping[str, np.ndarray | int]
+
+
+def sum_tables(tables: Iterable[Table], axis: int | None = None) -> dict[str, np.ndarray | int]:
+    """Add tables (the only right way to aggregate over cases); ``axis`` sums within per-lead tables."""
+    tables = list(tables)
+    out = {k: sum(np.asarray(t[k], dtype=np.int64) for t in tables) for k in TABLE_KEYS}
+    if axis is not None:
+        out = {k: np.asarray(v).sum(axis=axis) for k, v in out.items()}
+    return out
+
+
+def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(b != 0, a / np.where(b != 0, b, 1), np.nan)
+
+
+def categorical_scores(table: Mapping[str, np.ndarray | int]) -> dict[str, np.ndarray | float]:
+    """Scores of a 2 x 2 table (h hits, m misses, f false alarms, c correct negatives, n = h + m + f + c).
+
+    * CSI (threat score) = h / (h + m + f)
+    * POD (hit rate) = h / (h + m);  POFD F = f / (f + c)
+    * FAR (false alarm *ratio*) = f / (h + f);  SR (success ratio) = 1 - FAR = h / (h + f)
+    * bias (frequency bias) = (h + f) / (h + m)
+    * ETS (Gilbert skill score) = (h - h_r) / (h + m + f - h_r), h_r = (h + m)(h + f) / n
+    * HSS (Heidke) = 2 (h c - m f) / ((h + m)(m + c) + (h + f)(f + c))
+    * PSS (Peirce, Hanssen-Kuipers) = POD - F
+    * F1 = 2 h / (2 h + m + f)
+    * SEDI = (ln F - ln H - ln(1 - F) + ln(1 - H)) / (ln F + ln H + ln(1 - F) + ln(1 - H)), H = POD
+      (Ferro & Stephenson 2011, Weather and Forecasting 26, 699-713)
+    * accuracy (fraction correct) = (h + c) / n;  base rate = (h + m) / n
+
+    Undefined ratios (zero denominators) are NaN, never an error. Works elementwise on per-lead tables.
+    """
+    h, m, f, c = (np.asarray(table[k], dtype=float) for k in TABLE_KEYS)
+    n = h + m + f + c
+    pod, pofd = _div(h, h + m), _div(f, f + c)
+    h_random = _div((h + m) * (h + f), n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lf, lh, l1f, l1h = np.log(pofd), np.log(pod), np.log1p(-pofd), np.log1p(-pod)
+        sedi = _div(lf - lh - l1f + l1h, lf + lh + l1f + l1h)
+    scores = {
+        "csi": _div(h, h + m + f),
+        "pod": pod,
+        "far": _div(f, h + f),
+        "sr": _div(h, h + f),
+        "bias": _div(h + f, h + m),
+        "ets": _div(h - h_random, h + m + f - h_random),
+        "hss": _div(2 * (h * c - m * f), (h + m) * (m + c) + (h + f) * (f + c)),
+        "pss": pod - pofd,
+        "f1": _div(2 * h, 2 * h + m + f),
+        "sedi": sedi,
+        "accuracy": _div(h + c, n),
+        "base_rate": _div(h + m, n),
+    }
+    return {k: (float(v) if np.ndim(v) == 0 else v) for k, v in scores.items()}
+
+
+def rain_class(values: np.ndarray, thresholds: Sequence[float] = CLASS_THRESHOLDS_MM) -> np.ndarray:
+    """Class index per pixel: 0 below thresholds[0], 1 up to thresholds[1], 2 above; -1 where NaN."""
+    values = np.asarray(values)
+    with np.errstate(invalid="ignore"):
+        out = np.digitize(values, thresholds).astype(np.int8)
+    return np.where(np.isfinite(values), out, -1)
+
+
+def confusion_matrix(
+    forecast_class: np.ndarray, observed_class: np.ndarray, mask: np.ndarray | None = None, n_classes: int = 3
+) -> np.ndarray:
+    """``matrix[i, j]`` = pixels forecast in class i and observed in class j (classes < 0 are left out)."""
+    fc, oc = np.asarray(forecast_class), np.asarray(observed_class)
+    valid = (fc >= 0) & (oc >= 0)
+    if mask is not None:
+        valid &= np.broadcast_to(np.asarray(mask, dtype=bool), valid.shape)
+    idx = fc[valid].astype(np.int64) * n_classes + oc[valid]
+    return np.bincount(idx, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+
+
+def class_tables(matrix: np.ndarray) -> list[dict[str, int]]:
+    """One-vs-rest 2 x 2 table for each class of a confusion matrix (rows forecast, columns observed)."""
+    total = int(matrix.sum())
+    out = []
+    for k in range(matrix.shape[0]):
+        h = int(matrix[k, k])
+        f = int(matrix[k].sum()) - h
+        m = int(matrix[:, k].sum()) - h
+        out.append({"hits": h, "misses": m, "false_alarms": f, "correct_negatives": total - h - m - f})
+    return out
+
+
+def bootstrap_interval(
+    case_tables: Sequence[Mapping[str, int]],
+    score: str = "csi",
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of a score, resampling whole cases (runs) with replacement.
+
+    Resampling runs rather than pixels respects the strong spatial and temporal correlation within a run
+    (Hamill 1999, Weather and Forecasting 14, 155-167). Each resample sums its tables before the ratio.
+    """
+    counts = np.array([[t[k] for k in TABLE_KEYS] for t in case_tables], dtype=np.int64)
+    if len(counts) == 0:
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(counts), size=(n_resamples, len(counts)))
+    summed = counts[picks].sum(axis=1)
+    values = categorical_scores(dict(zip(TABLE_KEYS, summed.T, strict=True)))[score]
+    values = np.asarray(values)[np.isfinite(values)]
+    if values.size == 0:
+        return (float("nan"), float("nan"))
+    alpha = (1 - confidence) / 2
+    lo, hi = np.quantile(values, [alpha, 1 - alpha])
+    return (float(lo), float(hi))

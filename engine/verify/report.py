@@ -1,0 +1,100 @@
+"""Scores of a data folder's forecasts against its QPE: per threshold and lead time, plus aggregates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from engine.data.catalog import Catalog
+from engine.errors import DataError
+from engine.verify.categorical import TABLE_KEYS, bootstrap_interval, categorical_scores, contingency_table, sum_tables
+
+SOURCES = ("nwp", "model")
+
+
+def forecast_rain(catalog: Catalog, source: str, run: str, lead_times: list[int]) -> np.ndarray:
+    """Hourly rain (mm) of the chosen forecast source, (lead, lat, lon)."""
+    if source == "nwp":
+        return catalog.load_run(run, lead_times)["tp"].values
+    if source == "model":
+        raise DataError(
+            "--source model needs the trained model and the inference engine, which are not available yet; "
+            "use --source nwp"
+        )
+    raise DataError(f"unknown source {source!r} (choose from {', '.join(SOURCES)})")
+
+
+def default_lead_times(catalog: Catalog, run: str) -> list[int]:
+    """All lead times but 0: at the analysis time the NWP has produced no hourly rain yet."""
+    return [ld for ld in catalog.lead_times(run) if ld > 0]
+
+
+def score_folder(
+    catalog: Catalog,
+    source: str = "nwp",
+    runs: Sequence[str] | None = None,
+    lead_times: Sequence[int] | None = None,
+    thresholds: Sequence[float] = (0.1, 10.0),
+    n_resamples: int = 1000,
+) -> dict:
+    """Rows of scores: one per threshold and lead time, and one aggregate per threshold (``lead_time`` None)
+    with bootstrap 95 % intervals (resampling runs) for CSI and bias."""
+    runs = list(runs) if runs else catalog.runs()
+    per_run: dict[float, list[dict]] = {thr: [] for thr in thresholds}
+    leads_used: list[int] | None = None
+    for run in runs:
+        leads = list(lead_times) if lead_times else default_lead_times(catalog, run)
+        if leads_used is None:
+            leads_used = leads
+        elif leads != leads_used:
+            raise DataError(f"run {run} has lead times {leads[:3]}..., other runs {leads_used[:3]}...")
+        fc = forecast_rain(catalog, source, run, leads)
+        ob = catalog.load_qpe(run, leads).values
+        for thr in thresholds:
+            per_run[thr].append(contingency_table(fc, ob, thr, catalog.grid.qpe_mask, per_leading=True))
+    assert leads_used is not None
+    rows = []
+    for thr in thresholds:
+        by_lead = sum_tables(per_run[thr])
+        for i, lead in enumerate(leads_used):
+            table = {k: int(by_lead[k][i]) for k in TABLE_KEYS}
+            rows.append(_row(thr, lead, table))
+        total = {k: int(np.sum(by_lead[k])) for k in TABLE_KEYS}
+        row = _row(thr, None, total)
+        case_totals = [{k: int(np.sum(t[k])) for k in TABLE_KEYS} for t in per_run[thr]]
+        row["csi_ci95"] = bootstrap_interval(case_totals, "csi", n_resamples)
+        row["bias_ci95"] = bootstrap_interval(case_totals, "bias", n_resamples)
+        rows.append(row)
+    return {
+        "source": source,
+        "data": str(catalog.root),
+        "runs": runs,
+        "lead_times": leads_used,
+        "thresholds": list(thresholds),
+        "scores": rows,
+    }
+
+
+def _row(threshold: float, lead: int | None, table: dict[str, int]) -> dict:
+    scores = categorical_scores(table)
+    return {"threshold": threshold, "lead_time": lead, **table, **{k: _num(v) for k, v in scores.items()}}
+
+
+def _num(v: float) -> float | None:
+    return None if not np.isfinite(v) else round(float(v), 6)
+
+
+def format_table(result: dict) -> str:
+    """A readable text table of ``score_folder``'s rows."""
+    cols = ("csi", "pod", "far", "bias", "ets", "f1")
+    head = f"{'thr mm/h':>8} {'lead h':>6} " + " ".join(f"{c.upper():>6}" for c in cols) + f" {'obs ev':>9}"
+    lines = [f"source={result['source']} runs={len(result['runs'])} data={result['data']}", head]
+    for r in result["scores"]:
+        lead = "all" if r["lead_time"] is None else str(r["lead_time"])
+        vals = " ".join(f"{(r[k] if r[k] is not None else float('nan')):6.3f}" for k in cols)
+        lines.append(f"{r['threshold']:8g} {lead:>6} {vals} {r['hits'] + r['misses']:9d}")
+        if r["lead_time"] is None:
+            lo, hi = r["csi_ci95"]
+            lines.append(f"{'':>15} CSI 95% interval (bootstrap over runs): {lo:.3f}-{hi:.3f}")
+    return "\n".join(lines)

@@ -1,0 +1,261 @@
+"""Verification scores against the ``scores`` package, hand-computed cases and slow direct references."""
+
+import json
+import operator
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+from scores.categorical import ThresholdEventOperator
+from scores.probability import brier_score as scores_brier
+
+from engine.verify.categorical import (
+    SCORE_NAMES,
+    bootstrap_interval,
+    categorical_scores,
+    class_tables,
+    confusion_matrix,
+    contingency_table,
+    rain_class,
+    sum_tables,
+)
+from engine.verify.neighbourhood import fss
+from engine.verify.performance import background
+from engine.verify.probabilistic import brier_score, reliability, roc
+
+SCORES_PKG = {
+    "csi": "critical_success_index",
+    "pod": "probability_of_detection",
+    "far": "false_alarm_ratio",
+    "sr": "success_ratio",
+    "bias": "frequency_bias",
+    "ets": "equitable_threat_score",
+    "hss": "heidke_skill_score",
+    "pss": "peirce_skill_score",
+    "f1": "f1_score",
+    "sedi": "symmetric_extremal_dependence_index",
+    "accuracy": "accuracy",
+    "base_rate": "base_rate",
+}
+
+
+def _random_fields(seed: int, shape=(6, 40, 50)):
+    rng = np.random.default_rng(seed)
+    f = rng.gamma(0.4, 3.0, shape)
+    o = rng.gamma(0.4, 3.0, shape) * (rng.uniform(size=shape) < 0.6)
+    f[rng.uniform(size=shape) < 0.05] = np.nan
+    o[rng.uniform(size=shape) < 0.05] = np.nan
+    mask = rng.uniform(size=shape[-2:]) < 0.8
+    return f, o, mask
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("threshold", [0.1, 1.0, 10.0])
+def test_every_categorical_score_matches_the_scores_package(seed: int, threshold: float):
+    f, o, mask = _random_fields(seed)
+    table = contingency_table(f, o, threshold, mask)
+    ours = categorical_scores(table)
+    dims = ("t", "y", "x")
+    keep = np.broadcast_to(mask, f.shape)
+    fx = xr.DataArray(np.where(keep, f, np.nan), dims=dims)
+    ox = xr.DataArray(np.where(keep, o, np.nan), dims=dims)
+    op = ThresholdEventOperator(default_event_threshold=threshold, default_op_fn=operator.ge)
+    ref = op.make_contingency_manager(fx, ox).transform()
+    counts = ref.get_counts()
+    assert table["hits"] == int(counts["tp_count"]) and table["misses"] == int(counts["fn_count"])
+    assert table["false_alarms"] == int(counts["fp_count"]) and table["correct_negatives"] == int(counts["tn_count"])
+    for name in SCORE_NAMES:
+        expected = float(getattr(ref, SCORES_PKG[name])())
+        assert ours[name] == pytest.approx(expected, abs=1e-9, nan_ok=True), name
+
+
+def test_hand_computed_table_and_scores():
+    f = np.array([[12.0, 0.0, 5.0], [11.0, 0.0, np.nan]])
+    o = np.array([[10.0, 10.0, 0.0], [0.0, 0.0, 3.0]])
+    t = contingency_table(f, o, 10.0)
+    assert t == {"hits": 1, "misses": 1, "false_alarms": 1, "correct_negatives": 2}
+    s = categorical_scores(t)
+    assert s["csi"] == pytest.approx(1 / 3) and s["pod"] == 0.5 and s["far"] == 0.5 and s["bias"] == 1.0
+    hr = 2 * 2 / 5
+    assert s["ets"] == pytest.approx((1 - hr) / (3 - hr))
+    assert s["hss"] == pytest.approx(2 * (1 * 2 - 1 * 1) / (2 * 3 + 2 * 3))
+    assert s["pss"] == pytest.approx(0.5 - 1 / 3) and s["f1"] == pytest.approx(0.5)
+    assert s["accuracy"] == pytest.approx(3 / 5) and s["base_rate"] == pytest.approx(2 / 5)
+
+
+def test_no_events_anywhere_gives_nan_not_an_error():
+    zeros = np.zeros((3, 4, 4))
+    t = contingency_table(zeros, zeros, 0.1)
+    assert t["correct_negatives"] == 48 and t["hits"] == t["misses"] == t["false_alarms"] == 0
+    s = categorical_scores(t)
+    for name in ("csi", "pod", "far", "sr", "bias", "ets", "f1"):
+        assert np.isnan(s[name]), name
+    assert s["accuracy"] == 1.0 and s["base_rate"] == 0.0
+    empty = categorical_scores({"hits": 0, "misses": 0, "false_alarms": 0, "correct_negatives": 0})
+    assert all(np.isnan(v) for v in empty.values())
+
+
+def test_per_lead_tables_sum_to_the_total_and_aggregate_by_counts():
+    f, o, mask = _random_fields(5)
+    per = contingency_table(f, o, 1.0, mask, per_leading=True)
+    total = contingency_table(f, o, 1.0, mask)
+    assert per["hits"].shape == (6,)
+    assert {k: int(v.sum()) for k, v in per.items()} == total
+    agg = sum_tables([per], axis=0)
+    assert categorical_scores(agg)["csi"] == pytest.approx(categorical_scores(total)["csi"])
+    for i in range(6):
+        single = contingency_table(f[i], o[i], 1.0, mask)
+        assert {k: int(v[i]) for k, v in per.items()} == single
+
+
+def test_three_class_confusion_matrix_and_class_scores():
+    f = np.array([0.0, 0.05, 0.5, 20.0, 12.0, 3.0, np.nan])
+    o = np.array([0.0, 0.5, 0.5, 15.0, 2.0, 30.0, 1.0])
+    np.testing.assert_array_equal(rain_class(f), [0, 0, 1, 2, 2, 1, -1])
+    m = confusion_matrix(rain_class(f), rain_class(o))
+    np.testing.assert_array_equal(m, [[1, 1, 0], [0, 1, 1], [0, 1, 1]])
+    heavy = class_tables(m)[2]
+    assert heavy == {"hits": 1, "misses": 1, "false_alarms": 1, "correct_negatives": 3}
+    assert heavy == contingency_table(f[:6], o[:6], 10.0)
+
+
+def test_bootstrap_interval_brackets_the_estimate_and_resamples_runs():
+    f, o, mask = _random_fields(7, shape=(12, 30, 30))
+    tables = [contingency_table(f[i], o[i], 1.0, mask) for i in range(12)]
+    point = categorical_scores(sum_tables(tables))["csi"]
+    lo, hi = bootstrap_interval(tables, "csi", 500)
+    assert lo < point < hi and hi - lo < 0.2
+    same = [tables[0]] * 5
+    lo1, hi1 = bootstrap_interval(same, "csi", 200)
+    assert lo1 == pytest.approx(hi1)
+
+
+def _fss_direct(f, o, thr, n, valid):
+    """Slow reference: loop over every pixel and window."""
+    ny, nx = f.shape
+    h = n // 2
+    fe, oe = (f >= thr) & valid, (o >= thr) & valid
+    num = den = 0.0
+    for y in range(ny):
+        for x in range(nx):
+            if not valid[y, x]:
+                continue
+            sl = (slice(max(y - h, 0), y + h + 1), slice(max(x - h, 0), x + h + 1))
+            cnt = valid[sl].sum()
+            pf, po = fe[sl].sum() / cnt, oe[sl].sum() / cnt
+            num += (pf - po) ** 2
+            den += pf**2 + po**2
+    return 1 - num / den
+
+
+@pytest.mark.parametrize("window", [1, 3, 7])
+def test_fss_matches_a_direct_slow_reference(window: int):
+    f, o, mask = _random_fields(11, shape=(2, 24, 30))
+    for i in range(2):
+        valid = mask & np.isfinite(f[i]) & np.isfinite(o[i])
+        expected = _fss_direct(f[i], o[i], 1.0, window, valid)
+        assert fss(f[i], o[i], 1.0, window, mask) == pytest.approx(expected, abs=1e-12)
+
+
+def test_fss_grows_with_window_for_displaced_rain_and_is_one_for_a_perfect_forecast():
+    o = np.random.default_rng(3).gamma(0.4, 3.0, (30, 40))
+    shifted = np.roll(o, 3, axis=1)
+    by_window = [fss(shifted, o, 1.0, w) for w in (1, 5, 11, 21)]
+    assert by_window == sorted(by_window) and by_window[0] < 0.9
+    assert fss(o, o, 1.0, 5) == 1.0
+
+
+@pytest.mark.parametrize("window", [3, 5, 9])
+def test_fss_equals_the_scores_package_on_complete_windows(window: int):
+    """``scores`` without zero padding uses only centres whose window lies inside the field: so do we here."""
+    from scores.spatial import fss_2d_single_field
+
+    from engine.verify.neighbourhood import _box_sum, _sat
+
+    rng = np.random.default_rng(4)
+    f, o = rng.gamma(0.4, 3.0, (30, 40)), rng.gamma(0.4, 3.0, (30, 40))
+    ref = float(fss_2d_single_field(f, o, event_threshold=1.0, window_size=(window, window), zero_padding=False))
+    h = window // 2
+    fe, oe = (f >= 1.0).astype(float), (o >= 1.0).astype(float)
+    pf, po = _box_sum(_sat(fe), h) / window**2, _box_sum(_sat(oe), h) / window**2
+    inner = (slice(h, 30 - h), slice(h, 40 - h))
+    ours = 1 - ((pf - po) ** 2)[inner].sum() / (pf**2 + po**2)[inner].sum()
+    assert ours == pytest.approx(ref, abs=1e-9)
+
+
+def test_brier_and_decomposition():
+    rng = np.random.default_rng(8)
+    p = np.round(rng.uniform(size=5000), 1)  # constant within bins: the decomposition is exact
+    o = (rng.uniform(size=5000) < p).astype(float)
+    ref = float(scores_brier(xr.DataArray(p), xr.DataArray(o)))
+    assert brier_score(p, o) == pytest.approx(ref, abs=1e-12)
+    rel = reliability(p, o, bins=11)
+    assert rel["reliability"] - rel["resolution"] + rel["uncertainty"] == pytest.approx(rel["brier"], abs=1e-12)
+    good = np.isfinite(rel["obs_freq"])
+    assert np.abs(rel["obs_freq"][good] - rel["mean_prob"][good]).max() < 0.1  # calibrated by construction
+
+
+def test_roc_area_is_half_for_noise_and_one_for_a_perfect_forecast():
+    rng = np.random.default_rng(9)
+    o = rng.uniform(size=4000) < 0.2
+    assert roc(rng.uniform(size=4000), o)["auc"] == pytest.approx(0.5, abs=0.05)
+    assert roc(o.astype(float) * 0.9 + 0.05, o)["auc"] == 1.0
+    assert np.isnan(roc(np.ones(10), np.zeros(10))["auc"])
+
+
+def test_performance_diagram_background_is_consistent():
+    bg = background(11)
+    i, j = 5, 7
+    sr, pod = bg["sr"][j], bg["pod"][i]
+    assert bg["csi"][i, j] == pytest.approx(1 / (1 / sr + 1 / pod - 1))
+    assert bg["bias"][i, j] == pytest.approx(pod / sr)
+
+
+def test_verify_cli_json_matches_the_engine(demo_archive: Path):
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "engine",
+            "verify",
+            "--data",
+            str(demo_archive),
+            "--source",
+            "nwp",
+            "--thresholds",
+            "0.1",
+            "10",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    rows = out["scores"]
+    assert len(rows) == 2 * 48 + 2
+    agg = {r["threshold"]: r for r in rows if r["lead_time"] is None}
+    for thr in (0.1, 10.0):
+        per_lead = [r for r in rows if r["threshold"] == thr and r["lead_time"] is not None]
+        hits = sum(r["hits"] for r in per_lead)
+        assert agg[thr]["hits"] == hits
+        wrong = sum(r["misses"] + r["false_alarms"] for r in per_lead)
+        assert agg[thr]["csi"] == pytest.approx(hits / (hits + wrong), abs=1e-6)
+        assert set(SCORE_NAMES) <= set(agg[thr])
+    assert 0.3 <= agg[0.1]["csi"] <= 0.6
+    lo, hi = agg[0.1]["csi_ci95"]
+    assert lo <= agg[0.1]["csi"] <= hi
+
+
+def test_verify_model_source_is_a_clear_error(demo_archive: Path):
+    res = subprocess.run(
+        [sys.executable, "-m", "engine", "verify", "--data", str(demo_archive), "--source", "model"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 2 and "not available yet" in res.stderr and "Traceback" not in res.stderr
