@@ -1,0 +1,1 @@
+"""The post-processing network: 3-D patch embedding + masking, InternImage (DCNv3) encoder, UPerNet heads."""

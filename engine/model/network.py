@@ -1,0 +1,42 @@
+"""The whole post-processor, read top to bottom: patch embedding (+ masking) -> InternImage -> UPerNet.
+
+``task="pretrain"`` reconstructs the 16 normalised input channels (masked-patch MSE); ``task="segment"`` gives
+3 rain-class logits per pixel. Fine-tuning loads the pre-trained embedding and encoder into a segment network.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from engine.model.config import ModelConfig
+from engine.model.internimage import InternImageEncoder
+from engine.model.patch_embed import PatchEmbed3D
+from engine.model.upernet import UPerNet
+
+
+class PostProcessor(nn.Module):
+    def __init__(self, cfg: ModelConfig, task: str = "segment") -> None:
+        super().__init__()
+        if task not in ("pretrain", "segment"):
+            raise ValueError(f"unknown task {task!r}")
+        self.cfg, self.task = cfg, task
+        self.embed = PatchEmbed3D(cfg)
+        self.encoder = InternImageEncoder(
+            cfg.folded_channels, cfg.channels, cfg.depths, cfg.dcn_groups, cfg.mlp_ratio, cfg.drop_path
+        )
+        out = cfg.in_channels if task == "pretrain" else cfg.num_classes
+        self.head = UPerNet(
+            self.encoder.out_channels, cfg.fpn_width, out, cfg.pool_scales, 3 if task == "pretrain" else 1
+        )
+
+    def forward(
+        self, x: torch.Tensor, token_mask: torch.Tensor | None = None, offset: tuple[int, int] = (0, 0)
+    ) -> torch.Tensor:
+        """x (N, 16, H, W) normalised, H and W multiples of 32 -> (N, 16 or 3, H, W)."""
+        folded = self.embed(x, token_mask, offset)
+        return self.head(self.encoder(folded), x.shape[-2:])
+
+    def backbone_state(self) -> dict[str, torch.Tensor]:
+        """The parts fine-tuning inherits from pre-training: embedding and encoder."""
+        return {k: v for k, v in self.state_dict().items() if k.startswith(("embed.", "encoder."))}

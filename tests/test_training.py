@@ -1,0 +1,166 @@
+"""The training pipeline on a tiny store: prepare, pre-train, fine-tune, weights, resume, DDP."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from engine.errors import DataError
+from engine.model.weights import load_model, read_manifest
+from training.config import load_config
+from training.finetune import finetune
+from training.loop import StoreDataset, fit
+from training.methods import parse_method
+from training.store import Store, cyclic_split, prepare
+
+
+@pytest.fixture(scope="module")
+def tiny_config(demo_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("train")
+    raw = yaml.safe_load(Path("training/configs/lite.yaml").read_text())
+    raw.update(name="tiny", crop=64, threads=2, results_dir=str(root / "results"), weights_dir=str(root / "weights"))
+    raw["data"].update(archive=str(demo_archive), store=str(root / "store"), runs=2, lead_times=[1, 4])
+    raw["split"] = {"train": 1, "val": 0, "test": 1}
+    raw["pretrain"].update(epochs=1, batch=2)
+    raw["finetune"].update(epochs=1, batch=2)
+    path = root / "tiny.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    prepare(load_config(path), progress=False)
+    return path
+
+
+def test_cyclic_split_never_mixes_runs():
+    runs = [f"202607{d:02d}00" for d in range(1, 17)]
+    split = cyclic_split(runs, {"train": 4, "val": 2, "test": 2})
+    assert [split[r] for r in runs[:8]] == ["train"] * 4 + ["val"] * 2 + ["test"] * 2
+    assert sum(v == "test" for v in split.values()) == 4
+
+
+def test_store_has_normalised_inputs_exact_targets_and_a_clean_split(tiny_config: Path):
+    store = Store(load_config(tiny_config).data.store)
+    assert store.x.dtype == np.float16 and store.y.dtype == np.float32 and store.x.shape[1:] == (16, 160, 160)
+    assert set(store.runs("train")).isdisjoint(store.runs("test"))
+    train = np.asarray(store.x[store.indices("train")], dtype=np.float64)
+    np.testing.assert_allclose(train.mean(axis=(0, 2, 3)), 0, atol=0.02)
+    np.testing.assert_allclose(train.std(axis=(0, 2, 3)), 1, atol=0.02)
+
+
+def test_finetune_after_pretraining_ships_checked_weights(tiny_config: Path):
+    cfg = load_config(tiny_config)
+    path = finetune(cfg, parse_method("pretrained_continuous", cfg.finetune.loss, 0.9), progress=False)
+    model, manifest = load_model(path)
+    assert manifest["architecture"] == "postprocessor" and manifest["method"]["pretrained"]
+    for key in ("sha256", "model_config", "normalisation", "training_config", "data_fingerprint", "git_commit"):
+        assert manifest[key]
+    assert set(manifest["train_runs"]).isdisjoint(manifest["test_runs"])
+    with torch.inference_mode():
+        assert model(torch.zeros(1, 16, 160, 160)).shape == (1, 3, 160, 160)
+
+
+def test_tampered_or_foreign_weights_are_refused(tiny_config: Path, tmp_path: Path):
+    cfg = load_config(tiny_config)
+    src = finetune(cfg, parse_method("scratch", cfg.finetune.loss, 0.9), progress=False)
+    bad = tmp_path / "bad.safetensors"
+    shutil.copy(src, bad)
+    shutil.copy(src.with_suffix(".json"), bad.with_suffix(".json"))
+    data = bytearray(bad.read_bytes())
+    data[-10] ^= 0xFF
+    bad.write_bytes(bytes(data))
+    with pytest.raises(DataError, match="sha256"):
+        load_model(bad)
+    bad.with_suffix(".json").unlink()
+    with pytest.raises(DataError, match="no manifest"):
+        load_model(bad)
+    pickled = tmp_path / "pickled.safetensors"
+    torch.save({"x": torch.zeros(1)}, pickled)
+    manifest = read_manifest(src)
+    from engine.model.weights import sha256_file
+
+    manifest["sha256"] = sha256_file(pickled)
+    pickled.with_suffix(".json").write_text(json.dumps(manifest))
+    with pytest.raises(DataError, match="not a safetensors file"):
+        load_model(pickled)
+
+
+def test_a_killed_run_resumes_from_its_last_checkpoint(tiny_config: Path, tmp_path: Path):
+    store = Store(load_config(tiny_config).data.store)
+    data = StoreDataset(store, store.indices("train"))
+    calls = {"n": 0}
+
+    def make():
+        torch.manual_seed(0)
+        model = torch.nn.Conv2d(16, 3, 1)
+        return model, torch.optim.SGD(model.parameters(), lr=0.01)
+
+    def step(model, batch, gen):
+        calls["n"] += 1
+        if calls["n"] == 3:  # first step of epoch 2: the process "dies"
+            raise KeyboardInterrupt
+        return model(batch[0][..., :32, :32]).pow(2).mean()
+
+    ckpt = tmp_path / "m.ckpt"
+    model, opt = make()
+    with pytest.raises(KeyboardInterrupt):
+        fit(
+            model,
+            data,
+            step,
+            opt,
+            None,
+            3,
+            2,
+            ckpt,
+            tmp_path / "log.jsonl",
+            0,
+            torch.device("cpu"),
+            "t",
+            progress=False,
+        )
+    saved = torch.load(ckpt, weights_only=True)
+    assert saved["epoch"] == 1
+    model2, opt2 = make()
+    history = fit(
+        model2, data, step, opt2, None, 3, 2, ckpt, tmp_path / "log.jsonl", 0, torch.device("cpu"), "t", progress=False
+    )
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_two_process_ddp_with_gloo(tiny_config: Path):
+    cfg = load_config(tiny_config)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "training",
+            "finetune",
+            "--config",
+            str(tiny_config),
+            "--method",
+            "unet",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    _, manifest = load_model(cfg.out_dir / "unet.safetensors")
+    assert manifest["architecture"] == "unet"
+
+
+@pytest.mark.parametrize("command", ["prepare", "pretrain", "finetune", "evaluate", "reproduce"])
+def test_training_commands_have_help(command: str):
+    res = subprocess.run([sys.executable, "-m", "training", command, "--help"], capture_output=True, text=True)
+    assert res.returncode == 0 and "--config" in res.stdout

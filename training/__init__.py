@@ -1,0 +1,1 @@
+"""Training: prepare the store, masked pre-training, transfer to segmentation, evaluation, reproduction."""

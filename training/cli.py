@@ -1,0 +1,134 @@
+"""``python -m training {prepare,pretrain,finetune,evaluate,reproduce} --config FILE``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from engine.errors import DataError
+from engine.model.weights import load_model, read_manifest, save_weights
+from training.config import TrainConfig, load_config
+from training.methods import parse_method
+
+EXPECTED = (
+    "about 50-70 minutes on a 2-core CPU for lite.yaml "
+    "(archive + store ~5 min, pre-training ~12 min, 9 fine-tunings ~3-4 min each, evaluation ~3 min)"
+)
+
+
+def _methods(cfg: TrainConfig, names: Sequence[str] | None):
+    names = list(names) if names else [*cfg.methods, *cfg.ablations]
+    return [parse_method(n, cfg.finetune.loss, cfg.pretrain.mask_ratio) for n in names]
+
+
+def cmd_prepare(cfg: TrainConfig, args) -> None:
+    from training.store import prepare
+
+    print(f"store ready: {prepare(cfg, progress=not args.quiet)}")
+
+
+def cmd_pretrain(cfg: TrainConfig, args) -> None:
+    from training.pretrain import pretrain
+
+    print(f"backbone: {pretrain(cfg, args.mask_ratio, resume=not args.no_resume, progress=not args.quiet)}")
+
+
+def cmd_finetune(cfg: TrainConfig, args) -> None:
+    from training.finetune import finetune
+
+    for method in _methods(cfg, args.method):
+        print(f"{method.name}: {finetune(cfg, method, resume=not args.no_resume, progress=not args.quiet)}")
+
+
+def cmd_evaluate(cfg: TrainConfig, args) -> None:
+    from training.evaluate import evaluate
+    from training.finetune import weights_path
+
+    methods = _methods(cfg, args.method)
+    weights = {m.name: weights_path(cfg, m) for m in methods}
+    missing = [n for n, p in weights.items() if not p.exists()]
+    if missing:
+        raise DataError(f"no trained weights for {missing}: run `python -m training finetune` first")
+    evaluate(cfg, [m.name for m in methods], weights, progress=not args.quiet)
+    print(f"wrote {cfg.results_dir}/evaluation.json and README.md")
+
+
+def ship(cfg: TrainConfig) -> None:
+    """Copy the chosen method's weights into ``engine/weights/<name>`` with the headline metrics."""
+    from training.evaluate import HELDOUT_SEED, headline
+    from training.finetune import weights_path
+
+    src = weights_path(cfg, parse_method(cfg.ship, cfg.finetune.loss, cfg.pretrain.mask_ratio))
+    model, manifest = load_model(src)
+    rows = json.loads((Path(cfg.results_dir) / "evaluation.json").read_text())["rows"]
+    manifest["metrics"] = {
+        "test": headline(rows, cfg.ship),
+        "raw_nwp_test": headline(rows, "raw_nwp"),
+        f"heldout_seed{HELDOUT_SEED}": headline(rows, cfg.ship, f"heldout_seed{HELDOUT_SEED}"),
+        f"raw_nwp_heldout_seed{HELDOUT_SEED}": headline(rows, "raw_nwp", f"heldout_seed{HELDOUT_SEED}"),
+    }
+    manifest["name"] = cfg.name
+    manifest.pop("history", None)
+    dst = Path(cfg.weights_dir) / f"{cfg.name}.safetensors"
+    save_weights(dst, model, {k: v for k, v in manifest.items() if k not in ("file", "sha256")})
+    print(f"shipped {src.name} as {dst} (sha256 {read_manifest(dst)['sha256'][:12]}...)")
+
+
+def cmd_reproduce(cfg: TrainConfig, args) -> None:
+    print(f"reproduce {cfg.name}: expected {EXPECTED}")
+    t0 = time.perf_counter()
+    cmd_prepare(cfg, args)
+    cmd_finetune(cfg, args)
+    cmd_evaluate(cfg, args)
+    ship(cfg)
+    print(f"reproduced in {(time.perf_counter() - t0) / 60:.1f} min")
+
+
+COMMANDS = {
+    "prepare": cmd_prepare,
+    "pretrain": cmd_pretrain,
+    "finetune": cmd_finetune,
+    "evaluate": cmd_evaluate,
+    "reproduce": cmd_reproduce,
+}
+HELP = {
+    "prepare": "generate/read the training archive and build the memory-mapped store with normalisation statistics",
+    "pretrain": "masked 3-D patch pre-training of embedding + encoder",
+    "finetune": "train the segmentation methods (all of the config's methods and ablations, or --method)",
+    "evaluate": "score every trained method and the raw NWP on the test runs and a held-out-seed archive",
+    "reproduce": "prepare, pretrain, finetune, evaluate and ship: the chain that made engine/weights/",
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training", description="Train the rain post-processor.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, help_text in HELP.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--config", required=True, help="YAML file, e.g. training/configs/lite.yaml")
+        p.add_argument("--quiet", action="store_true", help="no progress bars")
+        p.add_argument("--no-resume", action="store_true", help="ignore existing checkpoints and start over")
+        if name in ("finetune", "evaluate", "reproduce"):
+            p.add_argument(
+                "--method", nargs="+", help="only these methods (default: the config's methods and ablations)"
+            )
+        if name == "pretrain":
+            p.add_argument("--mask-ratio", type=float, help="override the config's masking ratio")
+    args = parser.parse_args(argv)
+    try:
+        cfg = load_config(args.config)
+        torch.set_num_threads(cfg.threads)
+        COMMANDS[args.command](cfg, args)
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: rerun the same command to resume from the last checkpoint", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,136 @@
+"""Transfer to 3-class rain segmentation (or a baseline trained from scratch), one method at a time."""
+
+from __future__ import annotations
+
+import subprocess
+import zlib
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from engine.model.config import SIZES, UNetConfig
+from engine.model.network import PostProcessor
+from engine.model.patch_embed import random_token_mask
+from engine.model.unet import UNet
+from engine.model.weights import save_weights
+from training import distributed
+from training.config import TrainConfig
+from training.loop import StoreDataset, fit, random_crop
+from training.losses import rain_loss
+from training.methods import Method
+from training.pretrain import pretrain
+from training.store import Store
+
+
+def weights_path(cfg: TrainConfig, method: Method) -> Path:
+    return cfg.out_dir / f"{method.name}.safetensors"
+
+
+def build(cfg: TrainConfig, method: Method) -> torch.nn.Module:
+    if method.arch == "unet":
+        return UNet(UNetConfig())
+    return PostProcessor(SIZES[cfg.model], "segment")
+
+
+def finetune_step(cfg: TrainConfig, method: Method):
+    model_cfg = SIZES[cfg.model]
+
+    def step(model: torch.nn.Module, batch: tuple, gen: torch.Generator) -> torch.Tensor:
+        x, y = batch
+        x, y, offset = random_crop(x, y, cfg.crop, model_cfg.patch, gen)
+        tokens = None
+        if method.arch == "postprocessor" and cfg.finetune.mask_ratio > 0:
+            n, _, h, w = x.shape
+            shape = (model_cfg.groups_of_variables, h // model_cfg.patch, w // model_cfg.patch)
+            tokens = random_token_mask(n, shape, cfg.finetune.mask_ratio, gen).to(x.device)
+        return rain_loss(model(x, tokens, offset), y, method.loss)
+
+    return step
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bool = True) -> Path:
+    out = weights_path(cfg, method)
+    if out.exists():
+        return out
+    backbone = pretrain(cfg, method.pretrain_mask_ratio, resume, progress) if method.pretrained else None
+    _, _, device = distributed.setup()
+    torch.manual_seed(cfg.seed + zlib.crc32(method.name.encode()) % 1000)
+    store = Store(cfg.data.store)
+    core = build(cfg, method)
+    if backbone is not None:
+        missing = core.load_state_dict(load_file(str(backbone)), strict=False)
+        assert not [k for k in missing.missing_keys if k.startswith(("embed.", "encoder."))]
+    f = cfg.finetune
+    if isinstance(core, PostProcessor):
+        back = [p for n, p in core.named_parameters() if n.startswith(("embed.", "encoder."))]
+        head = [p for n, p in core.named_parameters() if not n.startswith(("embed.", "encoder."))]
+        if method.frozen:
+            for p in back:
+                p.requires_grad_(False)
+            groups = [{"params": head, "lr": f.lr_head}]
+        else:
+            groups = [
+                {"params": back, "lr": f.lr_encoder if method.pretrained else f.lr_head},
+                {"params": head, "lr": f.lr_head},
+            ]
+    else:
+        groups = [{"params": core.parameters(), "lr": f.lr_head}]
+    model = distributed.wrap(core.to(device), device)
+    opt = torch.optim.Adam(groups)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(f.epochs, 1))
+    idx = store.indices("train", method.fraction, cfg.seed)
+    # Same number of optimisation steps for every method: a smaller labelled share is seen for more epochs.
+    epochs = max(1, round(f.epochs / method.fraction)) if method.fraction < 1 else f.epochs
+    history = fit(
+        model,
+        StoreDataset(store, idx),
+        finetune_step(cfg, method),
+        opt,
+        sched,
+        epochs,
+        f.batch,
+        out.with_suffix(".ckpt"),
+        cfg.out_dir / "train_log.jsonl",
+        cfg.seed,
+        device,
+        f"finetune {method.name}",
+        resume,
+        progress,
+    )
+    if distributed.is_main():
+        model_cfg = asdict(UNetConfig()) if method.arch == "unet" else SIZES[cfg.model].to_dict()
+        save_weights(
+            out,
+            core.cpu(),
+            {
+                "name": method.name,
+                "architecture": method.arch,
+                "task": "segment",
+                "model_config": model_cfg,
+                "normalisation": store.meta["normalisation"],
+                "training_config": cfg.raw,
+                "method": {
+                    "loss": asdict(method.loss),
+                    "pretrained": method.pretrained,
+                    "frozen": method.frozen,
+                    "labelled_fraction": method.fraction,
+                    "pretrain_mask_ratio": method.pretrain_mask_ratio,
+                },
+                "data_fingerprint": store.meta["fingerprint"],
+                "train_runs": store.runs("train"),
+                "test_runs": store.runs("test"),
+                "git_commit": git_commit(),
+                "history": history,
+            },
+        )
+    distributed.barrier()
+    return out

@@ -1,0 +1,137 @@
+"""A generic epoch loop: progress bar with loss and throughput, atomic checkpoints each epoch, ``--resume``,
+a JSON-lines log, DDP-aware sampling, bf16 autocast on GPU."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from tqdm import tqdm
+
+from engine.data.atomic import atomic_path
+from training import distributed
+from training.store import Store
+
+
+class StoreDataset(Dataset):
+    def __init__(self, store: Store, indices: np.ndarray) -> None:
+        self.store, self.indices = store, indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        j = int(self.indices[i])
+        return torch.from_numpy(np.asarray(self.store.x[j], dtype=np.float32)), torch.from_numpy(
+            np.array(self.store.y[j])
+        )
+
+
+def random_crop(
+    x: torch.Tensor, y: torch.Tensor, crop: int, patch: int, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, tuple[int, int]]:
+    """One patch-aligned crop for the whole batch; returns the crop's first token (y, x)."""
+    h, w = x.shape[-2:]
+    if crop >= h and crop >= w:
+        return x, y, (0, 0)
+    ty = int(torch.randint(0, (h - crop) // patch + 1, (1,), generator=gen))
+    tx = int(torch.randint(0, (w - crop) // patch + 1, (1,), generator=gen))
+    sy, sx = ty * patch, tx * patch
+    return x[..., sy : sy + crop, sx : sx + crop], y[..., sy : sy + crop, sx : sx + crop], (ty, tx)
+
+
+def fit(
+    model: torch.nn.Module,
+    dataset: Dataset,
+    step: Callable[[torch.nn.Module, tuple, torch.Generator], torch.Tensor],
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None,
+    epochs: int,
+    batch: int,
+    checkpoint: Path,
+    log_path: Path,
+    seed: int,
+    device: torch.device,
+    desc: str,
+    resume: bool = True,
+    progress: bool = True,
+) -> list[dict]:
+    """Train for ``epochs`` epochs; after each, write ``checkpoint`` atomically. Resumes from it if present."""
+    start, history = 0, []
+    core = distributed.unwrap(model)
+    if resume and checkpoint.exists():
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        core.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None and state.get("scheduler"):
+            scheduler.load_state_dict(state["scheduler"])
+        start, history = int(state["epoch"]), json.loads(state["history"])
+        if progress and distributed.is_main():
+            print(f"{desc}: resuming after epoch {start}")
+    sampler = DistributedSampler(dataset, shuffle=True, seed=seed) if torch.distributed.is_initialized() else None
+    gen_loader = torch.Generator().manual_seed(seed)
+    loader = DataLoader(
+        dataset,
+        batch_size=batch,
+        shuffle=sampler is None,
+        sampler=sampler,
+        generator=gen_loader,
+        drop_last=True,
+        num_workers=0,
+        pin_memory=device.type == "cuda",
+    )
+    for epoch in range(start, epochs):
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        gen_loader.manual_seed(seed * 1000 + epoch)
+        gen = torch.Generator().manual_seed(seed * 7919 + epoch)
+        model.train()
+        t0, seen, total = time.perf_counter(), 0, 0.0
+        bar = tqdm(
+            loader, desc=f"{desc} {epoch + 1}/{epochs}", disable=not (progress and distributed.is_main()), leave=False
+        )
+        for batch_data in bar:
+            batch_data = tuple(t.to(device, non_blocking=True) for t in batch_data)
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                loss = step(model, batch_data, gen)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            optimizer.step()
+            seen += batch_data[0].shape[0]
+            total += float(loss.detach()) * batch_data[0].shape[0]
+            bar.set_postfix(loss=f"{total / seen:.4f}", samples_s=f"{seen / (time.perf_counter() - t0):.1f}")
+        if scheduler is not None:
+            scheduler.step()
+        record = {
+            "epoch": epoch + 1,
+            "loss": total / max(seen, 1),
+            "seconds": round(time.perf_counter() - t0, 1),
+            "samples_per_s": round(seen / max(time.perf_counter() - t0, 1e-9), 2),
+        }
+        history.append(record)
+        if distributed.is_main():
+            with atomic_path(checkpoint) as tmp:
+                torch.save(
+                    {
+                        "model": core.state_dict(),
+                        "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                        "epoch": epoch + 1,
+                        "history": json.dumps(history),
+                    },
+                    tmp,
+                )
+            with open(log_path, "a") as fh:
+                fh.write(json.dumps({"stage": desc, **record}) + "\n")
+            if progress:
+                print(
+                    f"{desc} epoch {epoch + 1}/{epochs}: loss {record['loss']:.4f}, {record['samples_per_s']} samples/s"
+                )
+        distributed.barrier()
+    return history

@@ -1,0 +1,52 @@
+"""The compared methods, by name: ``unet``, ``scratch``, ``pretrained_onehot``, ``pretrained_continuous`` and
+ablations built from suffixes: ``_focal``, ``_frozen``, ``_NNpct`` (share of labelled training runs),
+``_maskNN`` (pre-training masking ratio)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from training.losses import LossConfig
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    arch: str  # unet | postprocessor
+    pretrained: bool
+    pretrain_mask_ratio: float
+    loss: LossConfig
+    frozen: bool = False
+    fraction: float = 1.0
+
+
+def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
+    base = LossConfig(
+        kind=default_loss.get("kind", "mixed"),
+        beta=default_loss.get("beta", 0.75),
+        class_weights=tuple(default_loss.get("class_weights", (1.0, 5.0, 10.0))),
+    )
+    parts = name.split("_")
+    head = parts[0]
+    if head not in ("unet", "scratch", "pretrained"):
+        raise ValueError(f"unknown method {name!r}")
+    loss, frozen, fraction, mask = base, False, 1.0, default_mask
+    for part in parts[1:]:
+        if part in ("onehot", "weighted", "ce"):
+            loss = LossConfig(kind="onehot", class_weights=base.class_weights)
+        elif part == "continuous":
+            loss = base
+        elif part == "focal":
+            loss = LossConfig(kind="focal", class_weights=base.class_weights)
+        elif part == "frozen":
+            frozen = True
+        elif m := re.fullmatch(r"(\d+)pct", part):
+            fraction = int(m.group(1)) / 100
+        elif m := re.fullmatch(r"mask(\d+)", part):
+            mask = int(m.group(1)) / 100
+        else:
+            raise ValueError(f"unknown method part {part!r} in {name!r}")
+    return Method(
+        name, "unet" if head == "unet" else "postprocessor", head == "pretrained", mask, loss, frozen, fraction
+    )

@@ -1,0 +1,79 @@
+"""Self-supervised pre-training: reconstruct the 16 normalised channels under random 3-D patch masking."""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+
+from engine.data.atomic import atomic_path
+from engine.model.config import SIZES
+from engine.model.network import PostProcessor
+from engine.model.patch_embed import random_token_mask, token_mask_to_pixels
+from training import distributed
+from training.config import TrainConfig
+from training.loop import StoreDataset, fit, random_crop
+from training.losses import masked_mse
+from training.store import Store
+
+
+def backbone_path(cfg: TrainConfig, mask_ratio: float) -> Path:
+    return cfg.out_dir / f"pretrain_mask{round(100 * mask_ratio)}.safetensors"
+
+
+def pretrain_step(cfg: TrainConfig, mask_ratio: float):
+    model_cfg = SIZES[cfg.model]
+
+    def step(model: torch.nn.Module, batch: tuple, gen: torch.Generator) -> torch.Tensor:
+        x, y = batch
+        x, _, offset = random_crop(x, y, cfg.crop, model_cfg.patch, gen)
+        n, _, h, w = x.shape
+        shape = (model_cfg.groups_of_variables, h // model_cfg.patch, w // model_cfg.patch)
+        tokens = random_token_mask(n, shape, mask_ratio, gen).to(x.device)
+        recon = model(x, tokens, offset)
+        per_group = model_cfg.in_channels // model_cfg.groups_of_variables
+        return masked_mse(recon, x, token_mask_to_pixels(tokens, model_cfg.patch, per_group))
+
+    return step
+
+
+def pretrain(cfg: TrainConfig, mask_ratio: float | None = None, resume: bool = True, progress: bool = True) -> Path:
+    """Pre-train (or resume) and write the embedding + encoder weights as safetensors; returns their path."""
+    ratio = cfg.pretrain.mask_ratio if mask_ratio is None else mask_ratio
+    out = backbone_path(cfg, ratio)
+    if out.exists():
+        return out
+    _rank, _, device = distributed.setup()
+    cfg.out_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed + zlib.crc32(out.name.encode()) % 1000)
+    store = Store(cfg.data.store)
+    model = distributed.wrap(PostProcessor(SIZES[cfg.model], "pretrain").to(device), device)
+    p = cfg.pretrain
+    opt = torch.optim.AdamW(model.parameters(), lr=p.lr, betas=p.betas, weight_decay=p.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=p.restart_epochs)
+    # Pre-training needs no labels: train and validation runs (never test runs) are all unlabelled input here.
+    idx = torch.cat([torch.from_numpy(store.indices("train")), torch.from_numpy(store.indices("val"))]).numpy()
+    fit(
+        model,
+        StoreDataset(store, idx),
+        pretrain_step(cfg, ratio),
+        opt,
+        sched,
+        p.epochs,
+        p.batch,
+        out.with_suffix(".ckpt"),
+        cfg.out_dir / "train_log.jsonl",
+        cfg.seed,
+        device,
+        f"pretrain mask {ratio:.0%}",
+        resume,
+        progress,
+    )
+    if distributed.is_main():
+        state = {k: v.detach().cpu().contiguous() for k, v in distributed.unwrap(model).backbone_state().items()}
+        with atomic_path(out) as tmp:
+            save_file(state, str(tmp))
+    distributed.barrier()
+    return out
