@@ -81,3 +81,108 @@ def bench_verify(data: Path | None = None, repeats: int = 20) -> dict:
         "fss_scores_pkg_ms": f_ref["median_ms"],
         "fss_speedup_vs_scores": round(f_ref["median_ms"] / f_ours["median_ms"], 1),
     }
+
+
+def _peak_bf16_tflops(name: str) -> float | None:
+    """Dense bf16 tensor-core peak of known GPUs (vendor data sheets)."""
+    for key, tflops in (("H200", 989.0), ("H100", 989.0), ("A100", 312.0), ("L40S", 362.0), ("A10", 125.0)):
+        if key in name:
+            return tflops
+    return None
+
+
+def bench_inference(data: Path | None = None, device: str | None = None, model: str = "lite", repeats: int = 5) -> dict:
+    """A whole run end to end and by stage: GRIB decode, normalisation, model, writing; plus bare eccodes."""
+    import resource
+
+    import eccodes
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from engine.cache import write_prediction
+    from engine.data.catalog import Catalog
+    from engine.data.demo import generate
+    from engine.model.config import SIZES
+    from engine.model.network import PostProcessor
+    from engine.model.weights import DEFAULT_WEIGHTS, read_manifest
+    from engine.normalise import normalise, stack_channels
+    from engine.predict import Predictor
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = data if data is not None else generate(Path(tmp) / "demo", runs=1, progress=False)
+        cat = Catalog(root)
+        run = cat.runs()[0]
+        files = cat._files(run)
+        if model == "lite":
+            predictor = Predictor(DEFAULT_WEIGHTS, device=device)
+        else:
+            manifest = read_manifest(DEFAULT_WEIGHTS)
+            manifest = {**manifest, "model_config": SIZES[model].to_dict(), "name": f"{model} (random weights)"}
+            predictor = Predictor.from_model(PostProcessor(SIZES[model]), manifest, device=device)
+        dev = predictor.device
+        sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+
+        def bare_decode() -> None:
+            for path in files:
+                with open(path, "rb") as fh:
+                    while (h := eccodes.codes_grib_new_from_file(fh)) is not None:
+                        eccodes.codes_get_values(h)
+                        eccodes.codes_release(h)
+
+        ds = cat.load_run(run)
+        x = normalise(stack_channels(ds), predictor.stats)
+        n_leads = x.shape[0]
+
+        def model_only() -> None:
+            predictor.probabilities(x)
+            sync()
+
+        probs = predictor.probabilities(x)
+        from engine.predict import to_dataset
+
+        out = to_dataset(probs, ds, predictor.manifest)
+        t_bare = _time(bare_decode, repeats)
+        t_read = _time(lambda: cat.load_run(run), repeats)
+        t_norm = _time(lambda: normalise(stack_channels(ds), predictor.stats), repeats)
+        if dev.type == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        t_model = _time(model_only, repeats)
+        t_write = _time(lambda: write_prediction(out, Path(tmp) / "bench.nc"), repeats)
+
+        def end_to_end() -> None:
+            d = cat.load_run(run)
+            write_prediction(predictor.predict(d), Path(tmp) / "e2e.nc")
+            sync()
+
+        t_e2e = _time(end_to_end, max(2, repeats // 2))
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        predictor.model(torch.zeros(1, 16, *x.shape[-2:], device=dev))
+    flops = counter.get_total_flops()
+    model_s = t_model["median_ms"] / 1e3
+    result = {
+        "device": str(dev) if dev.type == "cpu" else torch.cuda.get_device_name(dev),
+        "model": model,
+        "lead_times": n_leads,
+        "grid": f"{x.shape[-2]}x{x.shape[-1]}",
+        "end_to_end_s": round(t_e2e["median_ms"] / 1e3, 3),
+        "grib_decode_ms": t_read["median_ms"],
+        "bare_eccodes_decode_ms": t_bare["median_ms"],
+        "grib_decode_vs_bare_eccodes": round(t_read["median_ms"] / t_bare["median_ms"], 2),
+        "normalisation_ms": t_norm["median_ms"],
+        "model_ms": t_model["median_ms"],
+        "writing_ms": t_write["median_ms"],
+        "ms_per_lead": round(t_model["median_ms"] / n_leads, 2),
+        "leads_per_s": round(n_leads / model_s, 1),
+        "gflops_per_lead": round(flops / 1e9, 2),
+        "achieved_tflops": round(flops * n_leads / model_s / 1e12, 3),
+        "peak_mem_mb": round(
+            torch.cuda.max_memory_allocated(dev) / 2**20
+            if dev.type == "cuda"
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            1,
+        ),
+    }
+    if dev.type == "cuda":
+        peak = _peak_bf16_tflops(result["device"])
+        result["share_of_bf16_peak"] = round(result["achieved_tflops"] / peak, 4) if peak else None
+    return result

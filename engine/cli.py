@@ -41,15 +41,38 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
     if args.weights and args.source != "model":
         raise DataError("--weights applies to --source model only")
-    result = score_folder(Catalog(Path(args.data)), args.source, args.runs, args.lead_times, args.thresholds)
+    result = score_folder(
+        Catalog(Path(args.data)), args.source, args.runs, args.lead_times, args.thresholds, weights=args.weights
+    )
     print(json.dumps(result) if args.json else format_table(result))
     return 0
 
 
-def _cmd_bench(args: argparse.Namespace) -> int:
-    from engine.bench import bench_verify
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from engine.cache import write_prediction
+    from engine.data.catalog import Catalog
+    from engine.predict import Predictor
 
-    result = bench_verify(Path(args.data) if args.data else None, repeats=args.repeats)
+    cat = Catalog(Path(args.data))
+    predictor = Predictor(args.weights, device=args.device) if args.weights else Predictor(device=args.device)
+    t0 = time.perf_counter()
+    ds = predictor.predict(cat.load_run(args.run))
+    write_prediction(ds, args.out)
+    print(
+        f"wrote {args.out}: run {args.run}, {ds.sizes['lead_time']} lead times, {time.perf_counter() - t0:.1f} s "
+        f"on {predictor.device}"
+    )
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from engine.bench import bench_inference, bench_verify
+
+    data = Path(args.data) if args.data else None
+    if args.what == "verify":
+        result = bench_verify(data, repeats=args.repeats)
+    else:
+        result = bench_inference(data, device=args.device, model=args.model, repeats=args.repeats)
     print(json.dumps(result, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
     return 0
 
@@ -81,10 +104,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON: a 'scores' list, one row per threshold and lead")
     p.set_defaults(func=_cmd_verify)
 
-    p = sub.add_parser("bench", help="time the verification kernels on a real run (contingency tables, FSS)")
-    p.add_argument("--what", choices=["verify"], default="verify", help="what to time (default: verify)")
+    p = sub.add_parser("predict", help="post-process one run with the shipped model and write CF NetCDF")
+    p.add_argument("--data", required=True, help="data folder")
+    p.add_argument("--run", required=True, help="run YYYYMMDDHH")
+    p.add_argument("--out", required=True, help="output NetCDF file (written atomically)")
+    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA if present, else CPU)")
+    p.add_argument("--weights", help="weights file (default: engine/weights/lite.safetensors)")
+    p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("bench", help="time inference of a full run by stage, or the verification kernels")
+    p.add_argument("--what", choices=["inference", "verify"], default="inference", help="what to time")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: CUDA if present)")
+    p.add_argument(
+        "--model",
+        choices=["lite", "paper"],
+        default="lite",
+        help="lite: the shipped weights; paper: the paper-size network (random weights, for speed only)",
+    )
     p.add_argument("--data", help="data folder (default: a 1-run demo archive in a temporary folder)")
-    p.add_argument("--repeats", type=int, default=20, help="timed repetitions after one warm-up (default 20)")
+    p.add_argument("--repeats", type=int, default=5, help="timed repetitions after one warm-up (default 5)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_bench)
     return parser

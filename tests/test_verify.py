@@ -251,11 +251,75 @@ def test_verify_cli_json_matches_the_engine(demo_archive: Path):
     assert lo <= agg[0.1]["csi"] <= hi
 
 
-def test_verify_model_source_is_a_clear_error(demo_archive: Path):
-    res = subprocess.run(
-        [sys.executable, "-m", "engine", "verify", "--data", str(demo_archive), "--source", "model"],
-        capture_output=True,
-        text=True,
-        timeout=120,
+def test_verify_model_source_scores_the_post_processed_forecast(demo_archive: Path, tmp_path: Path):
+    RUN = "2026070100"
+    weights_file = _make_weights(demo_archive, tmp_path)
+    env = {**__import__("os").environ, "PRECIP_CACHE": str(tmp_path / "cache")}
+    args = [
+        sys.executable,
+        "-m",
+        "engine",
+        "verify",
+        "--data",
+        str(demo_archive),
+        "--source",
+        "model",
+        "--weights",
+        str(weights_file),
+        "--runs",
+        RUN,
+        "--lead-times",
+        "1",
+        "2",
+        "--json",
+    ]
+    res = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["source"] == "model" and len(out["weights_sha256"]) == 64
+    assert len(out["scores"]) == 2 * 2 + 2
+    assert len(list((tmp_path / "cache").glob("pred_*.nc"))) == 1
+    bad = [
+        sys.executable,
+        "-m",
+        "engine",
+        "verify",
+        "--data",
+        str(demo_archive),
+        "--source",
+        "model",
+        "--weights",
+        str(tmp_path / "nope.safetensors"),
+        "--runs",
+        RUN,
+        "--lead-times",
+        "1",
+    ]
+    res = subprocess.run(bad, capture_output=True, text=True, timeout=120, env=env)
+    assert res.returncode == 2 and "weights file not found" in res.stderr
+
+
+def _make_weights(demo_archive: Path, folder: Path) -> Path:
+    import torch
+
+    from engine.data.catalog import Catalog
+    from engine.model.config import LITE
+    from engine.model.network import PostProcessor
+    from engine.model.weights import save_weights
+    from engine.normalise import compute_stats, stack_channels
+
+    torch.manual_seed(0)
+    stats = compute_stats(stack_channels(Catalog(demo_archive).load_run("2026070100", [1, 2])))
+    path = folder / "w.safetensors"
+    save_weights(
+        path,
+        PostProcessor(LITE),
+        {
+            "name": "t",
+            "architecture": "postprocessor",
+            "task": "segment",
+            "model_config": LITE.to_dict(),
+            "normalisation": stats.to_dict(),
+        },
     )
-    assert res.returncode == 2 and "not available yet" in res.stderr and "Traceback" not in res.stderr
+    return path

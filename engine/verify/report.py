@@ -5,23 +5,31 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 
+from engine.cache import predicted_run
 from engine.data.catalog import Catalog
 from engine.errors import DataError
+from engine.inference import class_to_rain
+from engine.predict import Predictor
 from engine.verify.categorical import TABLE_KEYS, bootstrap_interval, categorical_scores, contingency_table, sum_tables
 
 SOURCES = ("nwp", "model")
 
 
-def forecast_rain(catalog: Catalog, source: str, run: str, lead_times: list[int]) -> np.ndarray:
-    """Hourly rain (mm) of the chosen forecast source, (lead, lat, lon)."""
+def forecast_rain(
+    catalog: Catalog, source: str, run: str, lead_times: list[int], predictor: Predictor | None = None
+) -> np.ndarray:
+    """Hourly rain (mm) of the chosen forecast source, (lead, lat, lon). The model's forecast is its most likely
+    class as the class's lower bound (0, 0.1, 10 mm/h), so the same rain thresholds score both sources."""
     if source == "nwp":
         return catalog.load_run(run, lead_times)["tp"].values
     if source == "model":
-        raise DataError(
-            "--source model needs the trained model and the inference engine, which are not available yet; "
-            "use --source nwp"
-        )
+        if predictor is None:
+            raise DataError("--source model needs weights")
+        pred = predicted_run(catalog, run, predictor)
+        sel = pred.sel(lead_time=pd.to_timedelta(lead_times, unit="h"))
+        return class_to_rain(sel["probability"].values)
     raise DataError(f"unknown source {source!r} (choose from {', '.join(SOURCES)})")
 
 
@@ -37,10 +45,14 @@ def score_folder(
     lead_times: Sequence[int] | None = None,
     thresholds: Sequence[float] = (0.1, 10.0),
     n_resamples: int = 1000,
+    weights: str | None = None,
 ) -> dict:
     """Rows of scores: one per threshold and lead time, and one aggregate per threshold (``lead_time`` None)
     with bootstrap 95 % intervals (resampling runs) for CSI and bias."""
     runs = list(runs) if runs else catalog.runs()
+    predictor = None
+    if source == "model":
+        predictor = Predictor(weights) if weights else Predictor()
     per_run: dict[float, list[dict]] = {thr: [] for thr in thresholds}
     leads_used: list[int] | None = None
     for run in runs:
@@ -49,7 +61,7 @@ def score_folder(
             leads_used = leads
         elif leads != leads_used:
             raise DataError(f"run {run} has lead times {leads[:3]}..., other runs {leads_used[:3]}...")
-        fc = forecast_rain(catalog, source, run, leads)
+        fc = forecast_rain(catalog, source, run, leads, predictor)
         ob = catalog.load_qpe(run, leads).values
         for thr in thresholds:
             per_run[thr].append(contingency_table(fc, ob, thr, catalog.grid.qpe_mask, per_leading=True))
@@ -68,6 +80,7 @@ def score_folder(
         rows.append(row)
     return {
         "source": source,
+        "weights_sha256": predictor.sha256 if predictor is not None else None,
         "data": str(catalog.root),
         "runs": runs,
         "lead_times": leads_used,

@@ -1,0 +1,52 @@
+"""Post-processed runs computed once and reused: keyed by run, the run's input files and the weights' sha256.
+
+The cache is a folder of NetCDF files (``PRECIP_CACHE``, default ``~/.cache/korea-rain``), written atomically, so
+the app, ``verify --source model`` and several app sessions share one computation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import xarray as xr
+
+from engine.data.atomic import atomic_path
+from engine.data.catalog import Catalog
+from engine.predict import Predictor
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("PRECIP_CACHE", Path.home() / ".cache" / "korea-rain"))
+
+
+def run_fingerprint(catalog: Catalog, run: str) -> str:
+    """sha256 over the run's input files (name, size, modification time)."""
+    h = hashlib.sha256(run.encode())
+    for p in catalog._files(run):
+        st = p.stat()
+        h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def cache_key(catalog: Catalog, run: str, weights_sha256: str) -> str:
+    return hashlib.sha256(f"{run_fingerprint(catalog, run)}:{weights_sha256}".encode()).hexdigest()[:24]
+
+
+def predicted_run(catalog: Catalog, run: str, predictor: Predictor, folder: Path | None = None) -> xr.Dataset:
+    """The post-processed run from the cache, or computed, written to the cache and returned."""
+    folder = folder or cache_dir()
+    path = folder / f"pred_{run}_{cache_key(catalog, run, predictor.sha256)}.nc"
+    if path.exists():
+        with xr.open_dataset(path) as ds:
+            return ds.load()
+    ds = predictor.predict(catalog.load_run(run))
+    write_prediction(ds, path)
+    return ds
+
+
+def write_prediction(ds: xr.Dataset, path: str | Path) -> None:
+    encoding = {"probability": {"zlib": True, "complevel": 1}, "rain_class": {"zlib": True, "complevel": 1}}
+    with atomic_path(path) as tmp:
+        ds.to_netcdf(tmp, encoding=encoding, engine="netcdf4")

@@ -1,0 +1,185 @@
+"""The inference engine: shipped weights -> a post-processed run as a CF ``xarray.Dataset``.
+
+GPU: bf16 autocast, channels-last, pinned host memory, optional ``torch.compile``. CPU: inference mode on all
+cores. Domains larger than the network's training grid are cut into overlapping tiles whose probabilities are
+blended with a raised-cosine weight, so no seams appear.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import xarray as xr
+
+import engine
+from engine.channels import CLASS_NAMES, CLASS_THRESHOLDS_MM
+from engine.model.weights import DEFAULT_WEIGHTS, load_model
+from engine.normalise import NormStats, normalise, stack_channels
+
+
+def pick_device(name: str | None = None) -> torch.device:
+    if name in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        from engine.errors import DataError
+
+        raise DataError("--device cuda asked for, but no CUDA GPU is visible")
+    return torch.device(name)
+
+
+def _blend_window(size: int, overlap: int) -> np.ndarray:
+    """1 in the middle, a raised-cosine ramp over ``overlap`` pixels at each edge (never exactly 0)."""
+    w = np.ones(size, dtype=np.float32)
+    if overlap > 0:
+        ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(overlap) + 0.5) / overlap)
+        w[:overlap], w[-overlap:] = ramp, ramp[::-1]
+    return w
+
+
+def _starts(length: int, tile: int, step: int) -> list[int]:
+    if length <= tile:
+        return [0]
+    starts = [*range(0, length - tile, step), length - tile]
+    return sorted(set(starts))
+
+
+class Predictor:
+    def __init__(
+        self,
+        weights: str | Path = DEFAULT_WEIGHTS,
+        device: str | None = None,
+        batch: int = 8,
+        compile: bool = False,
+        threads: int | None = None,
+        tile: int | None = None,
+        overlap: int = 32,
+    ) -> None:
+        self.model, self.manifest = load_model(weights)
+        self.weights = Path(weights)
+        self._setup(device, batch, compile, threads, tile, overlap)
+
+    @classmethod
+    def from_model(cls, model: torch.nn.Module, manifest: dict, device: str | None = None, **kw) -> Predictor:
+        """A predictor around an in-memory model (benchmarks of untrained sizes); ``manifest`` as shipped."""
+        self = cls.__new__(cls)
+        self.model, self.manifest, self.weights = model.eval(), manifest, Path("<memory>")
+        self._setup(
+            device,
+            kw.get("batch", 8),
+            kw.get("compile", False),
+            kw.get("threads"),
+            kw.get("tile"),
+            kw.get("overlap", 32),
+        )
+        return self
+
+    def _setup(self, device, batch, compile, threads, tile, overlap) -> None:
+        self.device = pick_device(device)
+        self.stats = NormStats.from_dict(self.manifest["normalisation"])
+        cfg = self.manifest["model_config"]
+        grid = cfg.get("token_grid", (10, 10))
+        self.tile = tile or int(grid[0]) * int(cfg.get("patch", 16))
+        self.overlap, self.batch = overlap, batch
+        if self.device.type == "cuda":
+            self.model = self.model.to(self.device, memory_format=torch.channels_last)
+            torch.backends.cudnn.benchmark = True
+        else:
+            torch.set_num_threads(threads or os.cpu_count() or 1)
+        self._forward: Callable = torch.compile(self.model) if compile else self.model
+
+    @property
+    def sha256(self) -> str:
+        return self.manifest["sha256"]
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        """Normalised (N, 16, H, W) -> (N, 3, H, W) class probabilities; tiles when H or W exceed the tile."""
+        n, _, h, w = x.shape
+        if h <= self.tile and w <= self.tile:
+            return self._batched(x, (0, 0))
+        out = np.zeros((n, 3, h, w), dtype=np.float32)
+        weight = np.zeros((h, w), dtype=np.float32)
+        step = self.tile - self.overlap
+        for y0 in _starts(h, self.tile, step):
+            for x0 in _starts(w, self.tile, step):
+                wy = _blend_window(min(self.tile, h), self.overlap if h > self.tile else 0)
+                wx = _blend_window(min(self.tile, w), self.overlap if w > self.tile else 0)
+                win = wy[:, None] * wx[None, :]
+                tile = x[:, :, y0 : y0 + self.tile, x0 : x0 + self.tile]
+                out[:, :, y0 : y0 + self.tile, x0 : x0 + self.tile] += self._batched(tile, (0, 0)) * win
+                weight[y0 : y0 + self.tile, x0 : x0 + self.tile] += win
+        return out / weight
+
+    def _batched(self, x: np.ndarray, offset: tuple[int, int]) -> np.ndarray:
+        out = np.empty((x.shape[0], 3, *x.shape[-2:]), dtype=np.float32)
+        cuda = self.device.type == "cuda"
+        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+            for s in range(0, x.shape[0], self.batch):
+                xb = torch.from_numpy(np.ascontiguousarray(x[s : s + self.batch], dtype=np.float32))
+                if cuda:
+                    xb = xb.pin_memory().to(self.device, non_blocking=True).to(memory_format=torch.channels_last)
+                logits = self._forward(xb, None, offset)
+                out[s : s + self.batch] = logits.float().softmax(1).cpu().numpy()
+        return out
+
+    def predict(self, ds: xr.Dataset) -> xr.Dataset:
+        """A run's Dataset (16 channels) -> probabilities and most likely class, with provenance."""
+        probs = self.probabilities(normalise(stack_channels(ds), self.stats))
+        return to_dataset(probs, ds, self.manifest)
+
+
+def to_dataset(probs: np.ndarray, source: xr.Dataset, manifest: dict) -> xr.Dataset:
+    coords = {
+        "lead_time": source["lead_time"],
+        "category": (
+            "category",
+            np.arange(3, dtype=np.int8),
+            {
+                "long_name": "rain class",
+                "flag_meanings": " ".join(n.split(" (")[0].replace(" ", "_") for n in CLASS_NAMES),
+            },
+        ),
+        "lat": source["lat"],
+        "lon": source["lon"],
+    }
+    for name in ("init_time", "valid_time"):
+        if name in source.coords:
+            coords[name] = source[name]
+    ds = xr.Dataset(
+        {
+            "probability": (
+                ("lead_time", "category", "lat", "lon"),
+                probs.astype(np.float32),
+                {
+                    "long_name": "probability of the rain class in the hour ending at valid_time",
+                    "units": "1",
+                    "classes": "0: < 0.1 mm/h, 1: 0.1-10 mm/h, 2: >= 10 mm/h",
+                },
+            ),
+            "rain_class": (
+                ("lead_time", "lat", "lon"),
+                probs.argmax(axis=1).astype(np.int8),
+                {
+                    "long_name": "most likely rain class",
+                    "flag_values": np.array([0, 1, 2], dtype=np.int8),
+                    "flag_meanings": "no_rain rain heavy_rain",
+                    "thresholds_mm_per_hour": list(CLASS_THRESHOLDS_MM),
+                },
+            ),
+        },
+        coords=coords,
+    )
+    init = pd.Timestamp(source["init_time"].values) if "init_time" in source.coords else None
+    ds.attrs.update(
+        Conventions="CF-1.8",
+        title="Post-processed hourly rain classes",
+        source_run=f"{init:%Y%m%d%H}" if init is not None else "",
+        weights_name=str(manifest.get("name", "")),
+        weights_sha256=str(manifest.get("sha256", "")),
+        software=f"engine {engine.__version__}",
+    )
+    return ds

@@ -1,0 +1,177 @@
+"""The inference engine: probabilities, determinism, tiling, weights checks, caching, CLI."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+
+from engine.cache import predicted_run
+from engine.data.catalog import Catalog
+from engine.errors import DataError
+from engine.model.config import LITE
+from engine.model.network import PostProcessor
+from engine.model.weights import DEFAULT_WEIGHTS, read_manifest, save_weights
+from engine.normalise import compute_stats, stack_channels
+from engine.predict import Predictor
+
+RUN = "2026070100"
+
+
+@pytest.fixture(scope="module")
+def weights(demo_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Lite weights (random init, real normalisation statistics) written through the shipping code path."""
+    torch.manual_seed(0)
+    model = PostProcessor(LITE)
+    stats = compute_stats(stack_channels(Catalog(demo_archive).load_run(RUN, [1, 2, 3])))
+    path = tmp_path_factory.mktemp("w") / "test.safetensors"
+    save_weights(
+        path,
+        model,
+        {
+            "name": "test",
+            "architecture": "postprocessor",
+            "task": "segment",
+            "model_config": LITE.to_dict(),
+            "normalisation": stats.to_dict(),
+        },
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def run_ds(demo_archive: Path):
+    return Catalog(demo_archive).load_run(RUN, [1, 2, 3, 4])
+
+
+def test_output_is_cf_with_probabilities_summing_to_one(weights: Path, run_ds):
+    out = Predictor(weights, device="cpu").predict(run_ds)
+    p = out["probability"]
+    assert p.dims == ("lead_time", "category", "lat", "lon") and p.shape == (4, 3, 160, 160)
+    np.testing.assert_allclose(p.sum("category"), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(out["rain_class"], p.argmax("category"))
+    assert out.attrs["weights_sha256"] == read_manifest(weights)["sha256"] and out.attrs["source_run"] == RUN
+    assert out["rain_class"].attrs["flag_meanings"] == "no_rain rain heavy_rain"
+
+
+def test_cpu_output_is_deterministic(weights: Path, run_ds):
+    a = Predictor(weights, device="cpu").predict(run_ds)["probability"].values
+    b = Predictor(weights, device="cpu").predict(run_ds)["probability"].values
+    np.testing.assert_array_equal(a, b)
+
+
+def test_tiled_equals_untiled_when_one_tile_covers_the_grid(weights: Path, run_ds):
+    untiled = Predictor(weights, device="cpu").predict(run_ds)["probability"].values
+    tiled = Predictor(weights, device="cpu", tile=160, overlap=32).predict(run_ds)["probability"].values
+    np.testing.assert_array_equal(tiled, untiled)
+
+
+def test_a_larger_domain_is_tiled_without_seams(weights: Path):
+    predictor = Predictor(weights, device="cpu", tile=64, overlap=32)
+    rng = np.random.default_rng(0)
+    x = np.cumsum(np.cumsum(rng.standard_normal((1, 16, 160, 224)), axis=2), axis=3) * 0.01  # smooth fields
+    p = predictor.probabilities(x.astype(np.float32))
+    np.testing.assert_allclose(p.sum(1), 1.0, atol=1e-5)
+    jumps = np.abs(np.diff(p[0, 2], axis=1))  # along x
+    starts = [s for s in range(0, 224 - 64, 32)][1:]
+    border = jumps[:, [s - 1 for s in starts]].mean()
+    assert border < 3 * jumps.mean() + 1e-6, "tile borders must not stand out"
+
+
+def test_tampered_weights_are_refused_by_the_predictor(weights: Path, tmp_path: Path):
+    bad = tmp_path / "bad.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[100] ^= 1
+    bad.write_bytes(bytes(data))
+    bad.with_suffix(".json").write_text(weights.with_suffix(".json").read_text())
+    with pytest.raises(DataError, match="sha256"):
+        Predictor(bad)
+    with pytest.raises(DataError, match="not found"):
+        Predictor(tmp_path / "missing.safetensors")
+
+
+def test_cache_hit_does_not_recompute(weights: Path, demo_archive: Path, tmp_path: Path, monkeypatch):
+    cat = Catalog(demo_archive)
+    predictor = Predictor(weights, device="cpu")
+    calls = {"n": 0}
+    real = predictor.predict
+
+    def counting(ds):
+        calls["n"] += 1
+        return real(ds)
+
+    monkeypatch.setattr(predictor, "predict", counting)
+    first = predicted_run(cat, RUN, predictor, tmp_path)
+    second = predicted_run(cat, RUN, predictor, tmp_path)
+    assert calls["n"] == 1
+    np.testing.assert_array_equal(first["probability"].values, second["probability"].values)
+    assert len(list(tmp_path.glob("pred_*.nc"))) == 1
+
+
+def test_predict_cli_writes_netcdf(weights: Path, demo_archive: Path, tmp_path: Path):
+    out = tmp_path / "p.nc"
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "engine",
+            "predict",
+            "--data",
+            str(demo_archive),
+            "--run",
+            RUN,
+            "--out",
+            str(out),
+            "--weights",
+            str(weights),
+            "--device",
+            "cpu",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr
+    with xr.open_dataset(out) as ds:
+        assert ds.sizes["lead_time"] == 49 and ds.attrs["Conventions"] == "CF-1.8"
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "engine",
+            "predict",
+            "--data",
+            str(demo_archive),
+            "--run",
+            "2030010100",
+            "--out",
+            str(tmp_path / "x.nc"),
+            "--weights",
+            str(weights),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 2 and "unknown run 2030010100" in res.stderr
+
+
+@pytest.mark.skipif(not DEFAULT_WEIGHTS.exists(), reason="shipped weights not built yet")
+def test_shipped_weights_load_and_carry_their_provenance():
+    manifest = read_manifest(DEFAULT_WEIGHTS)
+    assert DEFAULT_WEIGHTS.stat().st_size < 50e6
+    for key in (
+        "sha256",
+        "model_config",
+        "normalisation",
+        "training_config",
+        "data_fingerprint",
+        "git_commit",
+        "metrics",
+    ):
+        assert manifest[key], key
+    Predictor(DEFAULT_WEIGHTS, device="cpu")
+    assert json.loads(json.dumps(manifest["metrics"]))["test"]["csi_10"] is not None
