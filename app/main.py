@@ -1,4 +1,4 @@
-"""Case viewer: raw NWP rain and observed QPE over Korea for a run and lead time."""
+"""Case viewer: raw NWP, post-processed forecast and QPE for a run and lead time, with what-if scores."""
 
 from __future__ import annotations
 
@@ -7,103 +7,170 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
-from app.data_source import DEMO_RUNS, data_dir, demo_missing
-from engine.data.catalog import Catalog
-from engine.errors import DataError
-from engine.geo.coastlines import plotly_paths
+from app import maps
+from app.state import get_run, load_or_stop
+from engine.verify.case import MODEL_THRESHOLDS, case_scores, event_probability, events
 
-st.set_page_config(page_title="Korea rain post-processor", layout="wide")
-KST = pd.Timedelta(hours=9)
-# KMA-like hourly rain steps (mm/h) on a shared colour scale.
-LEVELS = [0.1, 0.5, 1, 2, 5, 10, 20, 30, 50]
-COLOURS = ["#ffffff", "#c6e8fb", "#7fc8f0", "#3a9be0", "#1c5fc7", "#38b24a", "#f7e53b", "#f39c1f", "#e0301e", "#8e1a91"]
+st.set_page_config(page_title="Korea rain post-processor", page_icon="🌧️", layout="wide")
+SCORE_LABELS = {"csi": "CSI", "pod": "POD", "far": "FAR", "bias": "bias", "ets": "ETS", "f1": "F1", "fss": "FSS"}
 
 
-def _colourscale() -> list[list]:
-    """Stepped scale over the index of the level each value falls in (0 = below 0.1 mm/h)."""
-    n = len(COLOURS)
-    scale = []
-    for i, colour in enumerate(COLOURS):
-        scale += [[i / n, colour], [(i + 1) / n, colour]]
-    return scale
+def _init_from_query(runs: list[str]) -> None:
+    """On a session's first run, take run / lead / threshold from the URL (shareable links)."""
+    if st.session_state.get("_initialised"):
+        return
+    q = st.query_params
+    st.session_state["run"] = q.get("run") if q.get("run") in runs else runs[-1]
+    try:
+        st.session_state["threshold"] = float(q.get("threshold", 10.0))
+    except ValueError:
+        st.session_state["threshold"] = 10.0
+    if st.session_state["threshold"] not in MODEL_THRESHOLDS:
+        st.session_state["threshold"] = 10.0
+    lead = q.get("lead", "27")
+    st.session_state["_wanted_lead"] = int(lead) if lead.isdigit() else 27
+    st.session_state["_initialised"] = True
 
 
-def _binned(values: np.ndarray) -> np.ndarray:
-    out = np.digitize(values, LEVELS).astype(float)
-    out[~np.isfinite(values)] = np.nan
-    return out
-
-
-@st.cache_resource(show_spinner=False)
-def _catalog(folder: str) -> Catalog:
-    return Catalog(Path(folder))
-
-
-@st.cache_data(show_spinner="Reading the run's GRIB2 files...", max_entries=4)
-def _run_rain(folder: str, run: str) -> tuple[np.ndarray, np.ndarray, list[int], np.ndarray, np.ndarray]:
-    cat = _catalog(folder)
-    ds = cat.load_run(run)
-    leads = [int(x) for x in ds["lead_time"].values.astype("timedelta64[h]").astype(int)]
-    qpe = cat.load_qpe(run, leads)
-    return ds["tp"].values, qpe.values, leads, ds["lat"].values, ds["lon"].values
-
-
-def _map(values: np.ndarray, lat: np.ndarray, lon: np.ndarray, title: str, when: str) -> go.Figure:
-    fig = go.Figure(
-        go.Heatmap(
-            z=_binned(values),
-            x=lon,
-            y=lat,
-            customdata=values,
-            zmin=0,
-            zmax=len(COLOURS),
-            colorscale=_colourscale(),
-            colorbar={"title": "mm/h", "tickvals": np.arange(1, len(COLOURS)), "ticktext": [str(v) for v in LEVELS]},
-            hovertemplate="%{customdata:.2f} mm/h<br>%{y:.2f}°N %{x:.2f}°E<br>" + when + "<extra></extra>",
-        )
-    )
-    for kind, colour in (("coastline", "#333"), ("border", "#777")):
-        lons, lats = plotly_paths(kind)
-        fig.add_trace(go.Scatter(x=lons, y=lats, mode="lines", line={"color": colour, "width": 1}, hoverinfo="skip"))
-    fig.update_layout(
-        title=title,
-        showlegend=False,
-        height=520,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        xaxis={"range": [lon[0], lon[-1]], "title": "longitude (°E)"},
-        yaxis={"range": [lat[0], lat[-1]], "title": "latitude (°N)", "scaleanchor": "x", "scaleratio": 1.2},
-    )
-    return fig
+def _scores_table(scores: dict, lead_index: int) -> pd.DataFrame:
+    rows = []
+    for key, label in SCORE_LABELS.items():
+        row = {"score": label}
+        for scope in ("lead", "run"):
+            values = {
+                src: float(s["per_lead"][key][lead_index] if scope == "lead" else s["run"][key])
+                for src, s in scores.items()
+            }
+            row[f"NWP ({scope})"] = values["nwp"]
+            if "model" in values:
+                row[f"model ({scope})"] = values["model"]
+                row[f"model - NWP ({scope})"] = values["model"] - values["nwp"]
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("score")
 
 
 def main() -> None:
-    st.title("Hourly rain over Korea: NWP vs observed QPE")
-    folder = data_dir()
-    if demo_missing(folder):
-        from engine.data.demo import generate
+    folder, runs = load_or_stop()
+    sb = st.sidebar
+    sb.caption(f"Data: `{folder}`")
+    _init_from_query(runs)
+    run = sb.selectbox("Forecast run (00 UTC)", runs, key="run")
+    data = get_run(folder, run)
+    leads = data.leads
+    if st.session_state.get("_run") != run:  # a new run: keep the lead time if it exists
+        wanted = st.session_state.pop("_wanted_lead", st.session_state.get("lead", 27))
+        st.session_state["lead"] = wanted if wanted in leads else leads[min(26, len(leads) - 1)]
+        st.session_state["_run"] = run
+    step_back, step_fwd = sb.columns(2)
+    if step_back.button("◀ −1 h", width="stretch") and st.session_state["lead"] > leads[0]:
+        st.session_state["lead"] -= 1
+    if step_fwd.button("+1 h ▶", width="stretch") and st.session_state["lead"] < leads[-1]:
+        st.session_state["lead"] += 1
+    lead = sb.slider("Lead time (h)", leads[0], leads[-1], key="lead")
+    threshold = sb.select_slider("Event threshold (mm/h)", options=list(MODEL_THRESHOLDS), key="threshold")
+    p_threshold = sb.slider(
+        "Model probability threshold",
+        0.05,
+        0.95,
+        0.5,
+        0.05,
+        help="The model forecasts the event where P(rain >= threshold) reaches this value.",
+    )
+    window = sb.select_slider("FSS neighbourhood (px, 5 km each)", options=[1, 3, 5, 9, 15, 25], value=9)
+    model_view = sb.radio("Model map", ["most likely class", "probability of the event"], horizontal=False)
+    st.query_params.update({"run": run, "lead": str(lead), "threshold": f"{threshold:g}"})
 
-        with st.spinner(f"First start: generating the demo archive ({DEMO_RUNS} runs) in {folder}..."):
-            generate(folder, runs=DEMO_RUNS, progress=False)
-    try:
-        runs = _catalog(str(folder)).runs()
-        run = st.sidebar.selectbox("Forecast run (UTC)", runs, index=len(runs) - 1)
-        nwp, qpe, leads, lat, lon = _run_rain(str(folder), run)
-    except DataError as exc:
-        st.error(f"Cannot read the data: {exc}")
-        return
-    lead = st.sidebar.slider("Lead time (h)", min(leads), max(leads), 27 if 27 in leads else leads[-1])
     i = leads.index(lead)
-    valid = pd.to_datetime(run, format="%Y%m%d%H") + pd.Timedelta(hours=lead)
-    when = f"valid {valid:%Y-%m-%d %H} UTC / {valid + KST:%Y-%m-%d %H} KST"
-    st.caption(f"Run {run} UTC, lead {lead} h, {when}. Data: {folder}")
-    left, right = st.columns(2)
-    left.plotly_chart(_map(nwp[i], lat, lon, "Raw NWP rain (mm/h)", when), width="stretch")
-    right.plotly_chart(_map(qpe[i], lat, lon, "Observed QPE (mm/h)", when), width="stretch")
+    when = data.when(lead)
+    st.title("Hourly rain over Korea: NWP, post-processed, observed")
+    st.caption(f"Run {run} UTC · lead {lead} h · {when}")
+    if data.prob is None:
+        st.warning("No shipped weights found (engine/weights/lite.safetensors): showing raw NWP against QPE only.")
+
+    c1, c2, c3 = st.columns(3)
+    c1.plotly_chart(maps.rain_map(data.nwp[i], data.lat, data.lon, "Raw NWP rain (mm/h)", when), width="stretch")
+    if data.prob is not None:
+        if model_view == "most likely class":
+            fig = maps.class_map(data.prob[i].argmax(0), data.lat, data.lon, "Post-processed: most likely class", when)
+        else:
+            fig = maps.probability_map(
+                event_probability(data.prob[i], threshold),
+                data.lat,
+                data.lon,
+                f"Post-processed: P(rain >= {threshold:g} mm/h)",
+                when,
+            )
+        c2.plotly_chart(fig, width="stretch")
+    c3.plotly_chart(maps.rain_map(data.qpe[i], data.lat, data.lon, "Observed QPE (mm/h)", when), width="stretch")
+
+    ev = events(data.nwp, data.prob, data.qpe, data.mask, threshold, p_threshold)
+    scores = case_scores(ev, window)
+    k1, k2 = st.columns(2)
+    k1.plotly_chart(
+        maps.contingency_map(
+            ev["nwp"][i], ev["obs"][i], ev["valid"][i], data.lat, data.lon, f"Raw NWP vs QPE at {threshold:g} mm/h"
+        ),
+        width="stretch",
+    )
+    if "model" in ev:
+        k2.plotly_chart(
+            maps.contingency_map(
+                ev["model"][i],
+                ev["obs"][i],
+                ev["valid"][i],
+                data.lat,
+                data.lon,
+                f"Model (P >= {p_threshold:.2f}) vs QPE at {threshold:g} mm/h",
+            ),
+            width="stretch",
+        )
+
+    left, right = st.columns([1, 1])
+    table = _scores_table(scores, i)
+    counts = {
+        src: {k: int(scores[src]["per_lead"][k][i]) for k in ("hits", "misses", "false_alarms")} for src in scores
+    }
+    left.subheader(f"Scores at {threshold:g} mm/h")
+    left.dataframe(table.style.format("{:.3f}", na_rep="-"), width="stretch")
+    left.caption(
+        "Observed events this lead: "
+        + str(counts["nwp"]["hits"] + counts["nwp"]["misses"])
+        + " px · "
+        + " · ".join(
+            f"{src}: {c['hits']} hits, {c['misses']} misses, {c['false_alarms']} false alarms"
+            for src, c in counts.items()
+        )
+    )
+    series = {f"{src} CSI": scores[src]["per_lead"]["csi"] for src in scores}
+    right.plotly_chart(maps.lead_curve(leads, series, f"CSI by lead time, run {run}"), width="stretch")
+
+    with st.expander("Export"):
+        from app.export import png_map
+
+        e1, e2, e3 = st.columns(3)
+        if e1.button("Render PNG of the QPE map (cartopy)"):
+            title = f"QPE (mm/h), run {run} UTC +{lead} h, {when}"
+            e1.download_button(
+                "Download PNG",
+                png_map(data.qpe[i], data.lat, data.lon, title),
+                file_name=f"qpe_{run}_f{lead:03d}.png",
+                mime="image/png",
+            )
+        e2.download_button(
+            "Scores as CSV", table.to_csv().encode(), file_name=f"scores_{run}_f{lead:03d}.csv", mime="text/csv"
+        )
+        if data.prob is not None and e3.button("Prepare prediction NetCDF"):
+            from app.export import netcdf_bytes
+            from app.state import catalog, predictor
+            from engine.cache import predicted_run
+
+            ds = predicted_run(catalog(folder), run, predictor())
+            e3.download_button(
+                "Download NetCDF", netcdf_bytes(ds), file_name=f"prediction_{run}.nc", mime="application/x-netcdf"
+            )
 
 
 main()

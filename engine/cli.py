@@ -77,6 +77,17 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sources(args: argparse.Namespace) -> int:
+    from engine.data.sources import SOURCES
+
+    if args.json:
+        print(json.dumps([{"name": s.name, "kind": s.kind, "description": s.description} for s in SOURCES]))
+    else:
+        for s in SOURCES:
+            print(f"{s.name:12s} {s.kind:4s} {s.description}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m engine", description="Korean NWP precipitation post-processor.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -93,6 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="data folder (see engine/data/catalog.py for the layout)")
     p.add_argument("--json", action="store_true", help='print [{"run": ..., "lead_times": [...]}, ...]')
     p.set_defaults(func=_cmd_runs)
+
+    p = sub.add_parser("sources", help="list the data sources the readers understand")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_cmd_sources)
 
     p = sub.add_parser("verify", help="score a forecast source against the QPE (CSI, POD, FAR, bias, ETS, ...)")
     p.add_argument("--data", required=True, help="data folder")

@@ -170,6 +170,56 @@ class Grid:
                 result = np.where(covered, mean, result)
         return result
 
+    def regrid_points(
+        self, values: np.ndarray, lat: np.ndarray, lon: np.ndarray, method: str = "bilinear", source=None
+    ) -> np.ndarray:
+        """Fields on scattered or curvilinear points (e.g. a Lambert-conformal NWP grid) -> (..., ny, nx).
+
+        ``values`` (..., n), ``lat``/``lon`` (n,). Linear interpolation on a Delaunay triangulation of the source
+        points (cached per source grid); ``area_mean`` averages the source points inside each target cell where
+        the source is finer. Raises :class:`DataError` if the source does not cover this grid.
+        """
+        from scipy.interpolate import LinearNDInterpolator
+
+        tri = _triangulation(lat, lon)
+        tlat, tlon = np.meshgrid(self.lat, self.lon, indexing="ij")
+        flat = values.reshape(-1, values.shape[-1])
+        out = np.empty((flat.shape[0], *self.shape))
+        for i, f in enumerate(flat):
+            out[i] = LinearNDInterpolator(tri, f)(tlon, tlat)
+        if np.isnan(out).any() and not np.isnan(flat).any():
+            s, n, w, e = self.bounds
+            raise DataError(
+                f"grid {lat.min():.2f}-{lat.max():.2f} N, {lon.min():.2f}-{lon.max():.2f} E does not cover the model "
+                f"domain {s:.2f}-{n:.2f} N, {w:.2f}-{e:.2f} E",
+                source,
+            )
+        if method == "area_mean":
+            iy = np.floor((lat - self.lat0) / self.step + 0.5).astype(int)
+            ix = np.floor((lon - self.lon0) / self.step + 0.5).astype(int)
+            ok = (iy >= 0) & (iy < self.ny) & (ix >= 0) & (ix < self.nx)
+            idx = (iy * self.nx + ix)[ok]
+            count = np.bincount(idx, minlength=self.ny * self.nx)
+            if count.max(initial=0) > 1:
+                has = (count > 0).reshape(self.shape)
+                for i, f in enumerate(flat):
+                    mean = np.bincount(idx, weights=f[ok], minlength=self.ny * self.nx) / np.maximum(count, 1)
+                    out[i] = np.where(has, mean.reshape(self.shape), out[i])
+        return out.reshape(*values.shape[:-1], *self.shape)
+
+
+_TRIANGULATIONS: dict[tuple, object] = {}
+
+
+def _triangulation(lat: np.ndarray, lon: np.ndarray):
+    from scipy.spatial import Delaunay
+
+    key = (lat.size, hash(lat.tobytes()), hash(lon.tobytes()))
+    if key not in _TRIANGULATIONS:
+        _TRIANGULATIONS.clear()  # one source grid at a time is the common case; keep memory flat
+        _TRIANGULATIONS[key] = Delaunay(np.column_stack([lon, lat]))
+    return _TRIANGULATIONS[key]
+
 
 KOREA = Grid()
 KOREA_DEFAULTS = Grid()

@@ -1,27 +1,109 @@
+"""The Streamlit app driven through AppTest: every page, every control, numbers checked against engine.verify."""
+
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-APP = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
+from engine.data.catalog import Catalog
+from engine.verify.categorical import categorical_scores, contingency_table
+
+ROOT = Path(__file__).resolve().parents[1] / "app"
+MAIN = str(ROOT / "main.py")
 
 
 @pytest.fixture
-def app(demo_archive: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+def env(demo_archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PRECIP_DATA", str(demo_archive))
-    return AppTest.from_file(APP, default_timeout=120).run()
+    monkeypatch.setenv("PRECIP_CACHE", str(tmp_path / "cache"))
+    return demo_archive
 
 
-def test_viewer_shows_both_maps_with_utc_and_kst(app: AppTest):
-    assert not app.exception and not app.error
-    assert len(app.get("plotly_chart")) == 2
-    assert "UTC" in app.caption[0].value and "KST" in app.caption[0].value
-    app.sidebar.slider[0].set_value(30).run()
-    assert "lead 30 h" in app.caption[0].value and "2026-07-03 06 UTC / 2026-07-03 15 KST" in app.caption[0].value
+def _table(at: AppTest):
+    return at.dataframe[0].value
+
+
+def _obs_events(at: AppTest) -> int:
+    caption = [c.value for c in at.caption if c.value.startswith("Observed events")][0]
+    return int(caption.split(":")[1].split("px")[0])
+
+
+def test_viewer_shows_maps_scores_and_utc_kst(env: Path):
+    at = AppTest.from_file(MAIN, default_timeout=180).run()
+    assert not at.exception and not at.error
+    from engine.model.weights import DEFAULT_WEIGHTS
+
+    # NWP, model and QPE maps, two contingency maps, the CSI curve (no model map or model contingency without weights)
+    assert len(at.get("plotly_chart")) == (6 if DEFAULT_WEIGHTS.exists() else 4)
+    header = [c.value for c in at.caption if c.value.startswith("Run ")][0]
+    assert "UTC" in header and "KST" in header and "lead 27 h" in header
+
+
+def test_scores_match_engine_verify_and_respond_to_every_control(env: Path):
+    at = AppTest.from_file(MAIN, default_timeout=180).run()
+    at.sidebar.selectbox[0].set_value("2026070100").run()
+    at.sidebar.slider[0].set_value(30).run()
+    header = [c.value for c in at.caption if c.value.startswith("Run ")][0]
+    assert "2026-07-02 06 UTC / 2026-07-02 15 KST" in header
+    cat = Catalog(env)
+    nwp = cat.load_run("2026070100", [30])["tp"].values[0]
+    qpe = cat.load_qpe("2026070100", [30]).values[0]
+    for thr in (10.0, 0.1):
+        at.sidebar.select_slider[0].set_value(thr).run()
+        expected = categorical_scores(contingency_table(nwp, qpe, thr, cat.grid.qpe_mask))
+        got = _table(at).loc["CSI", "NWP (lead)"]
+        assert got == pytest.approx(expected["csi"], nan_ok=True), thr
+    events_low = _obs_events(at)
+    at.sidebar.select_slider[0].set_value(10.0).run()
+    assert _obs_events(at) < events_low, "a higher threshold lowers the event count"
+    fss_small = _table(at).loc["FSS", "NWP (run)"]
+    at.sidebar.select_slider[1].set_value(25).run()
+    assert _table(at).loc["FSS", "NWP (run)"] >= fss_small, "a larger neighbourhood forgives displacement"
+    at.sidebar.button[1].click().run()  # +1 h
+    assert at.sidebar.slider[0].value == 31
+
+
+def test_probability_threshold_moves_the_model_scores(env: Path):
+    from engine.model.weights import DEFAULT_WEIGHTS
+
+    if not DEFAULT_WEIGHTS.exists():
+        pytest.skip("no shipped weights")
+    at = AppTest.from_file(MAIN, default_timeout=300).run()
+    at.sidebar.select_slider[0].set_value(0.1).run()
+    low = _table(at).loc["bias", "model (run)"]
+    at.sidebar.slider[1].set_value(0.9).run()
+    assert _table(at).loc["bias", "model (run)"] < low, "a stricter probability threshold forecasts fewer events"
+
+
+def test_query_parameters_open_a_case(env: Path):
+    at = AppTest.from_file(MAIN, default_timeout=180)
+    at.query_params.update({"run": "2026070100", "lead": "12", "threshold": "0.1"})
+    at.run()
+    header = [c.value for c in at.caption if c.value.startswith("Run ")][0]
+    assert "Run 2026070100" in header and "lead 12 h" in header
+    assert at.sidebar.select_slider[0].value == 0.1
+
+
+@pytest.mark.parametrize("page", ["1_Verification.py", "2_Case_library.py", "3_Model_card.py"])
+def test_every_page_renders(env: Path, page: str):
+    at = AppTest.from_file(str(ROOT / "pages" / page), default_timeout=300).run()
+    assert not at.exception, at.exception
+    assert not at.error
+    if page == "1_Verification.py":
+        table = at.dataframe[0].value
+        assert 0 <= table.loc["nwp", "CSI"] <= 1
+        at.sidebar.select_slider[0].set_value(0.1).run()
+        assert at.dataframe[0].value.loc["nwp", "CSI"] > table.loc["nwp", "CSI"]
+    if page == "2_Case_library.py":
+        table = at.dataframe[0].value
+        assert list(table["run"]) and all(link.startswith("/?run=") for link in table["open"])
+        areas = table["heavy-rain area, peak (km²)"].to_numpy()
+        assert np.all(np.diff(areas) <= 0)
 
 
 def test_bad_data_folder_is_a_message_not_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("PRECIP_DATA", str(tmp_path / "nowhere"))
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    at = AppTest.from_file(MAIN, default_timeout=60).run()
     assert not at.exception
     assert "does not exist" in at.error[0].value

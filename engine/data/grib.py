@@ -51,11 +51,17 @@ def _open_messages(path: Path) -> Iterable[int]:
         raise DataError("is a folder, not a GRIB file", path) from exc
 
 
-def _message_grid(handle: int, path: Path) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Ascending 1-D lat, lon of a regular_ll message, and whether rows must be flipped to ascend."""
+POINT_GRIDS = ("lambert", "rotated_ll", "polar_stereographic", "mercator", "lambert_azimuthal_equal_area")
+
+
+def _message_grid(handle: int, path: Path) -> tuple[np.ndarray, np.ndarray, bool | None]:
+    """Ascending 1-D lat, lon of a regular_ll message and whether rows must be flipped to ascend; for projected
+    grids (Lambert conformal, rotated lat/lon, ...) the lat and lon of every point, in message order, and None."""
     grid_type = eccodes.codes_get(handle, "gridType")
+    if grid_type in POINT_GRIDS:
+        return eccodes.codes_get_array(handle, "latitudes"), eccodes.codes_get_array(handle, "longitudes"), None
     if grid_type != "regular_ll":
-        raise DataError(f"unsupported grid type {grid_type!r} (this reader handles regular_ll)", path)
+        raise DataError(f"unsupported grid type {grid_type!r} (regular_ll or {', '.join(POINT_GRIDS)})", path)
     ni, nj = eccodes.codes_get(handle, "Ni"), eccodes.codes_get(handle, "Nj")
     lat1 = eccodes.codes_get(handle, "latitudeOfFirstGridPointInDegrees")
     lat2 = eccodes.codes_get(handle, "latitudeOfLastGridPointInDegrees")
@@ -173,9 +179,10 @@ def read_grib(paths: Sequence[str | Path], lexicon: Lexicon, grid: Grid = KOREA)
                     values = eccodes.codes_get_values(handle)
                 except eccodes.CodesInternalError as exc:
                     raise DataError(f"cannot decode {channel}: {exc}", path) from exc
-                values = values.reshape(src_grid[0].size, src_grid[1].size)
-                if src_grid[2]:
-                    values = values[::-1]
+                if src_grid[2] is not None:
+                    values = values.reshape(src_grid[0].size, src_grid[1].size)
+                    if src_grid[2]:
+                        values = values[::-1]
                 spec = lexicon.keys[channel]
                 if spec.scale != 1.0 or spec.offset != 0.0:
                     values = values * spec.scale + spec.offset
@@ -194,23 +201,27 @@ def read_grib(paths: Sequence[str | Path], lexicon: Lexicon, grid: Grid = KOREA)
         where = paths[0] if len(paths) == 1 else Path(paths[0]).parent
         raise DataError(f"missing channels {names} at lead time(s) {sorted({ld for _, ld in missing})} h", where)
     lead_td = pd.to_timedelta(leads, unit="h")
+    points = src_grid[2] is None
     data_vars = {}
     for ch in CHANNEL_NAMES:
         arr = np.stack([fields[(ch, ld)] for ld in leads]).astype(np.float32)
         if ch == "tp":
             arr = _hourly_rain(arr, np.asarray(leads), lexicon.rain_accumulated_from_start)
+        if points:
+            arr = grid.regrid_points(arr, src_lat, src_lon % 360, "area_mean" if ch == "tp" else "bilinear", paths[0])
         meta = BY_NAME[ch]
         attrs = {"standard_name": meta.standard_name, "units": meta.units, "long_name": meta.long_name}
         if ch == "tp":
             attrs.update(units="mm", long_name="NWP precipitation in the hour ending at valid_time")
+        lat_c, lon_c = (grid.lat, grid.lon) if points else (src_lat, src_lon)
         data_vars[ch] = xr.DataArray(
-            arr,
+            arr.astype(np.float32),
             dims=("lead_time", "lat", "lon"),
-            coords={"lead_time": lead_td, "lat": src_lat, "lon": src_lon},
+            coords={"lead_time": lead_td, "lat": lat_c, "lon": lon_c},
             attrs=attrs,
         )
     ds = xr.Dataset(data_vars)
-    if not grid.matches(src_lat, src_lon):
+    if not points and not grid.matches(src_lat, src_lon):
         where = paths[0]
         ds = xr.Dataset(
             {ch: grid.regrid(ds[ch], "area_mean" if ch == "tp" else "bilinear", source=where) for ch in CHANNEL_NAMES}
@@ -230,7 +241,7 @@ def _hourly_rain(arr: np.ndarray, leads: np.ndarray, accumulated: bool) -> np.nd
     prev_lead = np.concatenate([[0], leads[:-1]])
     prev = np.concatenate([np.zeros_like(arr[:1]), arr[:-1]])
     gap = np.maximum(leads - prev_lead, 1).astype(np.float32)
-    return np.clip((arr - prev) / gap[:, None, None], 0, None)
+    return np.clip((arr - prev) / gap.reshape(-1, *[1] * (arr.ndim - 1)), 0, None)
 
 
 class GribWriter:

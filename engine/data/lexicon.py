@@ -64,4 +64,13 @@ ECMWF = Lexicon(
     rain_accumulated_from_start=True,
 )
 
-LEXICONS: dict[str, Lexicon] = {"demo": ECMWF, "ecmwf": ECMWF}
+# KMA KIM / RDAPS GRIB2 (WMO code tables as eccodes decodes them): mean sea-level pressure as ``prmsl``
+# (0/3/1), rain as ``tp`` in kg m-2 accumulated from the start of the run, Lambert-conformal grids (regridded).
+# Check a real file with ``grib_ls -p shortName,typeOfLevel,level`` and adjust this table if a centre differs.
+KIM = Lexicon(
+    name="kim",
+    keys={**ECMWF.keys, "msl": GribKey("prmsl", "meanSea", 0), "tp": GribKey("tp", "surface", 0)},
+    rain_accumulated_from_start=True,
+)
+
+LEXICONS: dict[str, Lexicon] = {"demo": ECMWF, "ecmwf": ECMWF, "kim": KIM}

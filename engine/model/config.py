@@ -54,6 +54,6 @@ class UNetConfig:
     """The from-scratch U-Net baseline (MetNet-like role in the paper's comparison)."""
 
     in_channels: int = 16
-    widths: tuple[int, ...] = field(default=(32, 64, 128, 256))
+    widths: tuple[int, ...] = field(default=(16, 32, 64, 128))
     num_classes: int = 3
     name: str = "unet"

@@ -41,12 +41,18 @@ def contingency_table(
     f, o = np.asarray(forecast), np.asarray(observed)
     if f.shape != o.shape:
         raise ValueError(f"forecast {f.shape} and observed {o.shape} differ in shape")
-    valid = _valid(f, o, mask)
     with np.errstate(invalid="ignore"):
-        code = (f >= threshold).astype(np.int64) * 2 + (o >= threshold)  # 3 hit, 1 miss, 2 false alarm, 0 cn
+        return contingency_events(f >= threshold, o >= threshold, _valid(f, o, mask), per_leading)
+
+
+def contingency_events(
+    forecast_event: np.ndarray, observed_event: np.ndarray, valid: np.ndarray, per_leading: bool = False
+) -> dict[str, np.ndarray | int]:
+    """The 2 x 2 counts from yes/no fields directly (e.g. "P(heavy) >= 0.3" against "QPE >= 10 mm/h")."""
+    code = forecast_event.astype(np.int64) * 2 + observed_event  # 3 hit, 1 miss, 2 false alarm, 0 cn
     code = np.where(valid, code, 4)
-    if per_leading and f.ndim > 2:
-        lead_shape = f.shape[:-2]
+    if per_leading and code.ndim > 2:
+        lead_shape = code.shape[:-2]
         n = int(np.prod(lead_shape))
         flat = code.reshape(n, -1) + 5 * np.arange(n)[:, None]
         counts = np.bincount(flat.ravel(), minlength=5 * n).reshape(*lead_shape, 5)

@@ -47,8 +47,15 @@ def fss_components(
     if mask is not None:
         valid &= np.broadcast_to(np.asarray(mask, dtype=bool), valid.shape)
     with np.errstate(invalid="ignore"):
-        fe = ((f >= threshold) & valid).astype(float)
-        oe = ((o >= threshold) & valid).astype(float)
+        return fss_events(f >= threshold, o >= threshold, valid, windows)
+
+
+def fss_events(
+    forecast_event: np.ndarray, observed_event: np.ndarray, valid: np.ndarray, windows: Sequence[int]
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """``fss_components`` from yes/no fields directly (e.g. a probability decision against QPE >= 10)."""
+    fe = (forecast_event & valid).astype(float)
+    oe = (observed_event & valid).astype(float)
     sat_f, sat_o, sat_v = _sat(fe), _sat(oe), _sat(valid.astype(float))
     out = {}
     for n in windows:

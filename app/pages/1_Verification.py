@@ -1,0 +1,190 @@
+"""Verification over every run in the data source: scores by lead time with bootstrap intervals, performance,
+reliability and ROC diagrams."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from app.state import get_run, load_or_stop
+from engine.verify.case import MODEL_THRESHOLDS, event_probability, events
+from engine.verify.categorical import TABLE_KEYS, bootstrap_interval, categorical_scores, contingency_events
+from engine.verify.performance import background
+from engine.verify.probabilistic import reliability, roc
+
+st.set_page_config(page_title="Verification", page_icon="📈", layout="wide")
+
+
+@st.cache_data(show_spinner="Scoring every run...", max_entries=16)
+def per_run_tables(folder: str, runs: tuple[str, ...], threshold: float, p_threshold: float) -> dict:
+    """Per source: (runs, leads) arrays of each table count."""
+    out: dict[str, dict[str, list]] = {}
+    leads = None
+    for run in runs:
+        d = get_run(folder, run)
+        leads = d.leads
+        ev = events(d.nwp, d.prob, d.qpe, d.mask, threshold, p_threshold)
+        for src in ("nwp", "model"):
+            if src in ev:
+                t = contingency_events(ev[src], ev["obs"], ev["valid"], per_leading=True)
+                for k in TABLE_KEYS:
+                    out.setdefault(src, {}).setdefault(k, []).append(t[k])
+    return {"leads": leads, **{src: {k: np.stack(v) for k, v in d.items()} for src, d in out.items()}}
+
+
+@st.cache_data(show_spinner="Reliability and ROC...", max_entries=8)
+def probabilistic(folder: str, runs: tuple[str, ...], threshold: float) -> dict | None:
+    probs, obs = [], []
+    for run in runs:
+        d = get_run(folder, run)
+        if d.prob is None:
+            return None
+        valid = np.isfinite(d.qpe) & d.mask
+        probs.append(event_probability(d.prob, threshold)[valid])
+        obs.append(d.qpe[valid] >= threshold)
+    p, o = np.concatenate(probs), np.concatenate(obs)
+    return {"reliability": reliability(p, o, bins=10), "roc": roc(p, o)}
+
+
+def main() -> None:
+    folder, runs = load_or_stop()
+    st.title("Verification over all runs")
+    threshold = st.sidebar.select_slider("Event threshold (mm/h)", options=list(MODEL_THRESHOLDS), value=10.0)
+    p_threshold = st.sidebar.slider("Model probability threshold", 0.05, 0.95, 0.5, 0.05)
+    st.caption(
+        f"{len(runs)} runs from `{folder}` · contingency tables summed over runs and QPE-valid pixels · "
+        "95 % intervals: bootstrap over runs"
+    )
+    tabs = per_run_tables(folder, tuple(runs), threshold, p_threshold)
+    leads = tabs["leads"]
+    sources = [s for s in ("nwp", "model") if s in tabs]
+    rows, curve = [], go.Figure()
+    curve.add_vrect(x0=25, x1=30, fillcolor="#f7e53b", opacity=0.25, line_width=0)
+    for src in sources:
+        summed = {k: tabs[src][k].sum(axis=0) for k in TABLE_KEYS}
+        csi = categorical_scores(summed)["csi"]
+        lo, hi = [], []
+        for j in range(len(leads)):
+            a, b = bootstrap_interval(
+                [{k: int(tabs[src][k][r, j]) for k in TABLE_KEYS} for r in range(len(runs))], "csi", 300
+            )
+            lo.append(a)
+            hi.append(b)
+        curve.add_trace(
+            go.Scatter(
+                x=leads + leads[::-1],
+                y=hi + lo[::-1],
+                fill="toself",
+                opacity=0.2,
+                line={"width": 0},
+                showlegend=False,
+                hoverinfo="skip",
+            )
+        )
+        curve.add_trace(go.Scatter(x=leads, y=csi, mode="lines+markers", name=f"{src} CSI"))
+        total = {k: int(tabs[src][k].sum()) for k in TABLE_KEYS}
+        s = categorical_scores(total)
+        ci = bootstrap_interval([{k: int(tabs[src][k][r].sum()) for k in TABLE_KEYS} for r in range(len(runs))], "csi")
+        rows.append(
+            {
+                "source": src,
+                **{k.upper(): s[k] for k in ("csi", "pod", "far", "bias", "ets", "f1")},
+                "CSI 95% interval": f"{ci[0]:.3f}-{ci[1]:.3f}",
+                "SR": s["sr"],
+            }
+        )
+    curve.update_layout(
+        title=f"CSI by lead time at {threshold:g} mm/h",
+        xaxis_title="lead time (h)",
+        yaxis_title="CSI",
+        height=360,
+        yaxis_range=[0, 1],
+    )
+    table = pd.DataFrame(rows).set_index("source")
+    st.dataframe(table.style.format({c: "{:.3f}" for c in table.columns if c != "CSI 95% interval"}), width="stretch")
+    st.plotly_chart(curve, width="stretch")
+
+    c1, c2, c3 = st.columns(3)
+    bg = background(60)
+    perf = go.Figure(
+        go.Contour(
+            x=bg["sr"],
+            y=bg["pod"],
+            z=bg["csi"],
+            contours={"start": 0.1, "end": 0.9, "size": 0.1, "coloring": "lines", "showlabels": True},
+            colorscale="Greys",
+            showscale=False,
+            name="CSI",
+        )
+    )
+    for b in (0.5, 1, 2, 4):
+        sr = np.linspace(0.01, min(1, 1 / b), 30)
+        perf.add_trace(
+            go.Scatter(
+                x=sr,
+                y=b * sr,
+                mode="lines",
+                line={"dash": "dash", "color": "#999", "width": 1},
+                name=f"bias {b}",
+                showlegend=False,
+            )
+        )
+    for row in rows:
+        perf.add_trace(
+            go.Scatter(
+                x=[row["SR"]],
+                y=[row["POD"]],
+                mode="markers+text",
+                text=[row["source"]],
+                marker={"size": 12},
+                name=row["source"],
+            )
+        )
+    perf.update_layout(
+        title="Performance diagram",
+        xaxis_title="success ratio (1 - FAR)",
+        yaxis_title="POD",
+        xaxis_range=[0, 1],
+        yaxis_range=[0, 1],
+        height=380,
+    )
+    c1.plotly_chart(perf, width="stretch")
+    prob = probabilistic(folder, tuple(runs), threshold)
+    if prob is None:
+        st.info("No model probabilities (weights missing): reliability and ROC need the post-processed forecast.")
+        return
+    rel = prob["reliability"]
+    fig = go.Figure(
+        [
+            go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "#999"}, showlegend=False),
+            go.Scatter(x=rel["mean_prob"], y=rel["obs_freq"], mode="lines+markers", name="model"),
+        ]
+    )
+    fig.update_layout(
+        title=f"Reliability, P(>= {threshold:g} mm/h) · Brier {rel['brier']:.4f}",
+        xaxis_title="forecast probability",
+        yaxis_title="observed frequency",
+        height=380,
+        xaxis_range=[0, 1],
+        yaxis_range=[0, 1],
+    )
+    c2.plotly_chart(fig, width="stretch")
+    r = prob["roc"]
+    fig = go.Figure(
+        [
+            go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "#999"}, showlegend=False),
+            go.Scatter(x=r["pofd"], y=r["pod"], mode="lines", name="model"),
+        ]
+    )
+    fig.update_layout(title=f"ROC, area {r['auc']:.3f}", xaxis_title="POFD", yaxis_title="POD", height=380)
+    c3.plotly_chart(fig, width="stretch")
+
+
+main()

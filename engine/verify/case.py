@@ -1,0 +1,59 @@
+"""Scores of one forecast case (a run): raw NWP and post-processed model against QPE, per lead and for the run.
+
+The model's yes/no event is "P(rain >= threshold) >= probability threshold", with P(>= 0.1) = p1 + p2 and
+P(>= 10) = p2 from the 3 class probabilities; the model knows no other rain thresholds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.verify.categorical import TABLE_KEYS, categorical_scores, contingency_events
+from engine.verify.neighbourhood import fss_events
+
+MODEL_THRESHOLDS = (0.1, 10.0)
+CASE_SCORES = ("csi", "pod", "far", "bias", "ets", "f1")
+
+
+def event_probability(prob: np.ndarray, threshold: float) -> np.ndarray:
+    """P(rain >= threshold) from (..., 3, H, W) class probabilities, for threshold 0.1 or 10 mm/h."""
+    if threshold == 0.1:
+        return prob[..., 1, :, :] + prob[..., 2, :, :]
+    if threshold == 10.0:
+        return prob[..., 2, :, :]
+    raise ValueError(f"the model predicts events at {MODEL_THRESHOLDS} mm/h only, not {threshold}")
+
+
+def events(
+    nwp: np.ndarray, prob: np.ndarray | None, qpe: np.ndarray, mask: np.ndarray, threshold: float, p_threshold: float
+) -> dict[str, np.ndarray]:
+    """Yes/no fields: ``obs``, ``nwp``, ``model`` (if probabilities) and ``valid`` (QPE finite and in the mask)."""
+    valid = np.isfinite(qpe) & np.broadcast_to(mask, qpe.shape)
+    with np.errstate(invalid="ignore"):
+        out = {"obs": qpe >= threshold, "nwp": nwp >= threshold, "valid": valid}
+    if prob is not None:
+        out["model"] = event_probability(prob, threshold) >= p_threshold
+    return out
+
+
+def case_scores(ev: dict[str, np.ndarray], window: int) -> dict[str, dict]:
+    """For each source: per-lead tables and scores, run totals, and FSS (per lead and run) at ``window`` px."""
+    out = {}
+    for source in ("nwp", "model"):
+        if source not in ev:
+            continue
+        tables = contingency_events(ev[source], ev["obs"], ev["valid"], per_leading=True)
+        total = {k: int(np.sum(v)) for k, v in tables.items()}
+        num, den = fss_events(ev[source], ev["obs"], ev["valid"], [window])[window]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            fss_lead = np.where(den > 0, 1 - num / np.where(den > 0, den, 1), np.nan)
+        run_den = float(np.sum(den))
+        out[source] = {
+            "per_lead": {**{k: tables[k] for k in TABLE_KEYS}, **categorical_scores(tables), "fss": fss_lead},
+            "run": {
+                **total,
+                **categorical_scores(total),
+                "fss": (1 - float(np.sum(num)) / run_den) if run_den > 0 else float("nan"),
+            },
+        }
+    return out
