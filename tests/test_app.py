@@ -25,7 +25,7 @@ def _table(at: AppTest):
 
 
 def _obs_events(at: AppTest) -> int:
-    caption = [c.value for c in at.caption if c.value.startswith("Observed events")][0]
+    caption = next(c.value for c in at.caption if c.value.startswith("Observed events"))
     return int(caption.split(":")[1].split("px")[0])
 
 
@@ -36,7 +36,7 @@ def test_viewer_shows_maps_scores_and_utc_kst(env: Path):
 
     # NWP, model and QPE maps, two contingency maps, the CSI curve (no model map or model contingency without weights)
     assert len(at.get("plotly_chart")) == (6 if DEFAULT_WEIGHTS.exists() else 4)
-    header = [c.value for c in at.caption if c.value.startswith("Run ")][0]
+    header = next(c.value for c in at.caption if c.value.startswith("Run "))
     assert "UTC" in header and "KST" in header and "lead 27 h" in header
 
 
@@ -44,7 +44,7 @@ def test_scores_match_engine_verify_and_respond_to_every_control(env: Path):
     at = AppTest.from_file(MAIN, default_timeout=180).run()
     at.sidebar.selectbox[0].set_value("2026070100").run()
     at.sidebar.slider[0].set_value(30).run()
-    header = [c.value for c in at.caption if c.value.startswith("Run ")][0]
+    header = next(c.value for c in at.caption if c.value.startswith("Run "))
     assert "2026-07-02 06 UTC / 2026-07-02 15 KST" in header
     cat = Catalog(env)
     nwp = cat.load_run("2026070100", [30])["tp"].values[0]
@@ -80,7 +80,7 @@ def test_query_parameters_open_a_case(env: Path):
     at = AppTest.from_file(MAIN, default_timeout=180)
     at.query_params.update({"run": "2026070100", "lead": "12", "threshold": "0.1"})
     at.run()
-    header = [c.value for c in at.caption if c.value.startswith("Run ")][0]
+    header = next(c.value for c in at.caption if c.value.startswith("Run "))
     assert "Run 2026070100" in header and "lead 12 h" in header
     assert at.sidebar.select_slider[0].value == 0.1
 

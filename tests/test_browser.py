@@ -74,7 +74,7 @@ def screenshot(url: str, path: Path | None = None, wait_charts: int = 3) -> tupl
 
 
 def test_main_page_renders_maps_in_a_real_browser(server: str, tmp_path: Path):
-    png, text = screenshot(server, tmp_path / "main.png")
+    _png, text = screenshot(server, tmp_path / "main.png")
     assert "Traceback" not in text and "Error" not in text
     assert "Hourly rain over Korea" in text and "KST" in text
     from PIL import Image

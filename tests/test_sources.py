@@ -84,7 +84,7 @@ def test_ecmwf_open_data_layout_one_file_per_step_at_quarter_degree(tmp_path: Pa
     """ECMWF open data: 0.25 deg, many steps, file names without _fLLL, tp in metres since the start."""
     quarter = Grid(lat0=30.0, lon0=120.0, step=0.25, ny=45, nx=61, name="ecmwf_0p25")
     run_dir = tmp_path / "nwp" / "2026071000"
-    lat2, lon2 = np.meshgrid(quarter.lat, quarter.lon, indexing="ij")
+    lat2, _lon2 = np.meshgrid(quarter.lat, quarter.lon, indexing="ij")
     with GribWriter(ECMWF, quarter) as writer:
         for lead in (0, 3, 6):
             fields = {ch: 280 + 0.1 * lat2 for ch in CHANNEL_NAMES}
