@@ -20,6 +20,7 @@ class ModelConfig:
     fpn_width: int = 256
     pool_scales: tuple[int, ...] = (1, 2, 3, 6)
     num_classes: int = 3
+    high_res_skip: bool = True  # full-resolution refinement of the segmentation head (see upernet.py)
     name: str = "paper"
 
     @property

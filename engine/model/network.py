@@ -1,7 +1,9 @@
 """The whole post-processor, read top to bottom: patch embedding (+ masking) -> InternImage -> UPerNet.
 
 ``task="pretrain"`` reconstructs the 16 normalised input channels (masked-patch MSE); ``task="segment"`` gives
-3 rain-class logits per pixel. Fine-tuning loads the pre-trained embedding and encoder into a segment network.
+3 rain-class logits per pixel, refined at full resolution (``HighResolutionSkip``, our deviation from the paper's
+plain UPerNet, off with ``high_res_skip: false``). Fine-tuning loads the pre-trained embedding and encoder into a
+segment network.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from torch import nn
 from engine.model.config import ModelConfig
 from engine.model.internimage import InternImageEncoder
 from engine.model.patch_embed import PatchEmbed3D
-from engine.model.upernet import UPerNet
+from engine.model.upernet import HighResolutionSkip, UPerNet
 
 
 class PostProcessor(nn.Module):
@@ -29,13 +31,21 @@ class PostProcessor(nn.Module):
         self.head = UPerNet(
             self.encoder.out_channels, cfg.fpn_width, out, cfg.pool_scales, 3 if task == "pretrain" else 1
         )
+        self.refine = (
+            HighResolutionSkip(cfg.folded_channels, cfg.fpn_width, out)
+            if task == "segment" and cfg.high_res_skip
+            else None
+        )
 
     def forward(
         self, x: torch.Tensor, token_mask: torch.Tensor | None = None, offset: tuple[int, int] = (0, 0)
     ) -> torch.Tensor:
         """x (N, 16, H, W) normalised, H and W multiples of 32 -> (N, 16 or 3, H, W)."""
         folded = self.embed(x, token_mask, offset)
-        return self.head(self.encoder(folded), x.shape[-2:])
+        features = self.encoder(folded)
+        if self.refine is not None:
+            return self.refine(self.head.fused(features), folded)
+        return self.head(features, x.shape[-2:])
 
     def backbone_state(self) -> dict[str, torch.Tensor]:
         """The parts fine-tuning inherits from pre-training: embedding and encoder."""

@@ -1,0 +1,93 @@
+"""Load test: N browser sessions at once stepping the lead-time slider; reports re-render latencies.
+
+    python -m app.loadtest --sessions 5 --moves 10 [--url http://127.0.0.1:8501]
+
+Without --url it starts its own server on the demo archive. Needs Debian chromium (Playwright drives it).
+Latency = from the key press to the page showing the new lead time (server run + transfer + browser render).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def _session(browser, url: str, moves: int, out: list[float]) -> None:
+    page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+    await page.goto(url, wait_until="networkidle", timeout=300_000)
+    await page.wait_for_function("document.body.innerText.includes('lead ')", timeout=300_000)
+    slider = page.get_by_role("slider").first
+    for _ in range(moves):
+        text = await page.inner_text("body")
+        lead = int(text.split("lead ")[1].split(" h")[0])
+        if lead >= 48:
+            break
+        t0 = time.perf_counter()
+        await slider.focus()
+        await page.keyboard.press("ArrowRight")
+        await page.wait_for_function(f"document.body.innerText.includes('lead {lead + 1} h')", timeout=120_000)
+        await page.wait_for_function("!document.querySelector('[data-testid=stStatusWidget]')", timeout=120_000)
+        out.append(time.perf_counter() - t0)
+    await page.close()
+
+
+async def run(url: str, sessions: int, moves: int) -> dict:
+    from playwright.async_api import async_playwright
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    latencies: list[float] = []
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+        t0 = time.perf_counter()
+        await asyncio.gather(*[_session(browser, url, moves, latencies) for _ in range(sessions)])
+        wall = time.perf_counter() - t0
+        await browser.close()
+    latencies.sort()
+    return {"sessions": sessions, "moves": len(latencies), "wall_s": round(wall, 1),
+            "median_s": round(statistics.median(latencies), 3),
+            "p90_s": round(latencies[int(0.9 * (len(latencies) - 1))], 3), "max_s": round(latencies[-1], 3)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m app.loadtest", description=__doc__.split("\n")[0])
+    parser.add_argument("--sessions", type=int, default=5, help="concurrent browser sessions (default 5)")
+    parser.add_argument("--moves", type=int, default=10, help="slider steps per session (default 10)")
+    parser.add_argument("--url", help="a running app; default: start one on the demo archive")
+    args = parser.parse_args()
+    proc = None
+    url = args.url
+    if url is None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "main.py"),
+                                 "--server.port", str(port), "--server.headless", "true"], cwd=ROOT, env=os.environ,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(240):
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.5)
+    try:
+        print(json.dumps(asyncio.run(run(url, args.sessions, args.moves)), indent=2))
+    finally:
+        if proc is not None:
+            proc.terminate()
+
+
+if __name__ == "__main__":
+    main()
