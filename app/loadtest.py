@@ -55,9 +55,14 @@ async def run(url: str, sessions: int, moves: int) -> dict:
         wall = time.perf_counter() - t0
         await browser.close()
     latencies.sort()
-    return {"sessions": sessions, "moves": len(latencies), "wall_s": round(wall, 1),
-            "median_s": round(statistics.median(latencies), 3),
-            "p90_s": round(latencies[int(0.9 * (len(latencies) - 1))], 3), "max_s": round(latencies[-1], 3)}
+    return {
+        "sessions": sessions,
+        "moves": len(latencies),
+        "wall_s": round(wall, 1),
+        "median_s": round(statistics.median(latencies), 3),
+        "p90_s": round(latencies[int(0.9 * (len(latencies) - 1))], 3),
+        "max_s": round(latencies[-1], 3),
+    }
 
 
 def main() -> None:
@@ -72,9 +77,23 @@ def main() -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "main.py"),
-                                 "--server.port", str(port), "--server.headless", "true"], cwd=ROOT, env=os.environ,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                str(ROOT / "app" / "main.py"),
+                "--server.port",
+                str(port),
+                "--server.headless",
+                "true",
+            ],
+            cwd=ROOT,
+            env=os.environ,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         url = f"http://127.0.0.1:{port}"
         for _ in range(240):
             try:

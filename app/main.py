@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from app import maps
-from app.state import get_run, load_or_stop
+from app.state import get_run, load_or_stop, predictor
 from engine.verify.case import MODEL_THRESHOLDS, case_scores, event_probability, events
 
 st.set_page_config(page_title="Korea rain post-processor", page_icon="🌧️", layout="wide")
@@ -33,6 +33,13 @@ def _init_from_query(runs: list[str]) -> None:
     lead = q.get("lead", "27")
     st.session_state["_wanted_lead"] = int(lead) if lead.isdigit() else 27
     st.session_state["_initialised"] = True
+
+
+def _tuned_threshold(threshold: float) -> float:
+    pred = predictor()
+    tuned = (pred.manifest.get("decision_thresholds") or {}) if pred is not None else {}
+    value = tuned.get(f"{threshold:g}")
+    return float(value) if value is not None else 0.5
 
 
 def _scores_table(scores: dict, lead_index: int) -> pd.DataFrame:
@@ -75,9 +82,10 @@ def main() -> None:
         "Model probability threshold",
         0.05,
         0.95,
-        0.5,
+        _tuned_threshold(threshold),
         0.05,
-        help="The model forecasts the event where P(rain >= threshold) reaches this value.",
+        help="The model forecasts the event where P(rain >= threshold) reaches this value. The default is the "
+        "threshold that maximised CSI on the validation runs (from the weights manifest).",
     )
     window = sb.select_slider("FSS neighbourhood (px, 5 km each)", options=[1, 3, 5, 9, 15, 25], value=9)
     model_view = sb.radio("Model map", ["most likely class", "probability of the event"], horizontal=False)

@@ -160,7 +160,7 @@ def test_two_process_ddp_with_gloo(tiny_config: Path):
     assert manifest["architecture"] == "unet"
 
 
-@pytest.mark.parametrize("command", ["prepare", "pretrain", "finetune", "evaluate", "reproduce"])
+@pytest.mark.parametrize("command", ["prepare", "pretrain", "finetune", "evaluate", "reproduce", "ship"])
 def test_training_commands_have_help(command: str):
     res = subprocess.run([sys.executable, "-m", "training", command, "--help"], capture_output=True, text=True)
     assert res.returncode == 0 and "--config" in res.stdout

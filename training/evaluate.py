@@ -12,10 +12,11 @@ import torch
 from engine.data.atomic import atomic_write_bytes
 from engine.data.catalog import Catalog
 from engine.data.demo import generate
-from engine.inference import class_to_rain, predict_probabilities
+from engine.inference import predict_probabilities
 from engine.model.weights import load_model
 from engine.normalise import NormStats, normalise, stack_channels
-from engine.verify.categorical import TABLE_KEYS, categorical_scores, contingency_table, sum_tables
+from engine.verify.case import event_probability
+from engine.verify.categorical import TABLE_KEYS, categorical_scores, contingency_events, sum_tables
 from engine.verify.report import score_folder
 from training.config import TrainConfig
 from training.store import Store
@@ -25,7 +26,7 @@ SCORES = ("csi", "pod", "far", "bias", "f1", "ets")
 HELDOUT_SEED = 2024
 
 
-def _rows(method: str, dataset: str, per_lead: dict[float, dict], leads: list[int]) -> list[dict]:
+def _rows(method: str, dataset: str, per_lead: dict[float, dict], leads: list[int], decision: str) -> list[dict]:
     rows = []
     for thr in THRESHOLDS:
         table = per_lead[thr]
@@ -36,6 +37,7 @@ def _rows(method: str, dataset: str, per_lead: dict[float, dict], leads: list[in
                 {
                     "method": method,
                     "dataset": dataset,
+                    "decision": decision,
                     "threshold": thr,
                     "lead_time": lead,
                     **t,
@@ -45,31 +47,80 @@ def _rows(method: str, dataset: str, per_lead: dict[float, dict], leads: list[in
     return rows
 
 
-def _score_model_on_store(model: torch.nn.Module, store: Store, runs: list[str]) -> tuple[dict, list[int]]:
+TAUS = tuple(round(float(t), 2) for t in np.arange(0.05, 0.96, 0.05))
+ARGMAX = {0.1: None, 10.0: None}
+
+
+def _decide(probs: np.ndarray, threshold: float, tau: float | None) -> np.ndarray:
+    """Event yes/no: the most likely class reaches the event's class (tau None), or P(event) >= tau."""
+    if tau is None:
+        return probs.argmax(axis=1) >= (1 if threshold == 0.1 else 2)
+    return event_probability(probs, threshold) >= tau
+
+
+def _run_predictions(model: torch.nn.Module, store: Store, runs: list[str]):
+    """(run, leads, probabilities, observed rain) for each run of the store."""
     samples = store.meta["samples"]
-    mask = Catalog(store.meta["archive"]).grid.qpe_mask
-    tables: dict[float, list] = {thr: [] for thr in THRESHOLDS}
-    leads: list[int] = []
     for run in runs:
         idx = [i for i, s in enumerate(samples) if s["run"] == run]
-        leads = [samples[i]["lead"] for i in idx]
         probs = predict_probabilities(model, np.asarray(store.x[idx[0] : idx[-1] + 1], dtype=np.float32))
-        fc, ob = class_to_rain(probs), np.asarray(store.y[idx[0] : idx[-1] + 1])
+        yield run, [samples[i]["lead"] for i in idx], probs, np.asarray(store.y[idx[0] : idx[-1] + 1])
+
+
+def tune_decisions(model: torch.nn.Module, store: Store, mask: np.ndarray) -> dict[float, float | None]:
+    """The probability threshold per event that maximises CSI on the validation runs (never the test runs)."""
+    runs = store.runs("val")
+    if not runs:
+        return dict(ARGMAX)
+    counts = {thr: {tau: np.zeros(4, dtype=np.int64) for tau in TAUS} for thr in THRESHOLDS}
+    for _, _, probs, obs in _run_predictions(model, store, runs):
+        valid = np.isfinite(obs) & mask
         for thr in THRESHOLDS:
-            tables[thr].append(contingency_table(fc, ob, thr, mask, per_leading=True))
-    return {thr: sum_tables(t) for thr, t in tables.items()}, leads
+            with np.errstate(invalid="ignore"):
+                o = obs >= thr
+            for tau in TAUS:
+                t = contingency_events(_decide(probs, thr, tau), o, valid)
+                counts[thr][tau] += [int(t[k]) for k in TABLE_KEYS]
+    best = {}
+    for thr in THRESHOLDS:
+        csi = {tau: categorical_scores(dict(zip(TABLE_KEYS, c, strict=True)))["csi"] for tau, c in counts[thr].items()}
+        best[thr] = max(csi, key=lambda tau: -1.0 if not np.isfinite(csi[tau]) else csi[tau])
+    return best
 
 
-def _score_model_on_archive(model: torch.nn.Module, stats: NormStats, cat: Catalog) -> tuple[dict, list[int]]:
-    tables: dict[float, list] = {thr: [] for thr in THRESHOLDS}
+def _tables(probs: np.ndarray, obs: np.ndarray, mask: np.ndarray, taus: dict) -> dict[float, dict]:
+    valid = np.isfinite(obs) & mask
+    with np.errstate(invalid="ignore"):
+        return {
+            thr: contingency_events(_decide(probs, thr, taus[thr]), obs >= thr, valid, per_leading=True)
+            for thr in THRESHOLDS
+        }
+
+
+def _score_model_on_store(model, store: Store, runs: list[str], decisions: dict[str, dict]) -> tuple[dict, list[int]]:
+    mask = Catalog(store.meta["archive"]).grid.qpe_mask
+    tables: dict[str, dict[float, list]] = {d: {thr: [] for thr in THRESHOLDS} for d in decisions}
+    leads: list[int] = []
+    for _, run_leads, probs, obs in _run_predictions(model, store, runs):
+        leads = run_leads
+        for d, taus in decisions.items():
+            for thr, t in _tables(probs, obs, mask, taus).items():
+                tables[d][thr].append(t)
+    return {d: {thr: sum_tables(t) for thr, t in v.items()} for d, v in tables.items()}, leads
+
+
+def _score_model_on_archive(
+    model, stats: NormStats, cat: Catalog, decisions: dict[str, dict]
+) -> tuple[dict, list[int]]:
+    tables: dict[str, dict[float, list]] = {d: {thr: [] for thr in THRESHOLDS} for d in decisions}
     leads = [ld for ld in cat.lead_times(cat.runs()[0]) if ld > 0]
     for run in cat.runs():
-        x = normalise(stack_channels(cat.load_run(run, leads)), stats)
-        fc = class_to_rain(predict_probabilities(model, x))
-        ob = cat.load_qpe(run, leads).values
-        for thr in THRESHOLDS:
-            tables[thr].append(contingency_table(fc, ob, thr, cat.grid.qpe_mask, per_leading=True))
-    return {thr: sum_tables(t) for thr, t in tables.items()}, leads
+        probs = predict_probabilities(model, normalise(stack_channels(cat.load_run(run, leads)), stats))
+        obs = cat.load_qpe(run, leads).values
+        for d, taus in decisions.items():
+            for thr, t in _tables(probs, obs, cat.grid.qpe_mask, taus).items():
+                tables[d][thr].append(t)
+    return {d: {thr: sum_tables(t) for thr, t in v.items()} for d, v in tables.items()}, leads
 
 
 def _nwp_rows(cat: Catalog, runs: list[str], dataset: str) -> list[dict]:
@@ -78,6 +129,7 @@ def _nwp_rows(cat: Catalog, runs: list[str], dataset: str) -> list[dict]:
         {
             "method": "raw_nwp",
             "dataset": dataset,
+            "decision": "raw",
             "threshold": r["threshold"],
             "lead_time": r["lead_time"],
             **{k: r[k] for k in TABLE_KEYS},
@@ -92,13 +144,22 @@ def evaluate(cfg: TrainConfig, methods: list[str], weights: dict[str, Path], pro
     test_runs = store.runs("test")
     torch.set_num_threads(cfg.threads)
     rows = _nwp_rows(Catalog(cfg.data.archive), test_runs, "test")
+    mask = Catalog(cfg.data.archive).grid.qpe_mask
+    decisions_by_method = {}
     for name in methods:
         model, _ = load_model(weights[name])
-        tables, leads = _score_model_on_store(model, store, test_runs)
-        rows += _rows(name, "test", tables, leads)
+        taus = tune_decisions(model, store, mask)
+        decisions_by_method[name] = taus
+        decisions = {"argmax": ARGMAX, "val_tuned": taus}
+        tables, leads = _score_model_on_store(model, store, test_runs, decisions)
+        for d in decisions:
+            rows += _rows(name, "test", tables[d], leads, d)
         if progress:
             agg = [r for r in rows if r["method"] == name and r["lead_time"] is None]
-            print(f"evaluated {name}: " + ", ".join(f"CSI@{r['threshold']:g} {r['csi']}" for r in agg))
+            print(
+                f"evaluated {name} (val-tuned P thresholds {taus}): "
+                + ", ".join(f"{r['decision']} CSI@{r['threshold']:g} {r['csi']}" for r in agg)
+            )
     # A fresh archive from a seed never used in training: the shipped method vs raw NWP.
     heldout = cfg.out_dir / f"heldout_seed{HELDOUT_SEED}"
     if not (heldout / "archive.json").exists():
@@ -106,30 +167,44 @@ def evaluate(cfg: TrainConfig, methods: list[str], weights: dict[str, Path], pro
     cat = Catalog(heldout)
     rows += _nwp_rows(cat, cat.runs(), f"heldout_seed{HELDOUT_SEED}")
     model, manifest = load_model(weights[cfg.ship])
-    tables, leads = _score_model_on_archive(model, NormStats.from_dict(manifest["normalisation"]), cat)
-    rows += _rows(cfg.ship, f"heldout_seed{HELDOUT_SEED}", tables, leads)
-    result = {"config": cfg.source, "test_runs": test_runs, "train_runs": store.runs("train"), "rows": rows}
+    decisions = {"argmax": ARGMAX, "val_tuned": decisions_by_method[cfg.ship]}
+    tables, leads = _score_model_on_archive(model, NormStats.from_dict(manifest["normalisation"]), cat, decisions)
+    for d in decisions:
+        rows += _rows(cfg.ship, f"heldout_seed{HELDOUT_SEED}", tables[d], leads, d)
+    result = {
+        "config": cfg.source,
+        "test_runs": test_runs,
+        "val_runs": store.runs("val"),
+        "train_runs": store.runs("train"),
+        "decision_thresholds": {m: {f"{k:g}": v for k, v in t.items()} for m, t in decisions_by_method.items()},
+        "rows": rows,
+    }
     results = Path(cfg.results_dir)
     atomic_write_bytes(results / "evaluation.json", (json.dumps(result, indent=1) + "\n").encode())
     atomic_write_bytes(results / "README.md", render(result).encode())
     return result
 
 
-def headline(rows: list[dict], method: str, dataset: str = "test") -> dict[str, float | None]:
+def _decision_ok(r: dict, decision: str) -> bool:
+    return r["decision"] == decision or r["method"] == "raw_nwp"
+
+
+def headline(rows: list[dict], method: str, dataset: str = "test", decision: str = "val_tuned") -> dict:
     out = {}
     for r in rows:
-        if r["method"] == method and r["dataset"] == dataset and r["lead_time"] is None:
+        if r["method"] == method and r["dataset"] == dataset and r["lead_time"] is None and _decision_ok(r, decision):
             out[f"csi_{r['threshold']:g}"] = r["csi"]
             out[f"f1_{r['threshold']:g}"] = r["f1"]
             out[f"bias_{r['threshold']:g}"] = r["bias"]
     return out
 
 
-def _window(rows: list[dict], method: str, dataset: str, thr: float, lo: int = 25, hi: int = 30) -> float | None:
+def _window(rows: list[dict], method: str, dataset: str, thr: float, decision: str, lo: int = 25, hi: int = 30):
     sel = [
         r
         for r in rows
         if r["method"] == method
+        and _decision_ok(r, decision)
         and r["dataset"] == dataset
         and r["threshold"] == thr
         and r["lead_time"] is not None
@@ -140,43 +215,55 @@ def _window(rows: list[dict], method: str, dataset: str, thr: float, lo: int = 2
     return None if not np.isfinite(v) else round(float(v), 4)
 
 
+def _fmt(v) -> str:
+    return "-" if v is None else f"{v:.3f}"
+
+
 def render(result: dict) -> str:
     rows = result["rows"]
     lines = [
         "# Evaluation",
         "",
-        "Written by `python -m training evaluate --config training/configs/lite.yaml` (see `evaluation.json` for",
-        "every lead time). Contingency tables summed over all test runs, lead times 1-48 h and QPE-valid pixels",
-        "before the ratio. Model forecasts are the most likely class; CSI at 10 mm/h counts class 2 as the event.",
+        "Written by `python -m training evaluate --config training/configs/lite.yaml` (every lead time is in",
+        "`evaluation.json`). Contingency tables are summed over all test runs, lead times 1-48 h and QPE-valid",
+        "pixels before the ratio. Model decisions: **val-tuned** = the event is forecast where P(event) reaches the",
+        "probability threshold that maximised CSI on the validation runs (never the test runs); **argmax** = the most",
+        "likely class. The raw NWP is its rain field against the same thresholds.",
         "",
         f"Test runs: {', '.join(result['test_runs'])}",
         "",
+        "Val-tuned probability thresholds: "
+        + "; ".join(
+            f"{m}: " + ", ".join(f"{k} mm/h -> {v}" for k, v in t.items())
+            for m, t in result.get("decision_thresholds", {}).items()
+        ),
+        "",
     ]
     for dataset in sorted({r["dataset"] for r in rows}, key=lambda d: d != "test"):
-        lines += [
-            f"## {dataset}",
-            "",
-            "| method | CSI 0.1 | F1 0.1 | bias 0.1 | CSI 10 | F1 10 | POD 10 | FAR 10 | bias 10 | ETS 10 "
-            "| CSI 10, 25-30 h | CSI 10 vs NWP |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-        ]
-        base = headline(rows, "raw_nwp", dataset).get("csi_10")
-        for method in dict.fromkeys(r["method"] for r in rows if r["dataset"] == dataset):
-            agg = {
-                r["threshold"]: r
-                for r in rows
-                if r["method"] == method and r["dataset"] == dataset and r["lead_time"] is None
-            }
-            a, b = agg[0.1], agg[10.0]
-            ratio = f"{b['csi'] / base:.2f}x" if base and b["csi"] is not None else "-"
-
-            def f(v):
-                return "-" if v is None else f"{v:.3f}"
-
-            lines.append(
-                f"| {method} | {f(a['csi'])} | {f(a['f1'])} | {f(a['bias'])} | {f(b['csi'])} | {f(b['f1'])} | "
-                f"{f(b['pod'])} | {f(b['far'])} | {f(b['bias'])} | {f(b['ets'])} | "
-                f"{f(_window(rows, method, dataset, 10.0))} | {ratio} |"
-            )
-        lines.append("")
+        for decision in ("val_tuned", "argmax"):
+            lines += [
+                f"## {dataset}, {decision.replace('_', '-')} decisions",
+                "",
+                "| method | CSI 0.1 | F1 0.1 | bias 0.1 | CSI 10 | F1 10 | POD 10 | FAR 10 | bias 10 | ETS 10 "
+                "| CSI 10, 25-30 h | CSI 10 vs NWP |",
+                "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            ]
+            base = headline(rows, "raw_nwp", dataset).get("csi_10")
+            for method in dict.fromkeys(r["method"] for r in rows if r["dataset"] == dataset):
+                agg = {
+                    r["threshold"]: r
+                    for r in rows
+                    if r["method"] == method
+                    and r["dataset"] == dataset
+                    and r["lead_time"] is None
+                    and _decision_ok(r, decision)
+                }
+                a, b = agg[0.1], agg[10.0]
+                ratio = f"{b['csi'] / base:.2f}x" if base and b["csi"] is not None else "-"
+                lines.append(
+                    f"| {method} | {_fmt(a['csi'])} | {_fmt(a['f1'])} | {_fmt(a['bias'])} | {_fmt(b['csi'])} | "
+                    f"{_fmt(b['f1'])} | {_fmt(b['pod'])} | {_fmt(b['far'])} | {_fmt(b['bias'])} | {_fmt(b['ets'])} | "
+                    f"{_fmt(_window(rows, method, dataset, 10.0, decision))} | {ratio} |"
+                )
+            lines.append("")
     return "\n".join(lines)
