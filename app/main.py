@@ -35,6 +35,13 @@ def _init_from_query(runs: list[str]) -> None:
     st.session_state["_initialised"] = True
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def _case_scores(folder: str, run: str, threshold: float, p_threshold: float, window: int) -> dict:
+    """Whole-run scores: computed once per setting, so moving the lead time costs nothing here."""
+    data = get_run(folder, run)
+    return case_scores(events(data.nwp, data.prob, data.qpe, data.mask, threshold, p_threshold), window)
+
+
 def _tuned_threshold(threshold: float) -> float:
     pred = predictor()
     tuned = (pred.manifest.get("decision_thresholds") or {}) if pred is not None else {}
@@ -115,7 +122,7 @@ def main() -> None:
     c3.plotly_chart(maps.rain_map(data.qpe[i], data.lat, data.lon, "Observed QPE (mm/h)", when), width="stretch")
 
     ev = events(data.nwp, data.prob, data.qpe, data.mask, threshold, p_threshold)
-    scores = case_scores(ev, window)
+    scores = _case_scores(folder, run, threshold, p_threshold, window)
     k1, k2 = st.columns(2)
     k1.plotly_chart(
         maps.contingency_map(
