@@ -11,17 +11,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app.server import serve
 
 
 async def _session(browser, url: str, moves: int, out: list[float]) -> None:
@@ -71,41 +69,11 @@ def main() -> None:
     parser.add_argument("--moves", type=int, default=10, help="slider steps per session (default 10)")
     parser.add_argument("--url", help="a running app; default: start one on the demo archive")
     args = parser.parse_args()
-    proc = None
-    url = args.url
-    if url is None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                str(ROOT / "app" / "main.py"),
-                "--server.port",
-                str(port),
-                "--server.headless",
-                "true",
-            ],
-            cwd=ROOT,
-            env=os.environ,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(240):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.5)
-    try:
+    if args.url:
+        print(json.dumps(asyncio.run(run(args.url, args.sessions, args.moves)), indent=2))
+        return
+    with serve() as url:
         print(json.dumps(asyncio.run(run(url, args.sessions, args.moves)), indent=2))
-    finally:
-        if proc is not None:
-            proc.terminate()
 
 
 if __name__ == "__main__":

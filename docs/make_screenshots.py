@@ -5,17 +5,14 @@ Starts the app on the demo archive (PRECIP_DATA, default demo_data/) and drives 
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.test_browser import CHROMIUM, _free_port, screenshot
+from app.server import serve
+from tests.test_browser import CHROMIUM, screenshot
 
 PAGES = {
     "main": ("", 5),
@@ -28,35 +25,10 @@ PAGES = {
 def main() -> None:
     if CHROMIUM is None:
         raise SystemExit("needs Debian chromium: apt-get install -y chromium")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "app" / "main.py"),
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-        ],
-        cwd=ROOT,
-        env=os.environ,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(240):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.5)
+    with serve() as url:
         for name, (path, charts) in PAGES.items():
             screenshot(f"{url}/{path}", ROOT / "docs" / f"{name}.png", wait_charts=charts)
             print(f"docs/{name}.png")
-    finally:
-        proc.terminate()
 
 
 if __name__ == "__main__":

@@ -14,3 +14,28 @@ def demo_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two runs x 49 lead times of the twin experiment, seed 7 (about 10 s)."""
     out = tmp_path_factory.mktemp("demo")
     return generate(out, runs=2, seed=7, leads=48, progress=False)
+
+
+@pytest.fixture(scope="session")
+def random_lite_weights(demo_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Lite weights (random init, real normalisation statistics) written through the shipping code path."""
+    import torch
+
+    from engine.data.catalog import Catalog
+    from engine.model.config import LITE
+    from engine.model.network import PostProcessor
+    from engine.model.weights import save_weights
+    from engine.normalise import compute_stats, stack_channels
+
+    torch.manual_seed(0)
+    stats = compute_stats(stack_channels(Catalog(demo_archive).load_run("2026070100", [1, 2, 3])))
+    path = tmp_path_factory.mktemp("weights") / "test.safetensors"
+    manifest = {
+        "name": "test",
+        "architecture": "postprocessor",
+        "task": "segment",
+        "model_config": LITE.to_dict(),
+        "normalisation": stats.to_dict(),
+    }
+    save_weights(path, PostProcessor(LITE), manifest)
+    return path

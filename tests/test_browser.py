@@ -1,61 +1,22 @@
 """A real browser (Debian chromium through Playwright) loads the running app and sees the maps."""
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from app.server import serve
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium not installed")]
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server(demo_archive: Path, tmp_path_factory: pytest.TempPathFactory):
-    port = _free_port()
-    env = {**os.environ, "PRECIP_DATA": str(demo_archive), "PRECIP_CACHE": str(tmp_path_factory.mktemp("cache"))}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "app" / "main.py"),
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(120):
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.5)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
+    env = {"PRECIP_DATA": str(demo_archive), "PRECIP_CACHE": str(tmp_path_factory.mktemp("cache"))}
+    with serve(env) as url:
+        yield url
 
 
 def screenshot(url: str, path: Path | None = None, wait_charts: int = 3) -> tuple[bytes, str]:

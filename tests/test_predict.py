@@ -7,40 +7,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 import xarray as xr
 
 from engine.cache import predicted_run
 from engine.data.catalog import Catalog
 from engine.errors import DataError
-from engine.model.config import LITE
-from engine.model.network import PostProcessor
-from engine.model.weights import DEFAULT_WEIGHTS, read_manifest, save_weights
-from engine.normalise import compute_stats, stack_channels
+from engine.model.weights import DEFAULT_WEIGHTS, read_manifest
 from engine.predict import Predictor
 
 RUN = "2026070100"
 
 
 @pytest.fixture(scope="module")
-def weights(demo_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Lite weights (random init, real normalisation statistics) written through the shipping code path."""
-    torch.manual_seed(0)
-    model = PostProcessor(LITE)
-    stats = compute_stats(stack_channels(Catalog(demo_archive).load_run(RUN, [1, 2, 3])))
-    path = tmp_path_factory.mktemp("w") / "test.safetensors"
-    save_weights(
-        path,
-        model,
-        {
-            "name": "test",
-            "architecture": "postprocessor",
-            "task": "segment",
-            "model_config": LITE.to_dict(),
-            "normalisation": stats.to_dict(),
-        },
-    )
-    return path
+def weights(random_lite_weights: Path) -> Path:
+    return random_lite_weights
 
 
 @pytest.fixture(scope="module")

@@ -251,9 +251,11 @@ def test_verify_cli_json_matches_the_engine(demo_archive: Path):
     assert lo <= agg[0.1]["csi"] <= hi
 
 
-def test_verify_model_source_scores_the_post_processed_forecast(demo_archive: Path, tmp_path: Path):
+def test_verify_model_source_scores_the_post_processed_forecast(
+    demo_archive: Path, tmp_path: Path, random_lite_weights: Path
+):
     RUN = "2026070100"
-    weights_file = _make_weights(demo_archive, tmp_path)
+    weights_file = random_lite_weights
     env = {**__import__("os").environ, "PRECIP_CACHE": str(tmp_path / "cache")}
     args = [
         sys.executable,
@@ -297,29 +299,3 @@ def test_verify_model_source_scores_the_post_processed_forecast(demo_archive: Pa
     ]
     res = subprocess.run(bad, capture_output=True, text=True, timeout=120, env=env)
     assert res.returncode == 2 and "weights file not found" in res.stderr
-
-
-def _make_weights(demo_archive: Path, folder: Path) -> Path:
-    import torch
-
-    from engine.data.catalog import Catalog
-    from engine.model.config import LITE
-    from engine.model.network import PostProcessor
-    from engine.model.weights import save_weights
-    from engine.normalise import compute_stats, stack_channels
-
-    torch.manual_seed(0)
-    stats = compute_stats(stack_channels(Catalog(demo_archive).load_run("2026070100", [1, 2])))
-    path = folder / "w.safetensors"
-    save_weights(
-        path,
-        PostProcessor(LITE),
-        {
-            "name": "t",
-            "architecture": "postprocessor",
-            "task": "segment",
-            "model_config": LITE.to_dict(),
-            "normalisation": stats.to_dict(),
-        },
-    )
-    return path
