@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -39,3 +42,15 @@ def random_lite_weights(demo_archive: Path, tmp_path_factory: pytest.TempPathFac
     }
     save_weights(path, PostProcessor(LITE), manifest)
     return path
+
+
+def run_engine(*args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    """``python -m engine ARGS`` as a user runs it: a separate process, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "engine", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
+
+
+@pytest.fixture
+def engine_cli() -> Callable[..., subprocess.CompletedProcess]:
+    return run_engine

@@ -1,8 +1,6 @@
 """The inference engine: probabilities, determinism, tiling, weights checks, caching, CLI."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -92,50 +90,14 @@ def test_cache_hit_does_not_recompute(weights: Path, demo_archive: Path, tmp_pat
     assert len(list(tmp_path.glob("pred_*.nc"))) == 1
 
 
-def test_predict_cli_writes_netcdf(weights: Path, demo_archive: Path, tmp_path: Path):
+def test_predict_cli_writes_netcdf(weights: Path, demo_archive: Path, tmp_path: Path, engine_cli):
     out = tmp_path / "p.nc"
-    res = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "engine",
-            "predict",
-            "--data",
-            str(demo_archive),
-            "--run",
-            RUN,
-            "--out",
-            str(out),
-            "--weights",
-            str(weights),
-            "--device",
-            "cpu",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    common = ["predict", "--data", str(demo_archive), "--weights", str(weights)]
+    res = engine_cli(*common, "--run", RUN, "--out", str(out), "--device", "cpu")
     assert res.returncode == 0, res.stderr
     with xr.open_dataset(out) as ds:
         assert ds.sizes["lead_time"] == 49 and ds.attrs["Conventions"] == "CF-1.8"
-    res = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "engine",
-            "predict",
-            "--data",
-            str(demo_archive),
-            "--run",
-            "2030010100",
-            "--out",
-            str(tmp_path / "x.nc"),
-            "--weights",
-            str(weights),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    res = engine_cli(*common, "--run", "2030010100", "--out", str(tmp_path / "x.nc"))
     assert res.returncode == 2 and "unknown run 2030010100" in res.stderr
 
 

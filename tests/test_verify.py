@@ -252,50 +252,16 @@ def test_verify_cli_json_matches_the_engine(demo_archive: Path):
 
 
 def test_verify_model_source_scores_the_post_processed_forecast(
-    demo_archive: Path, tmp_path: Path, random_lite_weights: Path
+    demo_archive: Path, tmp_path: Path, random_lite_weights: Path, engine_cli
 ):
-    RUN = "2026070100"
-    weights_file = random_lite_weights
+    run = "2026070100"
     env = {**__import__("os").environ, "PRECIP_CACHE": str(tmp_path / "cache")}
-    args = [
-        sys.executable,
-        "-m",
-        "engine",
-        "verify",
-        "--data",
-        str(demo_archive),
-        "--source",
-        "model",
-        "--weights",
-        str(weights_file),
-        "--runs",
-        RUN,
-        "--lead-times",
-        "1",
-        "2",
-        "--json",
-    ]
-    res = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env)
+    common = ["verify", "--data", str(demo_archive), "--source", "model", "--runs", run]
+    res = engine_cli(*common, "--weights", str(random_lite_weights), "--lead-times", "1", "2", "--json", env=env)
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert out["source"] == "model" and len(out["weights_sha256"]) == 64
     assert len(out["scores"]) == 2 * 2 + 2
     assert len(list((tmp_path / "cache").glob("pred_*.nc"))) == 1
-    bad = [
-        sys.executable,
-        "-m",
-        "engine",
-        "verify",
-        "--data",
-        str(demo_archive),
-        "--source",
-        "model",
-        "--weights",
-        str(tmp_path / "nope.safetensors"),
-        "--runs",
-        RUN,
-        "--lead-times",
-        "1",
-    ]
-    res = subprocess.run(bad, capture_output=True, text=True, timeout=120, env=env)
+    res = engine_cli(*common, "--weights", str(tmp_path / "nope.safetensors"), "--lead-times", "1", env=env)
     assert res.returncode == 2 and "weights file not found" in res.stderr
