@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from app import maps
-from app.state import get_run, load_or_stop, predictor
+from app.state import DataRef, get_run, load_or_stop, predictor
 from engine.verify.case import MODEL_THRESHOLDS, case_scores, event_probability, events
 
 st.set_page_config(page_title="Korea rain post-processor", page_icon="🌧️", layout="wide")
@@ -36,9 +36,9 @@ def _init_from_query(runs: list[str]) -> None:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _case_scores(folder: str, run: str, threshold: float, p_threshold: float, window: int) -> dict:
+def _case_scores(ref: DataRef, run: str, threshold: float, p_threshold: float, window: int) -> dict:
     """Whole-run scores: computed once per setting, so moving the lead time costs nothing here."""
-    data = get_run(folder, run)
+    data = get_run(ref, run)
     return case_scores(events(data.nwp, data.prob, data.qpe, data.mask, threshold, p_threshold), window)
 
 
@@ -67,12 +67,12 @@ def _scores_table(scores: dict, lead_index: int) -> pd.DataFrame:
 
 
 def main() -> None:
-    folder, runs = load_or_stop()
+    ref, runs = load_or_stop()
     sb = st.sidebar
-    sb.caption(f"Data: `{folder}`")
+    sb.caption(f"Data: `{ref[0]}`")
     _init_from_query(runs)
     run = sb.selectbox("Forecast run (00 UTC)", runs, key="run")
-    data = get_run(folder, run)
+    data = get_run(ref, run)
     leads = data.leads
     if st.session_state.get("_run") != run:  # a new run: keep the lead time if it exists
         wanted = st.session_state.pop("_wanted_lead", st.session_state.get("lead", 27))
@@ -122,7 +122,7 @@ def main() -> None:
     c3.plotly_chart(maps.rain_map(data.qpe[i], data.lat, data.lon, "Observed QPE (mm/h)", when), width="stretch")
 
     ev = events(data.nwp, data.prob, data.qpe, data.mask, threshold, p_threshold)
-    scores = _case_scores(folder, run, threshold, p_threshold, window)
+    scores = _case_scores(ref, run, threshold, p_threshold, window)
     k1, k2 = st.columns(2)
     k1.plotly_chart(
         maps.contingency_map(
@@ -182,7 +182,7 @@ def main() -> None:
             from app.state import catalog, predictor
             from engine.cache import predicted_run
 
-            ds = predicted_run(catalog(folder), run, predictor())
+            ds = predicted_run(catalog(ref), run, predictor())
             e3.download_button(
                 "Download NetCDF", netcdf_bytes(ds), file_name=f"prediction_{run}.nc", mime="application/x-netcdf"
             )

@@ -11,7 +11,8 @@ import streamlit as st
 
 from app.data_source import DEMO_RUNS, data_dir, demo_missing
 from engine.cache import predicted_run
-from engine.data.catalog import Catalog
+from engine.data.base import RunSource
+from engine.data.sources import AUTO, detect, open_data, source_names
 from engine.errors import DataError
 from engine.model.weights import DEFAULT_WEIGHTS
 from engine.predict import Predictor
@@ -49,9 +50,32 @@ def ensure_data() -> Path:
     return folder
 
 
+# What the pages pass around: (folder, NWP source, observation source). Only names from engine.data.sources are
+# accepted (a query parameter or a hand-edited session cannot point the readers anywhere else).
+DataRef = tuple[str, str, str]
+
+
 @st.cache_resource(show_spinner=False)
-def catalog(folder: str) -> Catalog:
-    return Catalog(Path(folder))
+def catalog(ref: DataRef) -> RunSource:
+    return open_data(Path(ref[0]), ref[1], ref[2])
+
+
+def source_selector(folder: Path) -> tuple[str, str]:
+    """Sidebar choice of the readers (kept across pages); ``auto`` shows what it detected."""
+    for key in ("nwp_source", "qpe_source"):
+        if key in st.session_state:  # keep the choice when switching pages
+            st.session_state[key] = st.session_state[key]
+    with st.sidebar.expander("Data source", expanded=False):
+        nwp = st.selectbox(
+            "NWP", [AUTO, *source_names("nwp")], key="nwp_source", help="`python -m engine sources` lists them"
+        )
+        qpe = st.selectbox("Observations", [AUTO, *source_names("qpe")], key="qpe_source")
+        try:
+            found = detect(folder)
+            st.caption(f"Detected: NWP `{found[0]}`, observations `{found[1]}`")
+        except DataError:
+            pass
+    return nwp, qpe
 
 
 @st.cache_resource(show_spinner="Loading the model...")
@@ -62,9 +86,9 @@ def predictor() -> Predictor | None:
     return Predictor(DEFAULT_WEIGHTS)
 
 
-@st.cache_data(show_spinner="Reading the run (GRIB2 + QPE) and post-processing it...", max_entries=8)
-def run_data(folder: str, run: str) -> RunData:
-    cat = catalog(folder)
+@st.cache_data(show_spinner="Reading the run (NWP + observations) and post-processing it...", max_entries=8)
+def run_data(ref: DataRef, run: str) -> RunData:
+    cat = catalog(ref)
     ds = cat.load_run(run)
     leads = [int(h) for h in ds["lead_time"].values.astype("timedelta64[h]").astype(int) if h > 0]
     ds = ds.sel(lead_time=pd.to_timedelta(leads, unit="h"))
@@ -73,23 +97,24 @@ def run_data(folder: str, run: str) -> RunData:
     prob = None
     if pred is not None:
         prob = predicted_run(cat, run, pred).sel(lead_time=pd.to_timedelta(leads, unit="h"))["probability"].values
-    return RunData(run, leads, ds["tp"].values, qpe, prob, ds["lat"].values, ds["lon"].values, cat.grid.qpe_mask)
+    return RunData(run, leads, ds["tp"].values, qpe, prob, ds["lat"].values, ds["lon"].values, cat.verify_mask)
 
 
-def load_or_stop() -> tuple[str, list[str]]:
-    """The data folder and its runs, or a clear message in the page (and stop)."""
+def load_or_stop() -> tuple[DataRef, list[str]]:
+    """The data (folder and readers) and its runs, or a clear message in the page (and stop)."""
     try:
         folder = ensure_data()
-        return str(folder), catalog(str(folder)).runs()
+        ref = (str(folder), *source_selector(folder))
+        return ref, catalog(ref).runs()
     except DataError as exc:
         st.error(f"Cannot read the data: {exc}")
         st.stop()
         raise
 
 
-def get_run(folder: str, run: str) -> RunData:
+def get_run(ref: DataRef, run: str) -> RunData:
     try:
-        return run_data(folder, run)
+        return run_data(ref, run)
     except DataError as exc:
         st.error(f"Cannot read run {run}: {exc}")
         st.stop()

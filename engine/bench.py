@@ -112,7 +112,7 @@ def bench_inference(data: Path | None = None, device: str | None = None, model: 
         root = data if data is not None else generate(Path(tmp) / "demo", runs=1, progress=False)
         cat = Catalog(root)
         run = cat.runs()[0]
-        files = cat._files(run)
+        files = cat.files(run)
         if model == "lite":
             predictor = Predictor(DEFAULT_WEIGHTS, device=device)
         else:

@@ -13,7 +13,7 @@ from pathlib import Path
 import xarray as xr
 
 from engine.data.atomic import atomic_path
-from engine.data.catalog import Catalog
+from engine.data.base import RunSource
 from engine.predict import Predictor
 
 
@@ -21,20 +21,20 @@ def cache_dir() -> Path:
     return Path(os.environ.get("PRECIP_CACHE", Path.home() / ".cache" / "korea-rain"))
 
 
-def run_fingerprint(catalog: Catalog, run: str) -> str:
+def run_fingerprint(catalog: RunSource, run: str) -> str:
     """sha256 over the run's input files (name, size, modification time)."""
     h = hashlib.sha256(run.encode())
-    for p in catalog._files(run):
+    for p in catalog.files(run):
         st = p.stat()
         h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
 
 
-def cache_key(catalog: Catalog, run: str, weights_sha256: str) -> str:
+def cache_key(catalog: RunSource, run: str, weights_sha256: str) -> str:
     return hashlib.sha256(f"{run_fingerprint(catalog, run)}:{weights_sha256}".encode()).hexdigest()[:24]
 
 
-def predicted_run(catalog: Catalog, run: str, predictor: Predictor, folder: Path | None = None) -> xr.Dataset:
+def predicted_run(catalog: RunSource, run: str, predictor: Predictor, folder: Path | None = None) -> xr.Dataset:
     """The post-processed run from the cache, or computed, written to the cache and returned."""
     folder = folder or cache_dir()
     path = folder / f"pred_{run}_{cache_key(catalog, run, predictor.sha256)}.nc"

@@ -12,6 +12,18 @@ from pathlib import Path
 from engine.errors import DataError
 
 
+def _open(args: argparse.Namespace):
+    from engine.data.sources import open_data
+
+    return open_data(Path(args.data), args.nwp_source, args.qpe_source)
+
+
+def _data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, help="data folder (layouts: `python -m engine sources`)")
+    p.add_argument("--nwp-source", default="auto", help="NWP reader, e.g. kim or komet (default: detected)")
+    p.add_argument("--qpe-source", default="auto", help="observation reader, e.g. imerg (default: detected)")
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from engine.data.demo import generate
 
@@ -22,9 +34,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
-    from engine.data.catalog import Catalog
-
-    cat = Catalog(Path(args.data))
+    cat = _open(args)
     rows = [{"run": run, "lead_times": cat.lead_times(run)} for run in cat.runs()]
     if args.json:
         print(json.dumps(rows))
@@ -36,24 +46,20 @@ def _cmd_runs(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from engine.data.catalog import Catalog
     from engine.verify.report import format_table, score_folder
 
     if args.weights and args.source != "model":
         raise DataError("--weights applies to --source model only")
-    result = score_folder(
-        Catalog(Path(args.data)), args.source, args.runs, args.lead_times, args.thresholds, weights=args.weights
-    )
+    result = score_folder(_open(args), args.source, args.runs, args.lead_times, args.thresholds, weights=args.weights)
     print(json.dumps(result) if args.json else format_table(result))
     return 0
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from engine.cache import write_prediction
-    from engine.data.catalog import Catalog
     from engine.predict import Predictor
 
-    cat = Catalog(Path(args.data))
+    cat = _open(args)
     predictor = Predictor(args.weights, device=args.device) if args.weights else Predictor(device=args.device)
     t0 = time.perf_counter()
     ds = predictor.predict(cat.load_run(args.run))
@@ -84,7 +90,8 @@ def _cmd_sources(args: argparse.Namespace) -> int:
         print(json.dumps([{"name": s.name, "kind": s.kind, "description": s.description} for s in SOURCES]))
     else:
         for s in SOURCES:
-            print(f"{s.name:12s} {s.kind:4s} {s.description}")
+            print(f"{s.name:11s} {s.kind:4s} {s.description}")
+        print("\n--nwp-source / --qpe-source auto (the default) detects them from a folder's layout")
     return 0
 
 
@@ -101,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("runs", help="list the runs in a data folder and their lead times")
-    p.add_argument("--data", required=True, help="data folder (see engine/data/catalog.py for the layout)")
+    _data_args(p)
     p.add_argument("--json", action="store_true", help='print [{"run": ..., "lead_times": [...]}, ...]')
     p.set_defaults(func=_cmd_runs)
 
@@ -110,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_sources)
 
     p = sub.add_parser("verify", help="score a forecast source against the QPE (CSI, POD, FAR, bias, ETS, ...)")
-    p.add_argument("--data", required=True, help="data folder")
+    _data_args(p)
     p.add_argument("--source", choices=["nwp", "model"], default="nwp", help="raw NWP rain or the post-processed model")
     p.add_argument("--weights", help="weights file for --source model (default: the shipped weights)")
     p.add_argument("--runs", nargs="+", help="runs YYYYMMDDHH (default: all)")
@@ -120,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_verify)
 
     p = sub.add_parser("predict", help="post-process one run with the shipped model and write CF NetCDF")
-    p.add_argument("--data", required=True, help="data folder")
+    _data_args(p)
     p.add_argument("--run", required=True, help="run YYYYMMDDHH")
     p.add_argument("--out", required=True, help="output NetCDF file (written atomically)")
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA if present, else CPU)")

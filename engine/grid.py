@@ -176,24 +176,29 @@ class Grid:
         """Fields on scattered or curvilinear points (e.g. a Lambert-conformal NWP grid) -> (..., ny, nx).
 
         ``values`` (..., n), ``lat``/``lon`` (n,). Linear interpolation on a Delaunay triangulation of the source
-        points (cached per source grid); ``area_mean`` averages the source points inside each target cell where
-        the source is finer. Raises :class:`DataError` if the source does not cover this grid.
+        points (cached per source grid), or the ``nearest`` point (gauge cells); ``area_mean`` averages the source
+        points inside each target cell where the source is finer. Raises :class:`DataError` if the source does not
+        cover this grid.
         """
         from scipy.interpolate import LinearNDInterpolator
+        from scipy.spatial import cKDTree
 
         tri = _triangulation(lat, lon)
         tlat, tlon = np.meshgrid(self.lat, self.lon, indexing="ij")
-        flat = values.reshape(-1, values.shape[-1])
-        out = np.empty((flat.shape[0], *self.shape))
-        for i, f in enumerate(flat):
-            out[i] = LinearNDInterpolator(tri, f)(tlon, tlat)
-        if np.isnan(out).any() and not np.isnan(flat).any():
+        targets = np.column_stack([tlon.ravel(), tlat.ravel()])
+        if (tri.find_simplex(targets) < 0).any():
             s, n, w, e = self.bounds
             raise DataError(
                 f"grid {lat.min():.2f}-{lat.max():.2f} N, {lon.min():.2f}-{lon.max():.2f} E does not cover the model "
                 f"domain {s:.2f}-{n:.2f} N, {w:.2f}-{e:.2f} E",
                 source,
             )
+        flat = values.reshape(-1, values.shape[-1])
+        if method == "nearest":
+            nearest = cKDTree(np.column_stack([lon, lat])).query(targets)[1]
+            out = flat[:, nearest].reshape(flat.shape[0], *self.shape).astype(float)
+        else:
+            out = np.stack([LinearNDInterpolator(tri, f)(tlon, tlat) for f in flat])
         if method == "area_mean":
             iy = np.floor((lat - self.lat0) / self.step + 0.5).astype(int)
             ix = np.floor((lon - self.lon0) / self.step + 0.5).astype(int)

@@ -42,7 +42,7 @@ def test_viewer_shows_maps_scores_and_utc_kst(env: Path):
 
 def test_scores_match_engine_verify_and_respond_to_every_control(env: Path):
     at = AppTest.from_file(MAIN, default_timeout=180).run()
-    at.sidebar.selectbox[0].set_value("2026070100").run()
+    at.selectbox(key="run").set_value("2026070100").run()
     at.sidebar.slider[0].set_value(30).run()
     header = next(c.value for c in at.caption if c.value.startswith("Run "))
     assert "2026-07-02 06 UTC / 2026-07-02 15 KST" in header
@@ -107,3 +107,24 @@ def test_bad_data_folder_is_a_message_not_a_traceback(tmp_path: Path, monkeypatc
     at = AppTest.from_file(MAIN, default_timeout=60).run()
     assert not at.exception
     assert "does not exist" in at.error[0].value
+
+
+def test_data_source_selector_reads_a_komet_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from test_komet import RUN, _write_komet
+
+    from engine.data.sources import source_names
+
+    _write_komet(tmp_path / "komet", leads=(0, 1, 2, 3))
+    monkeypatch.setenv("PRECIP_DATA", str(tmp_path / "komet"))
+    monkeypatch.setenv("PRECIP_CACHE", str(tmp_path / "cache"))
+    at = AppTest.from_file(MAIN, default_timeout=180).run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="nwp_source").options == ["auto", *source_names("nwp")]
+    assert at.selectbox(key="qpe_source").options == ["auto", *source_names("qpe")]
+    assert any("`komet`" in c.value and "`komet-aws`" in c.value for c in at.caption)
+    assert at.selectbox(key="run").value == RUN
+    header = next(c.value for c in at.caption if c.value.startswith("Run "))
+    assert "2021-07-01 03 UTC / 2021-07-01 12 KST" in header  # the last lead (3 h) of a short run
+    at.selectbox(key="qpe_source").set_value("imerg").run()
+    assert not at.exception
+    assert "pairs komet with komet-aws" in at.error[0].value

@@ -99,5 +99,5 @@ def test_ecmwf_open_data_layout_one_file_per_step_at_quarter_degree(tmp_path: Pa
 def test_sources_command_lists_every_adapter():
     res = subprocess.run([sys.executable, "-m", "engine", "sources"], capture_output=True, text=True)
     assert res.returncode == 0
-    for name in ("demo", "ecmwf", "kim", "qpe-netcdf"):
+    for name in ("demo", "ecmwf", "kim", "komet", "qpe-netcdf", "imerg", "komet-aws"):
         assert name in res.stdout

@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.state import get_run, load_or_stop
+from app.state import DataRef, get_run, load_or_stop
 from engine.verify.case import MODEL_THRESHOLDS, event_probability, events
 from engine.verify.categorical import TABLE_KEYS, bootstrap_interval, categorical_scores, contingency_events
 from engine.verify.performance import background
@@ -23,12 +23,12 @@ st.set_page_config(page_title="Verification", page_icon="📈", layout="wide")
 
 
 @st.cache_data(show_spinner="Scoring every run...", max_entries=16)
-def per_run_tables(folder: str, runs: tuple[str, ...], threshold: float, p_threshold: float) -> dict:
+def per_run_tables(ref: DataRef, runs: tuple[str, ...], threshold: float, p_threshold: float) -> dict:
     """Per source: (runs, leads) arrays of each table count."""
     out: dict[str, dict[str, list]] = {}
     leads = None
     for run in runs:
-        d = get_run(folder, run)
+        d = get_run(ref, run)
         leads = d.leads
         ev = events(d.nwp, d.prob, d.qpe, d.mask, threshold, p_threshold)
         for src in ("nwp", "model"):
@@ -40,10 +40,10 @@ def per_run_tables(folder: str, runs: tuple[str, ...], threshold: float, p_thres
 
 
 @st.cache_data(show_spinner="Reliability and ROC...", max_entries=8)
-def probabilistic(folder: str, runs: tuple[str, ...], threshold: float) -> dict | None:
+def probabilistic(ref: DataRef, runs: tuple[str, ...], threshold: float) -> dict | None:
     probs, obs = [], []
     for run in runs:
-        d = get_run(folder, run)
+        d = get_run(ref, run)
         if d.prob is None:
             return None
         valid = np.isfinite(d.qpe) & d.mask
@@ -54,15 +54,15 @@ def probabilistic(folder: str, runs: tuple[str, ...], threshold: float) -> dict 
 
 
 def main() -> None:
-    folder, runs = load_or_stop()
+    ref, runs = load_or_stop()
     st.title("Verification over all runs")
     threshold = st.sidebar.select_slider("Event threshold (mm/h)", options=list(MODEL_THRESHOLDS), value=10.0)
     p_threshold = st.sidebar.slider("Model probability threshold", 0.05, 0.95, 0.5, 0.05)
     st.caption(
-        f"{len(runs)} runs from `{folder}` · contingency tables summed over runs and QPE-valid pixels · "
+        f"{len(runs)} runs from `{ref[0]}` · contingency tables summed over runs and QPE-valid pixels · "
         "95 % intervals: bootstrap over runs"
     )
-    tabs = per_run_tables(folder, tuple(runs), threshold, p_threshold)
+    tabs = per_run_tables(ref, tuple(runs), threshold, p_threshold)
     leads = tabs["leads"]
     sources = [s for s in ("nwp", "model") if s in tabs]
     rows, curve = [], go.Figure()
@@ -156,7 +156,7 @@ def main() -> None:
         height=380,
     )
     c1.plotly_chart(perf, width="stretch")
-    prob = probabilistic(folder, tuple(runs), threshold)
+    prob = probabilistic(ref, tuple(runs), threshold)
     if prob is None:
         st.info("No model probabilities (weights missing): reliability and ROC need the post-processed forecast.")
         return

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app.state import get_run, load_or_stop
+from app.state import DataRef, get_run, load_or_stop
 from engine.verify.case import events
 from engine.verify.categorical import categorical_scores, contingency_events
 
@@ -19,10 +19,10 @@ st.set_page_config(page_title="Case library", page_icon="🗂️", layout="wide"
 
 
 @st.cache_data(show_spinner="Ranking runs...", max_entries=8)
-def library(folder: str, runs: tuple[str, ...], threshold: float) -> pd.DataFrame:
+def library(ref: DataRef, runs: tuple[str, ...], threshold: float) -> pd.DataFrame:
     rows = []
     for run in runs:
-        d = get_run(folder, run)
+        d = get_run(ref, run)
         ev = events(d.nwp, d.prob, d.qpe, d.mask, threshold, 0.5)
         heavy_area = ev["obs"].sum(axis=(1, 2)) * 25.0  # km^2 per lead (5 km pixels)
         peak = int(np.argmax(heavy_area))
@@ -43,10 +43,10 @@ def library(folder: str, runs: tuple[str, ...], threshold: float) -> pd.DataFram
 
 
 def main() -> None:
-    folder, runs = load_or_stop()
+    ref, runs = load_or_stop()
     st.title("Case library")
     threshold = st.sidebar.select_slider("Event threshold (mm/h)", options=[0.1, 10.0], value=10.0)
-    table = library(folder, tuple(runs), threshold)
+    table = library(ref, tuple(runs), threshold)
     order = st.radio("Rank by", ["heavy-rain area", "model gain over NWP", "worst model misses"], horizontal=True)
     key = {
         "heavy-rain area": "heavy-rain area, peak (km²)",

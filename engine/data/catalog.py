@@ -5,6 +5,7 @@ Layout (the demo archive writes it; point the app at any folder laid out the sam
     DIR/nwp/YYYYMMDDHH/nwp_YYYYMMDDHH_fLLL.grib2   one GRIB2 file per run and lead time (16 channels)
     DIR/nwp/YYYYMMDDHH/*.grib2                      or any GRIB2 files holding the run's lead times
     DIR/qpe/qpe_YYYYMMDDHH.nc                       one QPE file per valid hour
+    DIR/qpe/3B-HHR.MS.MRG.3IMERG.*.HDF5             or GPM IMERG half-hourly files (``qpe="imerg"``)
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 
 from engine.data.grib import read_grib
+from engine.data.imerg import read_imerg
 from engine.data.lexicon import LEXICONS, Lexicon
 from engine.data.qpe import read_qpe
 from engine.errors import DataError
@@ -41,6 +44,7 @@ class Catalog:
     root: Path
     lexicon: Lexicon = field(default_factory=lambda: LEXICONS["demo"])
     grid: Grid = KOREA
+    qpe: str = "qpe-netcdf"  # or "imerg"
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
@@ -53,13 +57,18 @@ class Catalog:
                 "no 'nwp' folder inside: not a data folder (create one with `python -m engine demo`)", self.root
             )
 
+    @property
+    def verify_mask(self) -> np.ndarray:
+        """Where forecasts are scored: the radar QPE's coverage; IMERG covers the whole domain (NaN marks gaps)."""
+        return np.ones(self.grid.shape, bool) if self.qpe == "imerg" else self.grid.qpe_mask
+
     def runs(self) -> list[str]:
         found = sorted(p.name for p in (self.root / "nwp").iterdir() if p.is_dir() and RUN_RE.match(p.name))
         if not found:
             raise DataError("no runs (folders named YYYYMMDDHH) in", self.root / "nwp")
         return found
 
-    def _files(self, run: str) -> list[Path]:
+    def files(self, run: str) -> list[Path]:
         run_time(run)
         folder = self.root / "nwp" / run
         if not folder.is_dir():
@@ -71,7 +80,7 @@ class Catalog:
 
     def lead_times(self, run: str) -> list[int]:
         """Lead times (hours) from the file names; files not named ``_fLLL`` are opened to find out."""
-        files = self._files(run)
+        files = self.files(run)
         leads = [LEAD_RE.search(p.name) for p in files]
         if all(leads):
             return sorted(int(m.group(1)) for m in leads)  # type: ignore[union-attr]
@@ -82,7 +91,7 @@ class Catalog:
 
         Selecting lead times keeps their predecessors' files when rain is accumulated, so hourly rain is right.
         """
-        files = self._files(run)
+        files = self.files(run)
         if lead_times is not None and all(LEAD_RE.search(p.name) for p in files):
             wanted = set(lead_times)
             if self.lexicon.rain_accumulated_from_start:
@@ -105,7 +114,8 @@ class Catalog:
         """QPE matching a run's valid times, as ``qpe(lead_time, lat, lon)`` (NaN where invalid or missing)."""
         init = run_time(run)
         valid = [init + pd.Timedelta(hours=ld) for ld in lead_times]
-        qpe = read_qpe(self.root / "qpe", valid, self.grid)
+        reader = read_imerg if self.qpe == "imerg" else read_qpe
+        qpe = reader(self.root / "qpe", valid, self.grid)
         return qpe.rename(time="lead_time").assign_coords(
             lead_time=pd.to_timedelta(lead_times, unit="h"), valid_time=("lead_time", valid)
         )

@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from engine.channels import BY_NAME, CHANNEL_NAMES
+from engine.channels import CHANNEL_NAMES
 from engine.data.atomic import atomic_path
+from engine.data.fields import SourceGrid, assemble
 from engine.data.lexicon import Lexicon
 from engine.errors import DataError
 from engine.grid import KOREA, Grid
@@ -200,48 +201,16 @@ def read_grib(paths: Sequence[str | Path], lexicon: Lexicon, grid: Grid = KOREA)
         names = sorted({ch for ch, _ in missing})
         where = paths[0] if len(paths) == 1 else Path(paths[0]).parent
         raise DataError(f"missing channels {names} at lead time(s) {sorted({ld for _, ld in missing})} h", where)
-    lead_td = pd.to_timedelta(leads, unit="h")
-    points = src_grid[2] is None
-    data_vars = {}
-    for ch in CHANNEL_NAMES:
-        arr = np.stack([fields[(ch, ld)] for ld in leads]).astype(np.float32)
-        if ch == "tp":
-            arr = _hourly_rain(arr, np.asarray(leads), lexicon.rain_accumulated_from_start)
-        if points:
-            arr = grid.regrid_points(arr, src_lat, src_lon % 360, "area_mean" if ch == "tp" else "bilinear", paths[0])
-        meta = BY_NAME[ch]
-        attrs = {"standard_name": meta.standard_name, "units": meta.units, "long_name": meta.long_name}
-        if ch == "tp":
-            attrs.update(units="mm", long_name="NWP precipitation in the hour ending at valid_time")
-        lat_c, lon_c = (grid.lat, grid.lon) if points else (src_lat, src_lon)
-        data_vars[ch] = xr.DataArray(
-            arr.astype(np.float32),
-            dims=("lead_time", "lat", "lon"),
-            coords={"lead_time": lead_td, "lat": lat_c, "lon": lon_c},
-            attrs=attrs,
-        )
-    ds = xr.Dataset(data_vars)
-    if not points and not grid.matches(src_lat, src_lon):
-        where = paths[0]
-        ds = xr.Dataset(
-            {ch: grid.regrid(ds[ch], "area_mean" if ch == "tp" else "bilinear", source=where) for ch in CHANNEL_NAMES}
-        )
-    ds = ds.assign_coords(init_time=init_time, valid_time=("lead_time", (init_time + lead_td).values), **grid.coords())
-    ds["lead_time"].attrs.update(long_name="forecast lead time")
-    ds.attrs.update(source_lexicon=lexicon.name, Conventions="CF-1.8")
-    return ds
-
-
-def _hourly_rain(arr: np.ndarray, leads: np.ndarray, accumulated: bool) -> np.ndarray:
-    """Amount per hour ending at each lead. From accumulations: consecutive differences divided by the gap
-    (a mean hourly amount when leads are not hourly); lead 0, or a first lead without its predecessor, counts
-    from the run's start. Packing noise can make differences slightly negative: clipped at 0."""
-    if not accumulated:
-        return np.clip(arr, 0, None)
-    prev_lead = np.concatenate([[0], leads[:-1]])
-    prev = np.concatenate([np.zeros_like(arr[:1]), arr[:-1]])
-    gap = np.maximum(leads - prev_lead, 1).astype(np.float32)
-    return np.clip((arr - prev) / gap.reshape(-1, *[1] * (arr.ndim - 1)), 0, None)
+    return assemble(
+        {ch: np.stack([fields[(ch, ld)] for ld in leads]) for ch in CHANNEL_NAMES},
+        leads,
+        init_time,
+        SourceGrid(src_lat, src_lon, curvilinear=src_grid[2] is None),
+        grid,
+        lexicon.rain_accumulated_from_start,
+        paths[0],
+        lexicon.name,
+    )
 
 
 class GribWriter:
@@ -311,3 +280,14 @@ class GribWriter:
                     eccodes.codes_write(h, fh)
                 finally:
                     eccodes.codes_release(h)
+
+
+def short_names(path: str | Path) -> set[str]:
+    """The ``shortName`` of every message in one file (to tell which centre's table a file follows)."""
+    names = set()
+    for handle in _open_messages(Path(path)):
+        try:
+            names.add(eccodes.codes_get(handle, "shortName"))
+        finally:
+            eccodes.codes_release(handle)
+    return names

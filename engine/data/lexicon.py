@@ -74,3 +74,39 @@ KIM = Lexicon(
 )
 
 LEXICONS: dict[str, Lexicon] = {"demo": ECMWF, "ecmwf": ECMWF, "kim": KIM}
+
+
+@dataclass(frozen=True)
+class NetcdfKey:
+    file: str  # "dfp" (pressure levels) or "dfs" (single level), as KoMet splits GDAPS-KIM output
+    variables: tuple[str, ...]  # summed: KIM splits rain into convective and large-scale parts
+    level: int | None = None  # hPa, for dfp variables
+
+
+def _dfp(variable: str, level: int) -> NetcdfKey:
+    return NetcdfKey("dfp", (variable,), level)
+
+
+# GDAPS-KIM NetCDF as the KoMet benchmark ships it (names from KoMet's own loader, ``data/base_dataset.py`` in
+# osilab-kaist/KoMet-Benchmark-Dataset): dfp holds ``hgt`` (m), ``T`` (K), ``rh_liq`` (%), ``u``, ``v`` (m/s) on
+# 22 pressure levels; dfs holds ``psl`` (Pa), ``t2m``, ``u10m``, ``v10m`` and rain accumulated from the start of
+# the run in mm as ``rainc_acc`` + ``rainl_acc``.
+KOMET: dict[str, NetcdfKey] = {
+    "gh1000": _dfp("hgt", 1000),
+    "gh850": _dfp("hgt", 850),
+    "gh500": _dfp("hgt", 500),
+    "msl": NetcdfKey("dfs", ("psl",)),
+    "r850": _dfp("rh_liq", 850),
+    "r500": _dfp("rh_liq", 500),
+    "t2m": NetcdfKey("dfs", ("t2m",)),
+    "t850": _dfp("T", 850),
+    "u10": NetcdfKey("dfs", ("u10m",)),
+    "v10": NetcdfKey("dfs", ("v10m",)),
+    "u850": _dfp("u", 850),
+    "v850": _dfp("v", 850),
+    "t500": _dfp("T", 500),
+    "u500": _dfp("u", 500),
+    "v500": _dfp("v", 500),
+    "tp": NetcdfKey("dfs", ("rainc_acc", "rainl_acc")),
+}
+assert set(KOMET) == set(CHANNEL_NAMES)

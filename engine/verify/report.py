@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from engine.cache import predicted_run
-from engine.data.catalog import Catalog
+from engine.data.base import RunSource
 from engine.errors import DataError
 from engine.inference import class_to_rain
 from engine.predict import Predictor
@@ -18,7 +18,7 @@ SOURCES = ("nwp", "model")
 
 
 def forecast_rain(
-    catalog: Catalog, source: str, run: str, lead_times: list[int], predictor: Predictor | None = None
+    catalog: RunSource, source: str, run: str, lead_times: list[int], predictor: Predictor | None = None
 ) -> np.ndarray:
     """Hourly rain (mm) of the chosen forecast source, (lead, lat, lon). The model's forecast is its most likely
     class as the class's lower bound (0, 0.1, 10 mm/h), so the same rain thresholds score both sources."""
@@ -33,13 +33,13 @@ def forecast_rain(
     raise DataError(f"unknown source {source!r} (choose from {', '.join(SOURCES)})")
 
 
-def default_lead_times(catalog: Catalog, run: str) -> list[int]:
+def default_lead_times(catalog: RunSource, run: str) -> list[int]:
     """All lead times but 0: at the analysis time the NWP has produced no hourly rain yet."""
     return [ld for ld in catalog.lead_times(run) if ld > 0]
 
 
 def score_folder(
-    catalog: Catalog,
+    catalog: RunSource,
     source: str = "nwp",
     runs: Sequence[str] | None = None,
     lead_times: Sequence[int] | None = None,
@@ -64,7 +64,7 @@ def score_folder(
         fc = forecast_rain(catalog, source, run, leads, predictor)
         ob = catalog.load_qpe(run, leads).values
         for thr in thresholds:
-            per_run[thr].append(contingency_table(fc, ob, thr, catalog.grid.qpe_mask, per_leading=True))
+            per_run[thr].append(contingency_table(fc, ob, thr, catalog.verify_mask, per_leading=True))
     assert leads_used is not None
     rows = []
     for thr in thresholds:
