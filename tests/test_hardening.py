@@ -11,6 +11,8 @@ from hypothesis.extra.numpy import arrays
 
 from engine.data.atomic import atomic_path, atomic_write_bytes
 from engine.data.grib import read_grib
+from engine.data.imerg import read_rate
+from engine.data.komet import KometCatalog
 from engine.data.lexicon import ECMWF
 from engine.data.qpe import read_qpe_file
 from engine.errors import DataError
@@ -47,6 +49,24 @@ def test_random_bytes_never_crash_the_qpe_reader(tmp_path: Path, payload: bytes)
     path.write_bytes(b"\x89HDF\r\n\x1a\n" + payload)
     with pytest.raises(DataError):
         read_qpe_file(path)
+
+
+@FUZZ
+@given(payload=st.binary(max_size=2000), hdf5_header=st.booleans())
+def test_random_bytes_never_crash_the_imerg_and_komet_readers(tmp_path: Path, payload: bytes, hdf5_header: bool):
+    data = (b"\x89HDF\r\n\x1a\n" if hdf5_header else b"") + payload
+    imerg = tmp_path / "3B-HHR.MS.MRG.3IMERG.20260701-S000000-E002959.0000.V07B.HDF5"
+    imerg.write_bytes(data)
+    with pytest.raises(DataError) as exc:
+        read_rate(imerg)
+    assert exc.value.path == imerg
+    run = tmp_path / "komet" / "GDPS_KIM" / "202607" / "01" / "00"
+    run.mkdir(parents=True, exist_ok=True)
+    for kind in ("dfp", "dfs"):
+        (run / f"gdaps_kim_{kind}_ft001.nc").write_bytes(data)
+    with pytest.raises(DataError) as exc:
+        KometCatalog(tmp_path / "komet").load_run("2026070100")
+    assert exc.value.path is not None and exc.value.path.parent == run
 
 
 values = arrays(np.float64, (3, 8, 9), elements=st.one_of(st.floats(-5, 200), st.just(np.nan)))
