@@ -51,6 +51,18 @@ def test_store_has_normalised_inputs_exact_targets_and_a_clean_split(tiny_config
     np.testing.assert_allclose(train.std(axis=(0, 2, 3)), 1, atol=0.02)
 
 
+def test_ablation_names_parse_into_methods_with_their_own_backbones(tiny_config: Path):
+    from training.pretrain import backbone_path
+
+    cfg = load_config(tiny_config)
+    m = parse_method("pretrained_focal_10pct_mask50_pt3", cfg.finetune.loss, 0.9)
+    assert (m.loss.kind, m.fraction, m.pretrain_mask_ratio, m.pretrain_epochs) == ("focal", 0.1, 0.5, 3)
+    paths = {backbone_path(cfg, 0.9), backbone_path(cfg, 0.5), backbone_path(cfg, 0.9, 3)}
+    assert len(paths) == 3 and backbone_path(cfg, 0.9, cfg.pretrain.epochs) == backbone_path(cfg, 0.9)
+    with pytest.raises(ValueError, match="unknown method part"):
+        parse_method("pretrained_sometimes", cfg.finetune.loss, 0.9)
+
+
 def test_finetune_after_pretraining_ships_checked_weights(tiny_config: Path):
     cfg = load_config(tiny_config)
     path = finetune(cfg, parse_method("pretrained_continuous", cfg.finetune.loss, 0.9), progress=False)

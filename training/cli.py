@@ -36,7 +36,8 @@ def cmd_prepare(cfg: TrainConfig, args) -> None:
 def cmd_pretrain(cfg: TrainConfig, args) -> None:
     from training.pretrain import pretrain
 
-    print(f"backbone: {pretrain(cfg, args.mask_ratio, resume=not args.no_resume, progress=not args.quiet)}")
+    out = pretrain(cfg, args.mask_ratio, resume=not args.no_resume, progress=not args.quiet, epochs=args.epochs)
+    print(f"backbone: {out}")
 
 
 def cmd_finetune(cfg: TrainConfig, args) -> None:
@@ -128,6 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if name == "pretrain":
             p.add_argument("--mask-ratio", type=float, help="override the config's masking ratio")
+            p.add_argument("--epochs", type=int, help="override the config's epochs (methods name it _ptNN)")
     args = parser.parse_args(argv)
     try:
         cfg = load_config(args.config)

@@ -61,7 +61,11 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
     out = weights_path(cfg, method)
     if out.exists():
         return out
-    backbone = pretrain(cfg, method.pretrain_mask_ratio, resume, progress) if method.pretrained else None
+    backbone = (
+        pretrain(cfg, method.pretrain_mask_ratio, resume, progress, method.pretrain_epochs)
+        if method.pretrained
+        else None
+    )
     _, _, device = distributed.setup()
     torch.manual_seed(cfg.seed + zlib.crc32(method.name.encode()) % 1000)
     store = Store(cfg.data.store)
@@ -124,6 +128,7 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
                     "frozen": method.frozen,
                     "labelled_fraction": method.fraction,
                     "pretrain_mask_ratio": method.pretrain_mask_ratio,
+                    "pretrain_epochs": method.pretrain_epochs or cfg.pretrain.epochs,
                 },
                 "data_fingerprint": store.meta["fingerprint"],
                 "train_runs": store.runs("train"),

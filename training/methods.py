@@ -1,6 +1,6 @@
 """The compared methods, by name: ``unet``, ``scratch``, ``pretrained_onehot``, ``pretrained_continuous`` and
 ablations built from suffixes: ``_focal``, ``_frozen``, ``_NNpct`` (share of labelled training runs),
-``_maskNN`` (pre-training masking ratio)."""
+``_maskNN`` (pre-training masking ratio), ``_ptNN`` (pre-training epochs)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ class Method:
     loss: LossConfig
     frozen: bool = False
     fraction: float = 1.0
+    pretrain_epochs: int | None = None  # None: the config's
 
 
 def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
@@ -31,7 +32,7 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
     head = parts[0]
     if head not in ("unet", "scratch", "pretrained"):
         raise ValueError(f"unknown method {name!r}")
-    loss, frozen, fraction, mask = base, False, 1.0, default_mask
+    loss, frozen, fraction, mask, epochs = base, False, 1.0, default_mask, None
     for part in parts[1:]:
         if part in ("onehot", "weighted", "ce"):
             loss = LossConfig(kind="onehot", class_weights=base.class_weights)
@@ -45,8 +46,9 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
             fraction = int(m.group(1)) / 100
         elif m := re.fullmatch(r"mask(\d+)", part):
             mask = int(m.group(1)) / 100
+        elif m := re.fullmatch(r"pt(\d+)", part):
+            epochs = int(m.group(1))
         else:
             raise ValueError(f"unknown method part {part!r} in {name!r}")
-    return Method(
-        name, "unet" if head == "unet" else "postprocessor", head == "pretrained", mask, loss, frozen, fraction
-    )
+    arch = "unet" if head == "unet" else "postprocessor"
+    return Method(name, arch, head == "pretrained", mask, loss, frozen, fraction, epochs)

@@ -19,8 +19,9 @@ from training.losses import masked_mse
 from training.store import Store
 
 
-def backbone_path(cfg: TrainConfig, mask_ratio: float) -> Path:
-    return cfg.out_dir / f"pretrain_mask{round(100 * mask_ratio)}.safetensors"
+def backbone_path(cfg: TrainConfig, mask_ratio: float, epochs: int | None = None) -> Path:
+    longer = f"_ep{epochs}" if epochs not in (None, cfg.pretrain.epochs) else ""
+    return cfg.out_dir / f"pretrain_mask{round(100 * mask_ratio)}{longer}.safetensors"
 
 
 def pretrain_step(cfg: TrainConfig, mask_ratio: float):
@@ -39,10 +40,18 @@ def pretrain_step(cfg: TrainConfig, mask_ratio: float):
     return step
 
 
-def pretrain(cfg: TrainConfig, mask_ratio: float | None = None, resume: bool = True, progress: bool = True) -> Path:
-    """Pre-train (or resume) and write the embedding + encoder weights as safetensors; returns their path."""
+def pretrain(
+    cfg: TrainConfig,
+    mask_ratio: float | None = None,
+    resume: bool = True,
+    progress: bool = True,
+    epochs: int | None = None,
+) -> Path:
+    """Pre-train (or resume) and write the embedding + encoder weights as safetensors; returns their path.
+    ``epochs`` overrides the config's (the pre-training-length ablation)."""
     ratio = cfg.pretrain.mask_ratio if mask_ratio is None else mask_ratio
-    out = backbone_path(cfg, ratio)
+    epochs = cfg.pretrain.epochs if epochs is None else epochs
+    out = backbone_path(cfg, ratio, epochs)
     if out.exists():
         return out
     _rank, _, device = distributed.setup()
@@ -61,7 +70,7 @@ def pretrain(cfg: TrainConfig, mask_ratio: float | None = None, resume: bool = T
         pretrain_step(cfg, ratio),
         opt,
         sched,
-        p.epochs,
+        epochs,
         p.batch,
         out.with_suffix(".ckpt"),
         cfg.out_dir / "train_log.jsonl",
