@@ -29,6 +29,11 @@ CONTINGENCY = {
 }
 
 
+def _f4(a: np.ndarray) -> np.ndarray:
+    """float32: plotly sends numpy arrays as base64 typed arrays, half the bytes of float64."""
+    return np.asarray(a, dtype=np.float32)
+
+
 def _stepped(colours: list[str]) -> list[list]:
     n = len(colours)
     scale = []
@@ -41,8 +46,15 @@ def _frame(fig: go.Figure, lat: np.ndarray, lon: np.ndarray, title: str, height:
     for kind, colour in (("coastline", "#222"), ("border", "#666")):
         lons, lats = plotly_paths(kind)
         fig.add_trace(
-            go.Scattergl(
-                x=lons, y=lats, mode="lines", line={"color": colour, "width": 1}, hoverinfo="skip", showlegend=False
+            # SVG lines, not WebGL: six maps per page would need twelve WebGL contexts (browsers cap them at
+            # about 16), drawn by software GL where there is no GPU.
+            go.Scatter(
+                x=_f4(lons),
+                y=_f4(lats),
+                mode="lines",
+                line={"color": colour, "width": 1},
+                hoverinfo="skip",
+                showlegend=False,
             )
         )
     fig.update_layout(
@@ -67,10 +79,10 @@ def rain_map(values: np.ndarray, lat: np.ndarray, lon: np.ndarray, title: str, w
     binned[~np.isfinite(values)] = np.nan
     fig = go.Figure(
         go.Heatmap(
-            z=binned,
-            x=lon,
-            y=lat,
-            customdata=values,
+            z=_f4(binned),
+            x=_f4(lon),
+            y=_f4(lat),
+            customdata=_f4(values),
             zmin=0,
             zmax=len(RAIN_COLOURS),
             colorscale=_stepped(RAIN_COLOURS),
@@ -88,9 +100,9 @@ def rain_map(values: np.ndarray, lat: np.ndarray, lon: np.ndarray, title: str, w
 def probability_map(prob: np.ndarray, lat: np.ndarray, lon: np.ndarray, title: str, when: str) -> go.Figure:
     fig = go.Figure(
         go.Heatmap(
-            z=prob,
-            x=lon,
-            y=lat,
+            z=_f4(prob),
+            x=_f4(lon),
+            y=_f4(lat),
             zmin=0,
             zmax=1,
             colorscale="Blues",
@@ -101,44 +113,48 @@ def probability_map(prob: np.ndarray, lat: np.ndarray, lon: np.ndarray, title: s
     return _frame(fig, lat, lon, title)
 
 
-def class_map(cls: np.ndarray, lat: np.ndarray, lon: np.ndarray, title: str, when: str) -> go.Figure:
-    colours = ["#ffffff", "#3a9be0", "#e0301e"]
-    names = np.array(["no rain (<0.1 mm/h)", "rain (0.1-10 mm/h)", "heavy rain (>=10 mm/h)"])
-    fig = go.Figure(
-        go.Heatmap(
-            z=cls.astype(float),
-            x=lon,
-            y=lat,
-            zmin=-0.5,
-            zmax=2.5,
-            colorscale=_stepped(colours),
-            customdata=names[cls],
-            colorbar={"title": "class", "tickvals": [0, 1, 2], "ticktext": ["<0.1", "0.1-10", ">=10 mm/h"]},
-            hovertemplate="%{customdata}<br>%{y:.2f}°N %{x:.2f}°E<br>" + when + "<extra></extra>",
+def _category_map(
+    code: np.ndarray, names: list[str], colours: list[str], colorbar: dict, lat, lon, title: str, hover_tail: str, **kw
+) -> go.Figure:
+    """One heatmap trace per category present, so each trace's hover names its category without a per-pixel
+    string array (which tripled the figure's size); all traces share one stepped colour scale."""
+    n = len(names)
+    fig = go.Figure()
+    first = True
+    for k in range(n):
+        where = code == k
+        if not where.any():
+            continue
+        fig.add_trace(
+            go.Heatmap(
+                z=np.where(where, np.float32(k), np.float32(np.nan)),
+                x=_f4(lon),
+                y=_f4(lat),
+                zmin=-0.5,
+                zmax=n - 0.5,
+                colorscale=_stepped(colours),
+                showscale=first,
+                colorbar=colorbar,
+                hovertemplate=f"{names[k]}<br>%{{y:.2f}}°N %{{x:.2f}}°E{hover_tail}<extra></extra>",
+            )
         )
-    )
-    return _frame(fig, lat, lon, title)
+        first = False
+    return _frame(fig, lat, lon, title, **kw)
+
+
+def class_map(cls: np.ndarray, lat: np.ndarray, lon: np.ndarray, title: str, when: str) -> go.Figure:
+    names = ["no rain (<0.1 mm/h)", "rain (0.1-10 mm/h)", "heavy rain (>=10 mm/h)"]
+    colorbar = {"title": "class", "tickvals": [0, 1, 2], "ticktext": ["<0.1", "0.1-10", ">=10 mm/h"]}
+    return _category_map(cls, names, ["#ffffff", "#3a9be0", "#e0301e"], colorbar, lat, lon, title, f"<br>{when}")
 
 
 def contingency_map(f_event: np.ndarray, o_event: np.ndarray, valid: np.ndarray, lat, lon, title: str) -> go.Figure:
-    code = np.where(f_event & o_event, 1, np.where(o_event, 2, np.where(f_event, 3, 0))).astype(float)
-    code[~valid] = np.nan
-    names = np.array([CONTINGENCY[i][0] for i in range(4)] + [""])
+    code = np.where(f_event & o_event, 1, np.where(o_event, 2, np.where(f_event, 3, 0)))
+    code[~valid] = -1  # not scored: no trace
+    names = [CONTINGENCY[i][0] for i in range(4)]
+    colorbar = {"tickvals": [0, 1, 2, 3], "ticktext": names}
     colours = [CONTINGENCY[i][1] for i in range(4)]
-    fig = go.Figure(
-        go.Heatmap(
-            z=code,
-            x=lon,
-            y=lat,
-            zmin=-0.5,
-            zmax=3.5,
-            colorscale=_stepped(colours),
-            customdata=names[np.nan_to_num(code, nan=4).astype(int)],
-            colorbar={"tickvals": [0, 1, 2, 3], "ticktext": names[:4].tolist()},
-            hovertemplate="%{customdata}<br>%{y:.2f}°N %{x:.2f}°E<extra></extra>",
-        )
-    )
-    return _frame(fig, lat, lon, title, height=380)
+    return _category_map(code, names, colours, colorbar, lat, lon, title, "", height=380)
 
 
 def lead_curve(leads: list[int], series: dict[str, np.ndarray], title: str, y_title: str = "CSI") -> go.Figure:
