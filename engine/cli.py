@@ -19,9 +19,12 @@ def _open(args: argparse.Namespace):
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
+    from engine.data.sources import AUTO, source_names
+
     p.add_argument("--data", required=True, help="data folder (layouts: `python -m engine sources`)")
-    p.add_argument("--nwp-source", default="auto", help="NWP reader, e.g. kim or komet (default: detected)")
-    p.add_argument("--qpe-source", default="auto", help="observation reader, e.g. imerg (default: detected)")
+    for kind, what in (("nwp", "NWP reader"), ("qpe", "observation reader")):
+        choices = [AUTO, *source_names(kind)]
+        p.add_argument(f"--{kind}-source", default=AUTO, choices=choices, help=f"{what} (default: detected)")
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

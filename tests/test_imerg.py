@@ -92,4 +92,6 @@ def test_a_grib_folder_with_imerg_observations_is_detected_and_scored(tmp_path: 
     res = engine_cli("verify", "--data", str(root), "--runs", run, "--lead-times", "1", "2", "--json")
     assert res.returncode == 0, res.stderr
     res = engine_cli("verify", "--data", str(root), "--qpe-source", "radar")
-    assert res.returncode == 2 and "unknown QPE source 'radar'" in res.stderr
+    assert res.returncode == 2 and "invalid choice: 'radar'" in res.stderr
+    with pytest.raises(DataError, match="unknown QPE source 'radar'"):
+        open_data(root, qpe="radar")
