@@ -75,7 +75,36 @@ def source_selector(folder: Path) -> tuple[str, str]:
             st.caption(f"Detected: NWP `{found[0]}`, observations `{found[1]}`")
         except DataError:
             pass
+        _upload_box()
     return nwp, qpe
+
+
+def _upload_box() -> None:
+    """Score one's own GRIB2 run against the folder's observations; files are checked before any decoding."""
+    from engine.cache import cache_dir
+    from engine.data.upload import stage_run
+
+    if "upload" in st.session_state:
+        st.caption(f"Showing your uploaded run {st.session_state['upload'][1]}")
+        if st.button("Back to the data folder", key="upload_clear"):
+            del st.session_state["upload"]
+            st.rerun()
+        return
+    with st.form("upload_form", clear_on_submit=True, border=False):
+        files = st.file_uploader(
+            "Your own run (GRIB2, one file per lead time or one file)",
+            type=["grib2", "grb2", "grib"],
+            accept_multiple_files=True,
+            key="upload_files",
+        )
+        if st.form_submit_button("Score this run") and files:
+            try:
+                folder, run = stage_run([(f.name, f.getvalue()) for f in files], cache_dir() / "uploads", data_dir())
+            except DataError as exc:
+                st.error(f"Upload refused: {exc}")
+                return
+            st.session_state["upload"] = (str(folder), run)
+            st.rerun()
 
 
 @st.cache_resource(show_spinner="Loading the model...")
@@ -104,7 +133,10 @@ def load_or_stop() -> tuple[DataRef, list[str]]:
     """The data (folder and readers) and its runs, or a clear message in the page (and stop)."""
     try:
         folder = ensure_data()
-        ref = (str(folder), *source_selector(folder))
+        nwp, qpe = source_selector(folder)
+        if "upload" in st.session_state:  # set only by the upload box, from a folder it wrote itself
+            folder = Path(st.session_state["upload"][0])
+        ref = (str(folder), nwp, qpe)
         return ref, catalog(ref).runs()
     except DataError as exc:
         st.error(f"Cannot read the data: {exc}")

@@ -43,3 +43,32 @@ def test_main_page_renders_maps_in_a_real_browser(server: str, tmp_path: Path):
     img = np.asarray(Image.open(tmp_path / "main.png").convert("L"), dtype=float)
     assert img.std() > 20, "the page is not blank"
     assert len(np.unique(img)) > 50, "maps add many shades"
+
+
+def test_a_forecaster_uploads_a_grib_run_and_sees_it_scored(server: str, demo_archive: Path):
+    from playwright.sync_api import sync_playwright
+
+    run = sorted(p.name for p in (demo_archive / "nwp").iterdir())[1]
+    files = sorted((demo_archive / "nwp" / run).glob("*.grib2"))[:4]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(server, wait_until="networkidle", timeout=180_000)
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 3", timeout=180_000)
+        page.get_by_text("Data source").click()
+        page.locator("input[type=file]").set_input_files(
+            [{"name": "bad.grib2", "mimeType": "application/octet-stream", "buffer": b"GRIB garbage"}]
+        )
+        page.wait_for_function("document.body.innerText.includes('bad.grib2')", timeout=60_000)  # uploaded
+        page.get_by_role("button", name="Score this run").click()
+        page.wait_for_function("document.body.innerText.includes('Upload refused')", timeout=60_000)
+        assert "bad.grib2: message 1 is truncated" in page.inner_text("body")
+        page.locator("input[type=file]").set_input_files([str(f) for f in files])
+        page.wait_for_function(f"document.body.innerText.includes('{files[0].name[-11:]}')", timeout=60_000)
+        page.get_by_role("button", name="Score this run").click()
+        page.wait_for_function(f"document.body.innerText.includes('Showing your uploaded run {run}')", timeout=120_000)
+        # the uploaded run holds lead times 0-3 h only
+        page.wait_for_function(f"/Run {run} UTC · lead [123] h/.test(document.body.innerText)", timeout=120_000)
+        text = page.inner_text("body")
+        browser.close()
+    assert "Traceback" not in text and "CSI" in text
