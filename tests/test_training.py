@@ -75,6 +75,25 @@ def test_finetune_after_pretraining_ships_checked_weights(tiny_config: Path):
         assert model(torch.zeros(1, 16, 160, 160)).shape == (1, 3, 160, 160)
 
 
+def test_evaluate_scores_every_method_on_test_runs_and_a_heldout_seed(tiny_config: Path):
+    from training.evaluate import evaluate
+    from training.finetune import weights_path
+
+    cfg = load_config(tiny_config)
+    names = ["scratch", "pretrained_continuous"]
+    methods = [parse_method(n, cfg.finetune.loss, 0.9) for n in names]
+    weights = {m.name: finetune(cfg, m, progress=False) for m in methods}
+    assert weights == {m.name: weights_path(cfg, m) for m in methods}
+    result = evaluate(cfg, names, weights, progress=False, heldout_runs=1)
+    written = json.loads((Path(cfg.results_dir) / "evaluation.json").read_text())
+    assert written["rows"] == result["rows"] and "| scratch |" in (Path(cfg.results_dir) / "README.md").read_text()
+    for dataset in ("test", "heldout_seed2024"):
+        for method in ["raw_nwp", *names]:
+            agg = [r for r in result["rows"] if (r["dataset"], r["method"], r["lead_time"]) == (dataset, method, None)]
+            assert {r["threshold"] for r in agg} == {0.1, 10.0}, (dataset, method)
+            assert all(r["csi"] is None or 0 <= r["csi"] <= 1 for r in agg)
+
+
 def test_tampered_or_foreign_weights_are_refused(tiny_config: Path, tmp_path: Path):
     cfg = load_config(tiny_config)
     src = finetune(cfg, parse_method("scratch", cfg.finetune.loss, 0.9), progress=False)

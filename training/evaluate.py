@@ -19,6 +19,7 @@ from engine.verify.case import event_probability
 from engine.verify.categorical import TABLE_KEYS, categorical_scores, contingency_events, sum_tables
 from engine.verify.report import score_folder
 from training.config import TrainConfig
+from training.methods import parse_method
 from training.store import Store
 
 THRESHOLDS = (0.1, 10.0)
@@ -110,13 +111,18 @@ def _score_model_on_store(model, store: Store, runs: list[str], decisions: dict[
 
 
 def _score_model_on_archive(
-    model, stats: NormStats, cat: Catalog, decisions: dict[str, dict]
+    model, stats: NormStats, cat: Catalog, decisions: dict[str, dict], inputs: dict | None = None
 ) -> tuple[dict, list[int]]:
+    """``inputs`` (run -> stacked channels, observations) is filled on first use, so several methods read the
+    archive's GRIB once."""
+    inputs = {} if inputs is None else inputs
     tables: dict[str, dict[float, list]] = {d: {thr: [] for thr in THRESHOLDS} for d in decisions}
     leads = [ld for ld in cat.lead_times(cat.runs()[0]) if ld > 0]
     for run in cat.runs():
-        probs = predict_probabilities(model, normalise(stack_channels(cat.load_run(run, leads)), stats))
-        obs = cat.load_qpe(run, leads).values
+        if run not in inputs:
+            inputs[run] = (stack_channels(cat.load_run(run, leads)), cat.load_qpe(run, leads).values)
+        x, obs = inputs[run]
+        probs = predict_probabilities(model, normalise(x, stats))
         for d, taus in decisions.items():
             for thr, t in _tables(probs, obs, cat.grid.qpe_mask, taus).items():
                 tables[d][thr].append(t)
@@ -139,7 +145,9 @@ def _nwp_rows(cat: Catalog, runs: list[str], dataset: str) -> list[dict]:
     ]
 
 
-def evaluate(cfg: TrainConfig, methods: list[str], weights: dict[str, Path], progress: bool = True) -> dict:
+def evaluate(
+    cfg: TrainConfig, methods: list[str], weights: dict[str, Path], progress: bool = True, heldout_runs: int = 6
+) -> dict:
     store = Store(cfg.data.store)
     test_runs = store.runs("test")
     torch.set_num_threads(cfg.threads)
@@ -163,14 +171,20 @@ def evaluate(cfg: TrainConfig, methods: list[str], weights: dict[str, Path], pro
     # A fresh archive from a seed never used in training: the shipped method vs raw NWP.
     heldout = cfg.out_dir / f"heldout_seed{HELDOUT_SEED}"
     if not (heldout / "archive.json").exists():
-        generate(heldout, runs=6, seed=HELDOUT_SEED, progress=progress)
+        generate(heldout, runs=heldout_runs, seed=HELDOUT_SEED, progress=progress)
     cat = Catalog(heldout)
     rows += _nwp_rows(cat, cat.runs(), f"heldout_seed{HELDOUT_SEED}")
-    model, manifest = load_model(weights[cfg.ship])
-    decisions = {"argmax": ARGMAX, "val_tuned": decisions_by_method[cfg.ship]}
-    tables, leads = _score_model_on_archive(model, NormStats.from_dict(manifest["normalisation"]), cat, decisions)
-    for d in decisions:
-        rows += _rows(cfg.ship, f"heldout_seed{HELDOUT_SEED}", tables[d], leads, d)
+    # Every method trained on all labelled runs (the label-share ablations add nothing here), and the shipped one.
+    inputs: dict = {}
+    for name in methods:
+        if name != cfg.ship and parse_method(name, cfg.finetune.loss, cfg.pretrain.mask_ratio).fraction < 1:
+            continue
+        model, manifest = load_model(weights[name])
+        decisions = {"argmax": ARGMAX, "val_tuned": decisions_by_method[name]}
+        stats = NormStats.from_dict(manifest["normalisation"])
+        tables, leads = _score_model_on_archive(model, stats, cat, decisions, inputs)
+        for d in decisions:
+            rows += _rows(name, f"heldout_seed{HELDOUT_SEED}", tables[d], leads, d)
     result = {
         "config": cfg.source,
         "test_runs": test_runs,
