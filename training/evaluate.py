@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -280,4 +281,33 @@ def render(result: dict) -> str:
                     f"{_fmt(_window(rows, method, dataset, 10.0, decision))} | {ratio} |"
                 )
             lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines + _label_share(rows))
+
+
+def _label_share(rows: list[dict]) -> list[str]:
+    """CSI against the share of labelled training runs, for each method trained at several shares."""
+    share = re.compile(r"_(\d+)pct")
+    by: dict[str, dict[int, dict]] = {}
+    for r in rows:
+        if r["dataset"] == "test" and r["lead_time"] is None and r["decision"] == "val_tuned":
+            m = share.search(r["method"])
+            base = share.sub("", r["method"]).replace("_continuous", "")
+            by.setdefault(base, {}).setdefault(int(m.group(1)) if m else 100, {})[r["threshold"]] = r["csi"]
+    by = {b: v for b, v in by.items() if len(v) > 1}
+    if not by:
+        return []
+    shares = sorted({p for v in by.values() for p in v})
+    lines = [
+        "## Skill against the labelled share of the training runs (test, val-tuned)",
+        "",
+        "| method | "
+        + " | ".join(f"CSI 0.1, {p} %" for p in shares)
+        + " | "
+        + " | ".join(f"CSI 10, {p} %" for p in shares)
+        + " |",
+        "| --- |" + " --- |" * (2 * len(shares)),
+    ]
+    for base, v in by.items():
+        cells = [_fmt(v.get(p, {}).get(thr)) for thr in THRESHOLDS for p in shares]
+        lines.append(f"| {base} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
