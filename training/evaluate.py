@@ -69,11 +69,14 @@ def _run_predictions(model: torch.nn.Module, store: Store, runs: list[str]):
         yield run, [samples[i]["lead"] for i in idx], probs, np.asarray(store.y[idx[0] : idx[-1] + 1])
 
 
-def tune_decisions(model: torch.nn.Module, store: Store, mask: np.ndarray) -> dict[float, float | None]:
-    """The probability threshold per event that maximises CSI on the validation runs (never the test runs)."""
+def tune_decisions(
+    model: torch.nn.Module, store: Store, mask: np.ndarray
+) -> tuple[dict[float, float | None], dict[float, float]]:
+    """The probability threshold per event that maximises CSI on the validation runs (never the test runs), and
+    that CSI (what a choice between methods may look at without touching the test runs)."""
     runs = store.runs("val")
     if not runs:
-        return dict(ARGMAX)
+        return dict(ARGMAX), {}
     counts = {thr: {tau: np.zeros(4, dtype=np.int64) for tau in TAUS} for thr in THRESHOLDS}
     for _, _, probs, obs in _run_predictions(model, store, runs):
         valid = np.isfinite(obs) & mask
@@ -83,11 +86,12 @@ def tune_decisions(model: torch.nn.Module, store: Store, mask: np.ndarray) -> di
             for tau in TAUS:
                 t = contingency_events(_decide(probs, thr, tau), o, valid)
                 counts[thr][tau] += [int(t[k]) for k in TABLE_KEYS]
-    best = {}
+    best, best_csi = {}, {}
     for thr in THRESHOLDS:
         csi = {tau: categorical_scores(dict(zip(TABLE_KEYS, c, strict=True)))["csi"] for tau, c in counts[thr].items()}
         best[thr] = max(csi, key=lambda tau: -1.0 if not np.isfinite(csi[tau]) else csi[tau])
-    return best
+        best_csi[thr] = round(float(csi[best[thr]]), 5)
+    return best, best_csi
 
 
 def _tables(probs: np.ndarray, obs: np.ndarray, mask: np.ndarray, taus: dict) -> dict[float, dict]:
@@ -154,10 +158,10 @@ def evaluate(
     torch.set_num_threads(cfg.threads)
     rows = _nwp_rows(Catalog(cfg.data.archive), test_runs, "test")
     mask = Catalog(cfg.data.archive).grid.qpe_mask
-    decisions_by_method = {}
+    decisions_by_method, val_csi = {}, {}
     for name in methods:
         model, _ = load_model(weights[name])
-        taus = tune_decisions(model, store, mask)
+        taus, val_csi[name] = tune_decisions(model, store, mask)
         decisions_by_method[name] = taus
         decisions = {"argmax": ARGMAX, "val_tuned": taus}
         tables, leads = _score_model_on_store(model, store, test_runs, decisions)
@@ -192,6 +196,7 @@ def evaluate(
         "val_runs": store.runs("val"),
         "train_runs": store.runs("train"),
         "decision_thresholds": {m: {f"{k:g}": v for k, v in t.items()} for m, t in decisions_by_method.items()},
+        "validation_csi": {m: {f"{k:g}": v for k, v in t.items()} for m, t in val_csi.items()},
         "rows": rows,
     }
     results = Path(cfg.results_dir)
@@ -251,6 +256,12 @@ def render(result: dict) -> str:
         + "; ".join(
             f"{m}: " + ", ".join(f"{k} mm/h -> {v}" for k, v in t.items())
             for m, t in result.get("decision_thresholds", {}).items()
+        ),
+        "",
+        "Validation CSI at those thresholds (the shipped method is chosen on these, never on the test runs): "
+        + "; ".join(
+            f"{m}: " + ", ".join(f"{v} at {k} mm/h" for k, v in t.items())
+            for m, t in result.get("validation_csi", {}).items()
         ),
         "",
     ]
