@@ -24,7 +24,8 @@ in; the probabilities of three rain classes per 5 km pixel come out: < 0.1, 0.1â
 
 **Method** (An et al. 2023, arXiv 2310.20187; Lee et al. 2025, arXiv 2412.05825): 3-D patch embedding over
 (variable groups, y, x) with MAE-style masking, an InternImage encoder (deformable convolution v3) and a UPerNet
-head; self-supervised pre-training reconstructs masked patches (90 % masked); the encoder is then fine-tuned for
+head; self-supervised pre-training reconstructs masked patches (75 % masked in the shipped model; the paper uses
+90 %); the encoder is then fine-tuned for
 segmentation with a mix of one-hot and continuous (probability-density) labels, class weights [1, 5, 10].
 """
 )
