@@ -79,9 +79,9 @@ def main() -> None:
         st.session_state["lead"] = wanted if wanted in leads else leads[min(26, len(leads) - 1)]
         st.session_state["_run"] = run
     step_back, step_fwd = sb.columns(2)
-    if step_back.button("◀ −1 h", width="stretch") and st.session_state["lead"] > leads[0]:
+    if step_back.button("◀ −1 h", key="lead_back", width="stretch") and st.session_state["lead"] > leads[0]:
         st.session_state["lead"] -= 1
-    if step_fwd.button("+1 h ▶", width="stretch") and st.session_state["lead"] < leads[-1]:
+    if step_fwd.button("+1 h ▶", key="lead_forward", width="stretch") and st.session_state["lead"] < leads[-1]:
         st.session_state["lead"] += 1
     lead = sb.slider("Lead time (h)", leads[0], leads[-1], key="lead")
     threshold = sb.select_slider("Event threshold (mm/h)", options=list(MODEL_THRESHOLDS), key="threshold")

@@ -60,7 +60,7 @@ def test_scores_match_engine_verify_and_respond_to_every_control(env: Path):
     fss_small = _table(at).loc["FSS", "NWP (run)"]
     at.sidebar.select_slider[1].set_value(25).run()
     assert _table(at).loc["FSS", "NWP (run)"] >= fss_small, "a larger neighbourhood forgives displacement"
-    at.sidebar.button[1].click().run()  # +1 h
+    at.button(key="lead_forward").click().run()  # +1 h
     assert at.sidebar.slider[0].value == 31
 
 
