@@ -60,6 +60,12 @@ def catalog(ref: DataRef) -> RunSource:
     return open_data(Path(ref[0]), ref[1], ref[2])
 
 
+@st.cache_data(show_spinner=False, ttl=300)
+def _detected(folder: str) -> tuple[str, str]:
+    """What ``auto`` finds in a folder: opens a GRIB file, so once per folder, not on every slider move."""
+    return detect(folder)
+
+
 def source_selector(folder: Path) -> tuple[str, str]:
     """Sidebar choice of the readers (kept across pages); ``auto`` shows what it detected."""
     for key in ("nwp_source", "qpe_source"):
@@ -71,7 +77,7 @@ def source_selector(folder: Path) -> tuple[str, str]:
         )
         qpe = st.selectbox("Observations", [AUTO, *source_names("qpe")], key="qpe_source")
         try:
-            found = detect(folder)
+            found = _detected(str(folder))
             st.caption(f"Detected: NWP `{found[0]}`, observations `{found[1]}`")
         except DataError:
             pass

@@ -89,6 +89,7 @@ class KometCatalog:
     root: Path
     grid: Grid = KOREA
     _coords: SourceGrid | None = field(default=None, repr=False)
+    _aws: dict[pd.Timestamp, Path] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
@@ -197,11 +198,15 @@ class KometCatalog:
         return ds
 
     def _aws_files(self) -> dict[pd.Timestamp, Path]:
+        """Valid time -> gauge file, listed once per catalog (a season holds thousands of files)."""
+        if self._aws is not None:
+            return self._aws
         found = {}
         for p in (self.root / AWS_DIR).rglob("AWS_HOUR_ALL_*.npy"):
             m = AWS_RE.search(p.name)
             if m:
                 found[pd.to_datetime(m.group(1), format="%Y%m%d%H")] = p
+        self._aws = found
         return found
 
     def load_qpe(self, run: str, lead_times: list[int]) -> xr.DataArray:
