@@ -31,6 +31,18 @@ def test_network_shapes(task: str, out: int):
     assert UNet(UNetConfig(widths=(8, 16))).forward(torch.randn(2, 16, 64, 64)).shape == (2, 3, 64, 64)
 
 
+def test_the_input_skip_keeps_the_backbone_a_pretraining_can_fill():
+    from dataclasses import replace
+
+    cfg = replace(TINY, skip_reads_input=True)
+    segment = PostProcessor(cfg, "segment")
+    pretrain = PostProcessor(cfg, "pretrain")
+    assert segment(torch.randn(2, 16, 64, 64)).shape == (2, 3, 64, 64)
+    assert segment.refine.skip[0].in_channels == cfg.folded_channels + cfg.in_channels
+    missing = segment.load_state_dict(pretrain.backbone_state(), strict=False).missing_keys
+    assert not [k for k in missing if k.startswith(("embed.", "encoder."))]
+
+
 def test_lite_and_paper_sizes_are_the_named_ones():
     assert LITE.name == "lite" and ModelConfig().depths == (4, 4, 18, 4) and ModelConfig().channels == 64
     assert ModelConfig().embed_dim == 4 * 16 * 16 == 1024

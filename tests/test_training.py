@@ -92,6 +92,29 @@ def test_evaluate_scores_every_method_on_test_runs_and_a_heldout_seed(tiny_confi
             agg = [r for r in result["rows"] if (r["dataset"], r["method"], r["lead_time"]) == (dataset, method, None)]
             assert {r["threshold"] for r in agg} == {0.1, 10.0}, (dataset, method)
             assert all(r["csi"] is None or 0 <= r["csi"] <= 1 for r in agg)
+    # Re-scoring one method keeps the others' results (the comparison table stays whole).
+    again = evaluate(cfg, ["scratch"], weights, progress=False, heldout_runs=1, merge=True)
+    assert set(again["run_tables"]) == set(names) and set(again["decision_thresholds"]) == set(names)
+    test_rows = {(r["method"], r["threshold"]) for r in again["rows"] if r["dataset"] == "test" and not r["lead_time"]}
+    assert {(m, t) for m in ["raw_nwp", *names] for t in (0.1, 10.0)} <= test_rows
+
+
+def test_comparisons_pair_the_questions_the_method_must_answer():
+    from training.evaluate import compare, comparison_pairs
+
+    names = ["unet", "scratch", "pretrained_mask75", "scratch_10pct", "pretrained_10pct", "pretrained_10pct_pt30"]
+    assert comparison_pairs(names, "pretrained_mask75") == [
+        ("pretrained_mask75", "unet"),
+        ("pretrained_mask75", "scratch"),
+        ("pretrained_10pct", "scratch_10pct"),
+        ("pretrained_10pct_pt30", "scratch_10pct"),
+    ]
+    good, poor = [[5, 1, 1, 93]] * 4, [[3, 3, 3, 91]] * 4
+    tables = {"a": {"0.1": good, "10": poor}, "b": {"0.1": poor, "10": poor}}
+    rows = compare(tables, [("a", "b")])
+    light, heavy = rows
+    assert light["difference"] == pytest.approx(5 / 7 - 3 / 9, abs=1e-4) and light["p_better"] == 1.0
+    assert heavy["difference"] == 0.0 and heavy["p_better"] == 0.0
 
 
 def test_tampered_or_foreign_weights_are_refused(tiny_config: Path, tmp_path: Path):

@@ -19,6 +19,7 @@ from engine.verify.categorical import (
     class_tables,
     confusion_matrix,
     contingency_table,
+    paired_bootstrap_difference,
     rain_class,
     sum_tables,
 )
@@ -131,6 +132,24 @@ def test_bootstrap_interval_brackets_the_estimate_and_resamples_runs():
     same = [tables[0]] * 5
     lo1, hi1 = bootstrap_interval(same, "csi", 200)
     assert lo1 == pytest.approx(hi1)
+
+
+def test_paired_bootstrap_tells_a_better_forecast_from_noise():
+    f, o, mask = _random_fields(7, shape=(12, 30, 30))
+    rng = np.random.default_rng(3)
+    base = [contingency_table(f[i], o[i], 1.0, mask) for i in range(12)]
+    # A better forecast: the truth on half of the pixels of every run.
+    half = rng.random(f.shape) < 0.5
+    better = [contingency_table(np.where(half[i], o[i], f[i]), o[i], 1.0, mask) for i in range(12)]
+    d = paired_bootstrap_difference(better, base, "csi", 500)
+    assert d["low"] > 0 and d["p_better"] == 1.0
+    assert d["difference"] == pytest.approx(
+        categorical_scores(sum_tables(better))["csi"] - categorical_scores(sum_tables(base))["csi"]
+    )
+    same = paired_bootstrap_difference(base, base, "csi", 200)
+    assert same["low"] == same["high"] == 0.0 and same["p_better"] == 0.0
+    with pytest.raises(ValueError, match="pair the same cases"):
+        paired_bootstrap_difference(base, base[:3])
 
 
 def _fss_direct(f, o, thr, n, valid):

@@ -57,7 +57,7 @@ def cmd_evaluate(cfg: TrainConfig, args) -> None:
     missing = [n for n, p in weights.items() if not p.exists()]
     if missing:
         raise DataError(f"no trained weights for {missing}: run `python -m training finetune` first")
-    evaluate(cfg, [m.name for m in methods], weights, progress=not args.quiet)
+    evaluate(cfg, [m.name for m in methods], weights, progress=not args.quiet, merge=bool(args.method))
     print(f"wrote {cfg.results_dir}/evaluation.json and README.md")
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
 
 from engine.errors import DataError
+from engine.model.config import SIZES, ModelConfig
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,12 @@ class TrainConfig:
     results_dir: str = "training/results"
     weights_dir: str = "engine/weights"
     source: str = ""
+    model_overrides: dict = field(default_factory=dict)  # e.g. {skip_reads_input: true} on top of the size
     raw: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def model_config(self) -> ModelConfig:
+        return replace(SIZES[self.model], **self.model_overrides)
 
     @property
     def out_dir(self) -> Path:
@@ -78,6 +84,7 @@ def load_config(path: str | Path) -> TrainConfig:
             name=raw["name"],
             seed=int(raw["seed"]),
             model=raw["model"],
+            model_overrides=dict(raw.get("model_overrides") or {}),
             data=DataConfig(**{**raw["data"], "lead_times": tuple(raw["data"]["lead_times"])}),
             split=dict(raw["split"]),
             crop=int(raw["crop"]),

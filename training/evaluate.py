@@ -17,7 +17,13 @@ from engine.inference import predict_probabilities
 from engine.model.weights import load_model
 from engine.normalise import NormStats, normalise, stack_channels
 from engine.verify.case import event_probability
-from engine.verify.categorical import TABLE_KEYS, categorical_scores, contingency_events, sum_tables
+from engine.verify.categorical import (
+    TABLE_KEYS,
+    categorical_scores,
+    contingency_events,
+    paired_bootstrap_difference,
+    sum_tables,
+)
 from engine.verify.report import score_folder
 from training.config import TrainConfig
 from training.methods import parse_method
@@ -103,7 +109,11 @@ def _tables(probs: np.ndarray, obs: np.ndarray, mask: np.ndarray, taus: dict) ->
         }
 
 
-def _score_model_on_store(model, store: Store, runs: list[str], decisions: dict[str, dict]) -> tuple[dict, list[int]]:
+def _score_model_on_store(
+    model, store: Store, runs: list[str], decisions: dict[str, dict]
+) -> tuple[dict, list[int], dict]:
+    """Tables per decision and event summed over runs (per lead time), and the val-tuned tables of each run
+    (summed over lead times) for the paired comparisons."""
     mask = Catalog(store.meta["archive"]).grid.qpe_mask
     tables: dict[str, dict[float, list]] = {d: {thr: [] for thr in THRESHOLDS} for d in decisions}
     leads: list[int] = []
@@ -112,7 +122,34 @@ def _score_model_on_store(model, store: Store, runs: list[str], decisions: dict[
         for d, taus in decisions.items():
             for thr, t in _tables(probs, obs, mask, taus).items():
                 tables[d][thr].append(t)
-    return {d: {thr: sum_tables(t) for thr, t in v.items()} for d, v in tables.items()}, leads
+    per_run = {
+        f"{thr:g}": [[int(np.sum(t[k])) for k in TABLE_KEYS] for t in tables["val_tuned"][thr]] for thr in THRESHOLDS
+    }
+    return {d: {thr: sum_tables(t) for thr, t in v.items()} for d, v in tables.items()}, leads, per_run
+
+
+def comparison_pairs(methods: list[str], ship: str) -> list[tuple[str, str]]:
+    """The questions the evaluation answers with a paired test: the shipped method against the U-Net, against
+    the same network from scratch and against its one-hot twin; pre-trained against scratch at each labelled share."""
+    pairs = [(ship, "unet"), (ship, "scratch"), ("pretrained_continuous", "pretrained_onehot")]
+    for m in methods:
+        share = re.search(r"_(\d+)pct", m)
+        if m.startswith("pretrained") and share:
+            pairs.append((m, f"scratch_{share.group(1)}pct"))
+    present = set(methods)
+    return [p for p in dict.fromkeys(pairs) if p[0] in present and p[1] in present and p[0] != p[1]]
+
+
+def compare(run_tables: dict[str, dict], pairs: list[tuple[str, str]]) -> list[dict]:
+    """Paired bootstrap over test runs of the CSI difference, per pair and event threshold."""
+    out = []
+    for a, b in pairs:
+        for thr in THRESHOLDS:
+            ta = [dict(zip(TABLE_KEYS, c, strict=True)) for c in run_tables[a][f"{thr:g}"]]
+            tb = [dict(zip(TABLE_KEYS, c, strict=True)) for c in run_tables[b][f"{thr:g}"]]
+            d = paired_bootstrap_difference(ta, tb, "csi")
+            out.append({"a": a, "b": b, "threshold": thr, **{k: round(v, 4) for k, v in d.items()}})
+    return out
 
 
 def _score_model_on_archive(
@@ -151,20 +188,27 @@ def _nwp_rows(cat: Catalog, runs: list[str], dataset: str) -> list[dict]:
 
 
 def evaluate(
-    cfg: TrainConfig, methods: list[str], weights: dict[str, Path], progress: bool = True, heldout_runs: int = 6
+    cfg: TrainConfig,
+    methods: list[str],
+    weights: dict[str, Path],
+    progress: bool = True,
+    heldout_runs: int = 6,
+    merge: bool = False,
 ) -> dict:
+    """Score ``methods`` and write ``evaluation.json`` + ``README.md``. With ``merge``, the other methods' results
+    already in ``evaluation.json`` (same test runs) are kept, so one method can be re-scored alone."""
     store = Store(cfg.data.store)
     test_runs = store.runs("test")
     torch.set_num_threads(cfg.threads)
     rows = _nwp_rows(Catalog(cfg.data.archive), test_runs, "test")
     mask = Catalog(cfg.data.archive).grid.qpe_mask
-    decisions_by_method, val_csi = {}, {}
+    decisions_by_method, val_csi, run_tables = {}, {}, {}
     for name in methods:
         model, _ = load_model(weights[name])
         taus, val_csi[name] = tune_decisions(model, store, mask)
         decisions_by_method[name] = taus
         decisions = {"argmax": ARGMAX, "val_tuned": taus}
-        tables, leads = _score_model_on_store(model, store, test_runs, decisions)
+        tables, leads, run_tables[name] = _score_model_on_store(model, store, test_runs, decisions)
         for d in decisions:
             rows += _rows(name, "test", tables[d], leads, d)
         if progress:
@@ -197,12 +241,34 @@ def evaluate(
         "train_runs": store.runs("train"),
         "decision_thresholds": {m: {f"{k:g}": v for k, v in t.items()} for m, t in decisions_by_method.items()},
         "validation_csi": {m: {f"{k:g}": v for k, v in t.items()} for m, t in val_csi.items()},
+        "run_tables": run_tables,
         "rows": rows,
     }
     results = Path(cfg.results_dir)
+    if merge:
+        result = _merged(results / "evaluation.json", result)
+    ordered = list(result["run_tables"])
+    result["comparisons"] = compare(result["run_tables"], comparison_pairs(ordered, cfg.ship))
     atomic_write_bytes(results / "evaluation.json", (json.dumps(result, indent=1) + "\n").encode())
     atomic_write_bytes(results / "README.md", render(result).encode())
     return result
+
+
+def _merged(path: Path, new: dict) -> dict:
+    """``new`` plus the methods of the evaluation at ``path`` that ``new`` did not score (same test runs only)."""
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return new
+    if old.get("test_runs") != new["test_runs"]:
+        return new
+    fresh = set(new["run_tables"]) | {"raw_nwp"}
+    kept = [m for m in old.get("decision_thresholds", {}) if m not in fresh]
+    merged = dict(new)
+    for key in ("decision_thresholds", "validation_csi", "run_tables"):
+        merged[key] = {**{m: old.get(key, {})[m] for m in kept if m in old.get(key, {})}, **new[key]}
+    merged["rows"] = new["rows"] + [r for r in old["rows"] if r["method"] in kept]
+    return merged
 
 
 def _decision_ok(r: dict, decision: str) -> bool:
@@ -292,7 +358,27 @@ def render(result: dict) -> str:
                     f"{_fmt(_window(rows, method, dataset, 10.0, decision))} | {ratio} |"
                 )
             lines.append("")
-    return "\n".join(lines + _label_share(rows))
+    return "\n".join(lines + _label_share(rows) + _comparisons(result.get("comparisons", [])))
+
+
+def _comparisons(comparisons: list[dict]) -> list[str]:
+    if not comparisons:
+        return []
+    lines = [
+        "## Are the differences real? (test runs, val-tuned, paired bootstrap over runs)",
+        "",
+        "CSI(A) - CSI(B) on all test runs, its 95 % interval from 2000 resamples of the runs (the same draw for",
+        "both, Hamill 1999), and the share of resamples in which A scores higher.",
+        "",
+        "| A | B | event | CSI(A) - CSI(B) | 95 % interval | P(A better) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for c in comparisons:
+        lines.append(
+            f"| {c['a']} | {c['b']} | >= {c['threshold']:g} mm/h | {c['difference']:+.3f} | "
+            f"{c['low']:+.3f} to {c['high']:+.3f} | {c['p_better']:.2f} |"
+        )
+    return [*lines, ""]
 
 
 def _label_share(rows: list[dict]) -> list[str]:

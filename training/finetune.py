@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from engine.model.config import SIZES, UNetConfig
+from engine.model.config import UNetConfig
 from engine.model.network import PostProcessor
 from engine.model.patch_embed import random_token_mask
 from engine.model.unet import UNet
@@ -31,11 +31,11 @@ def weights_path(cfg: TrainConfig, method: Method) -> Path:
 def build(cfg: TrainConfig, method: Method) -> torch.nn.Module:
     if method.arch == "unet":
         return UNet(UNetConfig())
-    return PostProcessor(SIZES[cfg.model], "segment")
+    return PostProcessor(cfg.model_config, "segment")
 
 
 def finetune_step(cfg: TrainConfig, method: Method):
-    model_cfg = SIZES[cfg.model]
+    model_cfg = cfg.model_config
 
     def step(model: torch.nn.Module, batch: tuple, gen: torch.Generator) -> torch.Tensor:
         x, y = batch
@@ -111,7 +111,7 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
         progress,
     )
     if distributed.is_main():
-        model_cfg = asdict(UNetConfig()) if method.arch == "unet" else SIZES[cfg.model].to_dict()
+        model_cfg = asdict(UNetConfig()) if method.arch == "unet" else cfg.model_config.to_dict()
         save_weights(
             out,
             core.cpu(),

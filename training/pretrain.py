@@ -9,7 +9,6 @@ import torch
 from safetensors.torch import save_file
 
 from engine.data.atomic import atomic_path
-from engine.model.config import SIZES
 from engine.model.network import PostProcessor
 from engine.model.patch_embed import random_token_mask, token_mask_to_pixels
 from training import distributed
@@ -25,7 +24,7 @@ def backbone_path(cfg: TrainConfig, mask_ratio: float, epochs: int | None = None
 
 
 def pretrain_step(cfg: TrainConfig, mask_ratio: float):
-    model_cfg = SIZES[cfg.model]
+    model_cfg = cfg.model_config
 
     def step(model: torch.nn.Module, batch: tuple, gen: torch.Generator) -> torch.Tensor:
         x, y = batch
@@ -58,7 +57,7 @@ def pretrain(
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed + zlib.crc32(out.name.encode()) % 1000)
     store = Store(cfg.data.store)
-    model = distributed.wrap(PostProcessor(SIZES[cfg.model], "pretrain").to(device), device)
+    model = distributed.wrap(PostProcessor(cfg.model_config, "pretrain").to(device), device)
     p = cfg.pretrain
     opt = torch.optim.AdamW(model.parameters(), lr=p.lr, betas=p.betas, weight_decay=p.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=p.restart_epochs)

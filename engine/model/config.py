@@ -21,6 +21,7 @@ class ModelConfig:
     pool_scales: tuple[int, ...] = (1, 2, 3, 6)
     num_classes: int = 3
     high_res_skip: bool = True  # full-resolution refinement of the segmentation head (see upernet.py)
+    skip_reads_input: bool = False  # the refinement also reads the normalised input channels, not only the folds
     name: str = "paper"
 
     @property

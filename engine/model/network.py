@@ -32,7 +32,9 @@ class PostProcessor(nn.Module):
             self.encoder.out_channels, cfg.fpn_width, out, cfg.pool_scales, 3 if task == "pretrain" else 1
         )
         self.refine = (
-            HighResolutionSkip(cfg.folded_channels, cfg.fpn_width, out)
+            HighResolutionSkip(
+                cfg.folded_channels + (cfg.in_channels if cfg.skip_reads_input else 0), cfg.fpn_width, out
+            )
             if task == "segment" and cfg.high_res_skip
             else None
         )
@@ -44,7 +46,8 @@ class PostProcessor(nn.Module):
         folded = self.embed(x, token_mask, offset)
         features = self.encoder(folded)
         if self.refine is not None:
-            return self.refine(self.head.fused(features), folded)
+            skip = torch.cat([folded, x], dim=1) if self.cfg.skip_reads_input else folded
+            return self.refine(self.head.fused(features), skip)
         return self.head(features, x.shape[-2:])
 
     def backbone_state(self) -> dict[str, torch.Tensor]:
