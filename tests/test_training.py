@@ -35,6 +35,16 @@ def tiny_config(demo_archive: Path, tmp_path_factory: pytest.TempPathFactory) ->
     return path
 
 
+@pytest.mark.parametrize("path", sorted(Path("training/configs").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_shipped_config_loads_with_its_methods(path: Path):
+    cfg = load_config(path)
+    model = cfg.model_config
+    assert cfg.crop % 32 == 0 and cfg.crop % model.patch == 0
+    assert model.token_grid[0] * model.patch >= 160  # positions cover the whole domain
+    for name in (*cfg.methods, *cfg.ablations, cfg.ship):
+        parse_method(name, cfg.finetune.loss, cfg.pretrain.mask_ratio)
+
+
 def test_cyclic_split_never_mixes_runs():
     runs = [f"202607{d:02d}00" for d in range(1, 17)]
     split = cyclic_split(runs, {"train": 4, "val": 2, "test": 2})

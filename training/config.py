@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -64,7 +64,7 @@ class TrainConfig:
 
     @property
     def model_config(self) -> ModelConfig:
-        return replace(SIZES[self.model], **self.model_overrides)
+        return ModelConfig.from_dict({**SIZES[self.model].to_dict(), **self.model_overrides})
 
     @property
     def out_dir(self) -> Path:

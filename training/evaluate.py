@@ -267,7 +267,8 @@ def _merged(path: Path, new: dict) -> dict:
     merged = dict(new)
     for key in ("decision_thresholds", "validation_csi", "run_tables"):
         merged[key] = {**{m: old.get(key, {})[m] for m in kept if m in old.get(key, {})}, **new[key]}
-    merged["rows"] = new["rows"] + [r for r in old["rows"] if r["method"] in kept]
+    nwp = [r for r in new["rows"] if r["method"] == "raw_nwp"]
+    merged["rows"] = nwp + [r for r in old["rows"] if r["method"] in kept] + [r for r in new["rows"] if r not in nwp]
     return merged
 
 
@@ -310,7 +311,7 @@ def render(result: dict) -> str:
     lines = [
         "# Evaluation",
         "",
-        "Written by `python -m training evaluate --config training/configs/lite.yaml` (every lead time is in",
+        f"Written by `python -m training evaluate --config {result['config']}` (every lead time is in",
         "`evaluation.json`). Contingency tables are summed over all test runs, lead times 1-48 h and QPE-valid",
         "pixels before the ratio. Model decisions: **val-tuned** = the event is forecast where P(event) reaches the",
         "probability threshold that maximised CSI on the validation runs (never the test runs); **argmax** = the most",

@@ -27,6 +27,8 @@ in; the probabilities of three rain classes per 5 km pixel come out: < 0.1, 0.1â
 head; self-supervised pre-training reconstructs masked patches (75 % masked in the shipped model; the paper uses
 90 %); the encoder is then fine-tuned for
 segmentation with a mix of one-hot and continuous (probability-density) labels, class weights [1, 5, 10].
+Two deviations from the paper, both chosen on validation runs: the shipped lite model uses 8-pixel patches (the
+paper 16) and refines the head at full resolution from the patch embedding and the input fields.
 """
 )
 try:
