@@ -46,7 +46,7 @@ class ModelConfig:
 
 PAPER = ModelConfig()
 # The CPU size. Patches of 8 px (not the paper's 16) and an input-reading skip: at 5 km a heavy-rain cell spans a
-# few pixels, and on validation runs both raised CSI at 10 mm/h (training/results/README.md, "architecture").
+# few pixels, and on validation runs both raised CSI at 10 mm/h (README.md, "Model and training").
 LITE = ModelConfig(
     channels=32,
     depths=(1, 1, 3, 1),
