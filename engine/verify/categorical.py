@@ -157,6 +157,16 @@ def class_tables(matrix: np.ndarray) -> list[dict[str, int]]:
     return out
 
 
+def _as_counts(tables: Sequence[Mapping[str, int]]) -> np.ndarray:
+    """(cases, 4) integer array of contingency tables, in ``TABLE_KEYS`` order."""
+    return np.array([[t[k] for k in TABLE_KEYS] for t in tables], dtype=np.int64).reshape(-1, len(TABLE_KEYS))
+
+
+def _scores_of(counts: np.ndarray, score: str) -> np.ndarray:
+    """The score of each row of a (n, 4) count array."""
+    return np.asarray(categorical_scores(dict(zip(TABLE_KEYS, counts.T, strict=True)))[score], dtype=float)
+
+
 def bootstrap_interval(
     case_tables: Sequence[Mapping[str, int]],
     score: str = "csi",
@@ -169,14 +179,13 @@ def bootstrap_interval(
     Resampling runs rather than pixels respects the strong spatial and temporal correlation within a run
     (Hamill 1999, Weather and Forecasting 14, 155-167). Each resample sums its tables before the ratio.
     """
-    counts = np.array([[t[k] for k in TABLE_KEYS] for t in case_tables], dtype=np.int64)
+    counts = _as_counts(case_tables)
     if len(counts) == 0:
         return (float("nan"), float("nan"))
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, len(counts), size=(n_resamples, len(counts)))
-    summed = counts[picks].sum(axis=1)
-    values = categorical_scores(dict(zip(TABLE_KEYS, summed.T, strict=True)))[score]
-    values = np.asarray(values)[np.isfinite(values)]
+    values = _scores_of(counts[picks].sum(axis=1), score)
+    values = values[np.isfinite(values)]
     if values.size == 0:
         return (float("nan"), float("nan"))
     alpha = (1 - confidence) / 2
@@ -201,22 +210,19 @@ def paired_bootstrap_difference(
     """
     if len(tables_a) != len(tables_b):
         raise ValueError(f"{len(tables_a)} cases for A but {len(tables_b)} for B: pair the same cases")
-    a = np.array([[t[k] for k in TABLE_KEYS] for t in tables_a], dtype=np.int64)
-    b = np.array([[t[k] for k in TABLE_KEYS] for t in tables_b], dtype=np.int64)
+    a, b = _as_counts(tables_a), _as_counts(tables_b)
     if len(a) == 0:
         nan = float("nan")
         return {"difference": nan, "low": nan, "high": nan, "p_better": nan}
-
-    def scores(counts: np.ndarray) -> np.ndarray:
-        return np.asarray(categorical_scores(dict(zip(TABLE_KEYS, counts.T, strict=True)))[score], dtype=float)
-
     picks = np.random.default_rng(seed).integers(0, len(a), size=(n_resamples, len(a)))
-    diff = scores(a[picks].sum(axis=1)) - scores(b[picks].sum(axis=1))
+    diff = _scores_of(a[picks].sum(axis=1), score) - _scores_of(b[picks].sum(axis=1), score)
     diff = diff[np.isfinite(diff)]
     alpha = (1 - confidence) / 2
     lo, hi = np.quantile(diff, [alpha, 1 - alpha]) if diff.size else (np.nan, np.nan)
     return {
-        "difference": float(scores(a.sum(axis=0, keepdims=True))[0] - scores(b.sum(axis=0, keepdims=True))[0]),
+        "difference": float(
+            _scores_of(a.sum(axis=0, keepdims=True), score)[0] - _scores_of(b.sum(axis=0, keepdims=True), score)[0]
+        ),
         "low": float(lo),
         "high": float(hi),
         "p_better": float(np.mean(diff > 0)) if diff.size else float("nan"),
