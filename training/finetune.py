@@ -57,6 +57,12 @@ def git_commit() -> str:
         return "unknown"
 
 
+def unlabelled_fingerprint(cfg: TrainConfig) -> str | None:
+    """The extra pre-training data's fingerprint, if the config has any."""
+    u = cfg.data.unlabelled
+    return None if u is None else Store(u.store).meta["fingerprint"]
+
+
 def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bool = True) -> Path:
     out = weights_path(cfg, method)
     if out.exists():
@@ -83,7 +89,7 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
             groups = [{"params": head, "lr": f.lr_head}]
         else:
             groups = [
-                {"params": back, "lr": f.lr_encoder if method.pretrained else f.lr_head},
+                {"params": back, "lr": (f.lr_encoder if method.pretrained else f.lr_head) * method.encoder_lr_scale},
                 {"params": head, "lr": f.lr_head},
             ]
     else:
@@ -129,8 +135,10 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
                     "labelled_fraction": method.fraction,
                     "pretrain_mask_ratio": method.pretrain_mask_ratio,
                     "pretrain_epochs": method.pretrain_epochs or cfg.pretrain.epochs,
+                    "encoder_lr_scale": method.encoder_lr_scale,
                 },
                 "data_fingerprint": store.meta["fingerprint"],
+                "unlabelled_fingerprint": unlabelled_fingerprint(cfg) if method.pretrained else None,
                 "train_runs": store.runs("train"),
                 "test_runs": store.runs("test"),
                 "git_commit": git_commit(),

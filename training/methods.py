@@ -1,6 +1,7 @@
 """The compared methods, by name: ``unet``, ``scratch``, ``pretrained_onehot``, ``pretrained_continuous`` and
 ablations built from suffixes: ``_focal``, ``_frozen``, ``_NNpct`` (share of labelled training runs),
-``_maskNN`` (pre-training masking ratio), ``_ptNN`` (pre-training epochs)."""
+``_maskNN`` (pre-training masking ratio), ``_ptNN`` (pre-training epochs), ``_encNN`` (encoder learning rate as
+NN % of the config's ``lr_encoder``: gentler fine-tuning of a pre-trained encoder)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ class Method:
     frozen: bool = False
     fraction: float = 1.0
     pretrain_epochs: int | None = None  # None: the config's
+    encoder_lr_scale: float = 1.0
 
 
 def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
@@ -32,7 +34,7 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
     head = parts[0]
     if head not in ("unet", "scratch", "pretrained"):
         raise ValueError(f"unknown method {name!r}")
-    loss, frozen, fraction, mask, epochs = base, False, 1.0, default_mask, None
+    loss, frozen, fraction, mask, epochs, enc = base, False, 1.0, default_mask, None, 1.0
     for part in parts[1:]:
         if part in ("onehot", "weighted", "ce"):
             loss = LossConfig(kind="onehot", class_weights=base.class_weights)
@@ -48,7 +50,9 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
             mask = int(m.group(1)) / 100
         elif m := re.fullmatch(r"pt(\d+)", part):
             epochs = int(m.group(1))
+        elif m := re.fullmatch(r"enc(\d+)", part):
+            enc = int(m.group(1)) / 100
         else:
             raise ValueError(f"unknown method part {part!r} in {name!r}")
     arch = "unet" if head == "unet" else "postprocessor"
-    return Method(name, arch, head == "pretrained", mask, loss, frozen, fraction, epochs)
+    return Method(name, arch, head == "pretrained", mask, loss, frozen, fraction, epochs, enc)
