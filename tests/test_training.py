@@ -61,12 +61,43 @@ def test_store_has_normalised_inputs_exact_targets_and_a_clean_split(tiny_config
     np.testing.assert_allclose(train.std(axis=(0, 2, 3)), 1, atol=0.02)
 
 
+def test_unlabelled_runs_are_normalised_like_the_training_runs_and_feed_only_pretraining(
+    tiny_config: Path, tmp_path: Path
+):
+    from training.pretrain import pretrain
+
+    raw = yaml.safe_load(tiny_config.read_text())
+    raw["name"] = "tiny_unlabelled"
+    raw["data"]["unlabelled"] = {  # the same two runs again, read as if their QPE did not exist
+        "archive": raw["data"]["archive"],
+        "store": str(tmp_path / "unlabelled"),
+        "runs": 2,
+        "demo_seed": 7,
+        "start": "2026-07-01",
+    }
+    path = tmp_path / "unlabelled.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    cfg = load_config(path)
+    prepare(cfg, progress=False)
+    labelled, extra = Store(cfg.data.store), Store(cfg.data.unlabelled.store)
+    assert extra.y is None and not (tmp_path / "unlabelled" / "y.npy").exists()
+    assert extra.stats == labelled.stats
+    np.testing.assert_array_equal(np.asarray(extra.x), np.asarray(labelled.x))
+    with pytest.raises(ValueError, match="no labels"):
+        StoreDataset(extra, np.arange(2))
+    pretrain(cfg, progress=False)
+    log = [json.loads(line) for line in (cfg.out_dir / "train_log.jsonl").read_text().splitlines()]
+    # 1 labelled training run + 2 unlabelled runs, 4 lead times each; validation is empty in the tiny split
+    assert log[-1]["samples"] == 12
+
+
 def test_ablation_names_parse_into_methods_with_their_own_backbones(tiny_config: Path):
     from training.pretrain import backbone_path
 
     cfg = load_config(tiny_config)
-    m = parse_method("pretrained_focal_10pct_mask50_pt3", cfg.finetune.loss, 0.9)
+    m = parse_method("pretrained_focal_10pct_mask50_pt3_enc20", cfg.finetune.loss, 0.9)
     assert (m.loss.kind, m.fraction, m.pretrain_mask_ratio, m.pretrain_epochs) == ("focal", 0.1, 0.5, 3)
+    assert m.encoder_lr_scale == 0.2
     paths = {backbone_path(cfg, 0.9), backbone_path(cfg, 0.5), backbone_path(cfg, 0.9, 3)}
     assert len(paths) == 3 and backbone_path(cfg, 0.9, cfg.pretrain.epochs) == backbone_path(cfg, 0.9)
     with pytest.raises(ValueError, match="unknown method part"):

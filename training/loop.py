@@ -19,30 +19,34 @@ from training.store import Store
 
 
 class StoreDataset(Dataset):
-    def __init__(self, store: Store, indices: np.ndarray) -> None:
-        self.store, self.indices = store, indices
+    """Samples of a store as ``(x, y)``, or ``(x,)`` with ``labels=False`` (pre-training; unlabelled stores)."""
+
+    def __init__(self, store: Store, indices: np.ndarray, labels: bool = True) -> None:
+        if labels and store.y is None:
+            raise ValueError(f"{store.path} holds no labels (an unlabelled store)")
+        self.store, self.indices, self.labels = store, indices, labels
 
     def __len__(self) -> int:
         return len(self.indices)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, ...]:
         j = int(self.indices[i])
-        return torch.from_numpy(np.asarray(self.store.x[j], dtype=np.float32)), torch.from_numpy(
-            np.array(self.store.y[j])
-        )
+        x = torch.from_numpy(np.asarray(self.store.x[j], dtype=np.float32))
+        return (x, torch.from_numpy(np.array(self.store.y[j]))) if self.labels else (x,)
 
 
 def random_crop(
-    x: torch.Tensor, y: torch.Tensor, crop: int, patch: int, gen: torch.Generator
-) -> tuple[torch.Tensor, torch.Tensor, tuple[int, int]]:
-    """One patch-aligned crop for the whole batch; returns the crop's first token (y, x)."""
+    x: torch.Tensor, y: torch.Tensor | None, crop: int, patch: int, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor | None, tuple[int, int]]:
+    """One patch-aligned crop for the whole batch (``y`` may be None); returns the crop's first token (y, x)."""
     h, w = x.shape[-2:]
     if crop >= h and crop >= w:
         return x, y, (0, 0)
     ty = int(torch.randint(0, (h - crop) // patch + 1, (1,), generator=gen))
     tx = int(torch.randint(0, (w - crop) // patch + 1, (1,), generator=gen))
     sy, sx = ty * patch, tx * patch
-    return x[..., sy : sy + crop, sx : sx + crop], y[..., sy : sy + crop, sx : sx + crop], (ty, tx)
+    window = (..., slice(sy, sy + crop), slice(sx, sx + crop))
+    return x[window], None if y is None else y[window], (ty, tx)
 
 
 def fit(
@@ -110,6 +114,7 @@ def fit(
             scheduler.step()
         record = {
             "epoch": epoch + 1,
+            "samples": seen,
             "loss": total / max(seen, 1),
             "seconds": round(time.perf_counter() - t0, 1),
             "samples_per_s": round(seen / max(time.perf_counter() - t0, 1e-9), 2),

@@ -5,8 +5,10 @@ from __future__ import annotations
 import zlib
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors.torch import save_file
+from torch.utils.data import ConcatDataset, Dataset
 
 from engine.data.atomic import atomic_path
 from engine.model.network import PostProcessor
@@ -27,8 +29,7 @@ def pretrain_step(cfg: TrainConfig, mask_ratio: float):
     model_cfg = cfg.model_config
 
     def step(model: torch.nn.Module, batch: tuple, gen: torch.Generator) -> torch.Tensor:
-        x, y = batch
-        x, _, offset = random_crop(x, y, cfg.crop, model_cfg.patch, gen)
+        x, _, offset = random_crop(batch[0], None, cfg.crop, model_cfg.patch, gen)
         n, _, h, w = x.shape
         shape = (model_cfg.groups_of_variables, h // model_cfg.patch, w // model_cfg.patch)
         tokens = random_token_mask(n, shape, mask_ratio, gen).to(x.device)
@@ -61,11 +62,16 @@ def pretrain(
     p = cfg.pretrain
     opt = torch.optim.AdamW(model.parameters(), lr=p.lr, betas=p.betas, weight_decay=p.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=p.restart_epochs)
-    # Pre-training needs no labels: train and validation runs (never test runs) are all unlabelled input here.
-    idx = torch.cat([torch.from_numpy(store.indices("train")), torch.from_numpy(store.indices("val"))]).numpy()
+    # Pre-training needs no labels: train and validation runs (never test runs) are all unlabelled input here,
+    # with the optional unlabelled archive's runs.
+    idx = np.concatenate([store.indices("train"), store.indices("val")])
+    data: Dataset = StoreDataset(store, idx, labels=False)
+    if cfg.data.unlabelled is not None:
+        extra = Store(cfg.data.unlabelled.store)
+        data = ConcatDataset([data, StoreDataset(extra, np.arange(len(extra.meta["samples"])), labels=False)])
     fit(
         model,
-        StoreDataset(store, idx),
+        data,
         pretrain_step(cfg, ratio),
         opt,
         sched,

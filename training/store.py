@@ -9,6 +9,7 @@ without it is incomplete and is rebuilt.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from pathlib import Path
@@ -47,6 +48,14 @@ def fingerprint(archive: Path) -> str:
 
 
 def prepare(cfg: TrainConfig, progress: bool = True) -> Path:
+    """Build (or reuse) the labelled store and, if the config names one, the unlabelled store; returns the first."""
+    store = _prepare_labelled(cfg, progress)
+    if cfg.data.unlabelled is not None:
+        prepare_unlabelled(cfg, Store(store).stats, progress)
+    return store
+
+
+def _prepare_labelled(cfg: TrainConfig, progress: bool) -> Path:
     archive, store = Path(cfg.data.archive), Path(cfg.data.store)
     if not (archive / "archive.json").exists():
         generate(
@@ -78,32 +87,81 @@ def prepare(cfg: TrainConfig, progress: bool = True) -> Path:
     mean = total / count
     std = np.sqrt(np.maximum(total_sq / count - mean**2, 1e-12))
     stats = NormStats(tuple(map(float, mean)), tuple(map(float, std)))
-    # Pass 2: normalised inputs and targets.
+    _write_store(store, cat, runs, leads, stats, split, fp, cfg.split, progress)
+    return store
+
+
+def prepare_unlabelled(cfg: TrainConfig, stats: NormStats, progress: bool = True) -> Path:
+    """The optional unlabelled archive (NWP runs whose QPE is never read) as a store of inputs only, normalised with
+    the labelled training runs' statistics: extra data that only pre-training sees."""
+    u = cfg.data.unlabelled
+    archive, store = Path(u.archive), Path(u.store)
+    if not (archive / "archive.json").exists():
+        generate(
+            archive,
+            runs=u.runs,
+            seed=u.demo_seed,
+            leads=cfg.data.lead_times[1],
+            start=pd.Timestamp(u.start),
+            progress=progress,
+        )
+    fp = fingerprint(archive)
+    meta_path = store / "store.json"
+    if meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        if meta.get("fingerprint") == fp and meta.get("normalisation") == stats.to_dict():
+            return store
+    cat = Catalog(archive)
+    runs = cat.runs()
+    leads = list(range(cfg.data.lead_times[0], cfg.data.lead_times[1] + 1))
+    _write_store(store, cat, runs, leads, stats, dict.fromkeys(runs, "unlabelled"), fp, None, progress, labels=False)
+    return store
+
+
+def _write_store(
+    store: Path,
+    cat: Catalog,
+    runs: list[str],
+    leads: list[int],
+    stats: NormStats,
+    split: dict[str, str],
+    fp: str,
+    blocks: dict | None,
+    progress: bool,
+    labels: bool = True,
+) -> None:
+    """Pass 2: normalised inputs (and QPE targets when ``labels``), then ``store.json`` last."""
     n = len(runs) * len(leads)
     ny, nx = cat.grid.shape
     store.mkdir(parents=True, exist_ok=True)
     samples = []
-    with atomic_path(store / "x.npy") as x_tmp, atomic_path(store / "y.npy") as y_tmp:
+    with contextlib.ExitStack() as files:
+        x_tmp = files.enter_context(atomic_path(store / "x.npy"))
         x = np.lib.format.open_memmap(x_tmp, mode="w+", dtype=np.float16, shape=(n, 16, ny, nx))
-        y = np.lib.format.open_memmap(y_tmp, mode="w+", dtype=np.float32, shape=(n, ny, nx))
-        for i, run in enumerate(tqdm(runs, desc="prepare: store", disable=not progress)):
+        y = None
+        if labels:
+            y_tmp = files.enter_context(atomic_path(store / "y.npy"))
+            y = np.lib.format.open_memmap(y_tmp, mode="w+", dtype=np.float32, shape=(n, ny, nx))
+        for i, run in enumerate(tqdm(runs, desc=f"prepare: store {store.name}", disable=not progress)):
             sl = slice(i * len(leads), (i + 1) * len(leads))
             x[sl] = normalise(stack_channels(cat.load_run(run, leads)), stats).astype(np.float16)
-            y[sl] = cat.load_qpe(run, leads).values
+            if y is not None:
+                y[sl] = cat.load_qpe(run, leads).values
             samples += [{"run": run, "lead": ld, "split": split[run]} for ld in leads]
         x.flush()
-        y.flush()
+        if y is not None:
+            y.flush()
         del x, y
     meta = {
         "fingerprint": fp,
-        "archive": str(archive),
-        "split_blocks": cfg.split,
+        "archive": str(cat.root),
+        "split_blocks": blocks,
         "normalisation": stats.to_dict(),
         "samples": samples,
         "shape": [n, 16, ny, nx],
+        "labels": labels,
     }
-    atomic_write_bytes(meta_path, json.dumps(meta).encode())
-    return store
+    atomic_write_bytes(store / "store.json", json.dumps(meta).encode())
 
 
 class Store:
@@ -113,7 +171,8 @@ class Store:
         self.path = Path(path)
         self.meta = json.loads((self.path / "store.json").read_text())
         self.x = np.load(self.path / "x.npy", mmap_mode="r")
-        self.y = np.load(self.path / "y.npy", mmap_mode="r")
+        y = self.path / "y.npy"
+        self.y = np.load(y, mmap_mode="r") if y.exists() else None  # None: an unlabelled store
         self.stats = NormStats.from_dict(self.meta["normalisation"])
 
     def indices(self, split: str, fraction: float = 1.0, seed: int = 0) -> np.ndarray:
