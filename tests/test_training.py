@@ -98,10 +98,13 @@ def test_ablation_names_parse_into_methods_with_their_own_backbones(tiny_config:
     m = parse_method("pretrained_focal_10pct_mask50_pt3_enc20", cfg.finetune.loss, 0.9)
     assert (m.loss.kind, m.fraction, m.pretrain_mask_ratio, m.pretrain_epochs) == ("focal", 0.1, 0.5, 3)
     assert m.encoder_lr_scale == 0.2
+    assert parse_method("scratch_10pct_draw2", cfg.finetune.loss, 0.9).draw == 2
     paths = {backbone_path(cfg, 0.9), backbone_path(cfg, 0.5), backbone_path(cfg, 0.9, 3)}
     assert len(paths) == 3 and backbone_path(cfg, 0.9, cfg.pretrain.epochs) == backbone_path(cfg, 0.9)
     with pytest.raises(ValueError, match="unknown method part"):
         parse_method("pretrained_sometimes", cfg.finetune.loss, 0.9)
+    with pytest.raises(ValueError, match="needs a labelled share"):
+        parse_method("scratch_draw2", cfg.finetune.loss, 0.9)
 
 
 def test_finetune_after_pretraining_ships_checked_weights(tiny_config: Path):

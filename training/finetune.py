@@ -97,7 +97,7 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
     model = distributed.wrap(core.to(device), device)
     opt = torch.optim.Adam(groups)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(f.epochs, 1))
-    idx = store.indices("train", method.fraction, cfg.seed)
+    idx = store.indices("train", method.fraction, cfg.seed + method.draw)
     # Same number of optimisation steps for every method: a smaller labelled share is seen for more epochs.
     epochs = max(1, round(f.epochs / method.fraction)) if method.fraction < 1 else f.epochs
     history = fit(
@@ -133,6 +133,7 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
                     "pretrained": method.pretrained,
                     "frozen": method.frozen,
                     "labelled_fraction": method.fraction,
+                    "labelled_runs": sorted({store.meta["samples"][i]["run"] for i in idx}),
                     "pretrain_mask_ratio": method.pretrain_mask_ratio,
                     "pretrain_epochs": method.pretrain_epochs or cfg.pretrain.epochs,
                     "encoder_lr_scale": method.encoder_lr_scale,
