@@ -144,7 +144,7 @@ def test_evaluate_scores_every_method_on_test_runs_and_a_heldout_seed(tiny_confi
 
 
 def test_comparisons_pair_the_questions_the_method_must_answer():
-    from training.evaluate import compare, comparison_pairs
+    from training.evaluate import compare, comparison_pairs, pooled_draws
 
     names = ["unet", "scratch", "pretrained_mask75", "scratch_10pct", "pretrained_10pct", "pretrained_10pct_pt30"]
     assert comparison_pairs(names, "pretrained_mask75") == [
@@ -153,6 +153,16 @@ def test_comparisons_pair_the_questions_the_method_must_answer():
         ("pretrained_10pct", "scratch_10pct"),
         ("pretrained_10pct_pt30", "scratch_10pct"),
     ]
+    draws = ["scratch_10pct", "scratch_10pct_draw1", "pretrained_10pct", "pretrained_10pct_draw1", "pretrained_25pct"]
+    assert comparison_pairs([*draws, "scratch_10pct, 2 draws", "pretrained_10pct, 2 draws"], "x") == [
+        ("pretrained_10pct", "scratch_10pct"),
+        ("pretrained_10pct_draw1", "scratch_10pct_draw1"),
+        ("pretrained_10pct, 2 draws", "scratch_10pct, 2 draws"),
+    ]
+    per_run = {m: {"10": [[i, 1, 1, 10 * i] for i in range(3)]} for m in draws}
+    pooled = pooled_draws(per_run)
+    assert set(pooled) == {"scratch_10pct, 2 draws", "pretrained_10pct, 2 draws"}  # 25 % has one draw: no pool
+    assert pooled["pretrained_10pct, 2 draws"]["10"] == [[2 * i, 2, 2, 20 * i] for i in range(3)]  # summed per run
     good, poor = [[5, 1, 1, 93]] * 4, [[3, 3, 3, 91]] * 4
     tables = {"a": {"0.1": good, "10": poor}, "b": {"0.1": poor, "10": poor}}
     rows = compare(tables, [("a", "b")])

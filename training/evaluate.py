@@ -130,14 +130,42 @@ def _score_model_on_store(
 
 def comparison_pairs(methods: list[str], ship: str) -> list[tuple[str, str]]:
     """The questions the evaluation answers with a paired test: the shipped method against the U-Net, against
-    the same network from scratch and against its one-hot twin; pre-trained against scratch at each labelled share."""
+    the same network from scratch and against its one-hot twin; pre-trained against scratch at each labelled share
+    (the same labelled runs: the same ``_drawN``), and with all draws of a share pooled (names from
+    ``pooled_draws``)."""
     pairs = [(ship, "unet"), (ship, "scratch"), ("pretrained_continuous", "pretrained_onehot")]
     for m in methods:
         share = re.search(r"_(\d+)pct", m)
-        if m.startswith("pretrained") and share:
-            pairs.append((m, f"scratch_{share.group(1)}pct"))
+        if not (m.startswith("pretrained") and share):
+            continue
+        if " draws" in m:
+            pairs.append((m, "scratch" + m.removeprefix("pretrained")))
+        else:
+            draw = re.search(r"_draw\d+", m)
+            pairs.append((m, f"scratch_{share.group(1)}pct{draw.group(0) if draw else ''}"))
     present = set(methods)
     return [p for p in dict.fromkeys(pairs) if p[0] in present and p[1] in present and p[0] != p[1]]
+
+
+def pooled_draws(run_tables: dict[str, dict]) -> dict[str, dict]:
+    """``X`` and its ``X_drawN`` twins (other random choices of the labelled runs) as one method ``X, N draws``:
+    per test run, the draws' contingency tables summed, so a paired test over runs compares the methods averaged
+    over which runs were labelled."""
+    groups: dict[str, list[str]] = {}
+    for m in run_tables:
+        groups.setdefault(re.sub(r"_draw\d+", "", m), []).append(m)
+    out = {}
+    for base, members in groups.items():
+        if len(members) < 2 or base not in members:
+            continue
+        out[f"{base}, {len(members)} draws"] = {
+            thr: [
+                [sum(col) for col in zip(*per_run, strict=True)]
+                for per_run in zip(*(run_tables[m][thr] for m in members), strict=True)
+            ]
+            for thr in run_tables[base]
+        }
+    return out
 
 
 def compare(run_tables: dict[str, dict], pairs: list[tuple[str, str]]) -> list[dict]:
@@ -248,7 +276,9 @@ def evaluate(
     if merge:
         result = _merged(results / "evaluation.json", result)
     ordered = list(result["run_tables"])
-    result["comparisons"] = compare(result["run_tables"], comparison_pairs(ordered, cfg.ship))
+    pooled = pooled_draws(result["run_tables"])
+    pairs = comparison_pairs([*ordered, *pooled], cfg.ship)
+    result["comparisons"] = compare({**result["run_tables"], **pooled}, pairs)
     atomic_write_bytes(results / "evaluation.json", (json.dumps(result, indent=1) + "\n").encode())
     atomic_write_bytes(results / "README.md", render(result).encode())
     return result
