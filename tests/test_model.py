@@ -56,6 +56,14 @@ def test_masking_hides_exactly_the_ratio_of_tokens(ratio: float):
     assert not torch.equal(mask[0], mask[1]), "each sample gets its own mask"
 
 
+def test_each_variable_group_can_have_its_own_masking_ratio():
+    mask = random_token_mask(3, (4, 6, 8), [0.75, 0.75, 0.75, 1.0], torch.Generator().manual_seed(0))
+    per_group = mask.flatten(2).sum(2)  # (N, G) masked tokens
+    assert (per_group[:, :3] == 36).all() and (per_group[:, 3] == 48).all()
+    with pytest.raises(ValueError, match="2 masking ratios for 4 variable groups"):
+        random_token_mask(1, (4, 6, 8), [0.5, 0.5])
+
+
 def test_masked_tokens_carry_no_information_about_their_input():
     torch.manual_seed(0)
     embed = PatchEmbed3D(TINY).eval()

@@ -99,7 +99,9 @@ def test_ablation_names_parse_into_methods_with_their_own_backbones(tiny_config:
     assert (m.loss.kind, m.fraction, m.pretrain_mask_ratio, m.pretrain_epochs) == ("focal", 0.1, 0.5, 3)
     assert m.encoder_lr_scale == 0.2
     assert parse_method("scratch_10pct_draw2", cfg.finetune.loss, 0.9).draw == 2
+    assert parse_method("pretrained_rain100", cfg.finetune.loss, 0.9).pretrain_rain_ratio == 1.0
     paths = {backbone_path(cfg, 0.9), backbone_path(cfg, 0.5), backbone_path(cfg, 0.9, 3)}
+    assert backbone_path(cfg, 0.9, rain_ratio=1.0) not in paths
     assert len(paths) == 3 and backbone_path(cfg, 0.9, cfg.pretrain.epochs) == backbone_path(cfg, 0.9)
     with pytest.raises(ValueError, match="unknown method part"):
         parse_method("pretrained_sometimes", cfg.finetune.loss, 0.9)

@@ -68,7 +68,7 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
     if out.exists():
         return out
     backbone = (
-        pretrain(cfg, method.pretrain_mask_ratio, resume, progress, method.pretrain_epochs)
+        pretrain(cfg, method.pretrain_mask_ratio, resume, progress, method.pretrain_epochs, method.pretrain_rain_ratio)
         if method.pretrained
         else None
     )
@@ -135,6 +135,7 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
                     "labelled_fraction": method.fraction,
                     "labelled_runs": sorted({store.meta["samples"][i]["run"] for i in idx}),
                     "pretrain_mask_ratio": method.pretrain_mask_ratio,
+                    "pretrain_rain_group_mask_ratio": method.pretrain_rain_ratio,
                     "pretrain_epochs": method.pretrain_epochs or cfg.pretrain.epochs,
                     "encoder_lr_scale": method.encoder_lr_scale,
                 },

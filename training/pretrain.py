@@ -10,6 +10,7 @@ import torch
 from safetensors.torch import save_file
 from torch.utils.data import ConcatDataset, Dataset
 
+from engine.channels import BY_NAME
 from engine.data.atomic import atomic_path
 from engine.model.network import PostProcessor
 from engine.model.patch_embed import random_token_mask, token_mask_to_pixels
@@ -20,12 +21,24 @@ from training.losses import masked_mse
 from training.store import Store
 
 
-def backbone_path(cfg: TrainConfig, mask_ratio: float, epochs: int | None = None) -> Path:
+def backbone_path(
+    cfg: TrainConfig, mask_ratio: float, epochs: int | None = None, rain_ratio: float | None = None
+) -> Path:
     longer = f"_ep{epochs}" if epochs not in (None, cfg.pretrain.epochs) else ""
-    return cfg.out_dir / f"pretrain_mask{round(100 * mask_ratio)}{longer}.safetensors"
+    rain = f"_rain{round(100 * rain_ratio)}" if rain_ratio is not None else ""
+    return cfg.out_dir / f"pretrain_mask{round(100 * mask_ratio)}{rain}{longer}.safetensors"
 
 
-def pretrain_step(cfg: TrainConfig, mask_ratio: float):
+def group_ratios(cfg: TrainConfig, mask_ratio: float, rain_ratio: float | None) -> float | list[float]:
+    """One masking ratio for all variable groups, or per group with the NWP-rain group's own."""
+    if rain_ratio is None:
+        return mask_ratio
+    ratios = [mask_ratio] * cfg.model_config.groups_of_variables
+    ratios[BY_NAME["tp"].group] = rain_ratio
+    return ratios
+
+
+def pretrain_step(cfg: TrainConfig, mask_ratio: float | list[float]):
     model_cfg = cfg.model_config
 
     def step(model: torch.nn.Module, batch: tuple, gen: torch.Generator) -> torch.Tensor:
@@ -46,12 +59,14 @@ def pretrain(
     resume: bool = True,
     progress: bool = True,
     epochs: int | None = None,
+    rain_ratio: float | None = None,
 ) -> Path:
     """Pre-train (or resume) and write the embedding + encoder weights as safetensors; returns their path.
-    ``epochs`` overrides the config's (the pre-training-length ablation)."""
+    ``epochs`` overrides the config's (the pre-training-length ablation); ``rain_ratio`` masks the variable group
+    that holds NWP rain at its own ratio (the per-group masking ablation)."""
     ratio = cfg.pretrain.mask_ratio if mask_ratio is None else mask_ratio
     epochs = cfg.pretrain.epochs if epochs is None else epochs
-    out = backbone_path(cfg, ratio, epochs)
+    out = backbone_path(cfg, ratio, epochs, rain_ratio)
     if out.exists():
         return out
     _rank, _, device = distributed.setup()
@@ -72,7 +87,7 @@ def pretrain(
     fit(
         model,
         data,
-        pretrain_step(cfg, ratio),
+        pretrain_step(cfg, group_ratios(cfg, ratio, rain_ratio)),
         opt,
         sched,
         epochs,
@@ -81,7 +96,7 @@ def pretrain(
         cfg.out_dir / "train_log.jsonl",
         cfg.seed,
         device,
-        f"pretrain mask {ratio:.0%}",
+        f"pretrain mask {ratio:.0%}" + ("" if rain_ratio is None else f", rain group {rain_ratio:.0%}"),
         resume,
         progress,
     )

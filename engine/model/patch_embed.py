@@ -9,6 +9,8 @@ token; positional (y, x) and group embeddings are added; each token's D numbers 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
@@ -62,9 +64,19 @@ class PatchEmbed3D(nn.Module):
 
 
 def random_token_mask(
-    n: int, shape: tuple[int, int, int], ratio: float, generator: torch.Generator | None = None, device=None
+    n: int,
+    shape: tuple[int, int, int],
+    ratio: float | Sequence[float],
+    generator: torch.Generator | None = None,
+    device=None,
 ) -> torch.Tensor:
-    """MAE-style masking: per sample, shuffle the tokens and mask exactly ``round(ratio * L)`` of them."""
+    """MAE-style masking: per sample, shuffle the tokens and mask exactly ``round(ratio * L)`` of them. A sequence
+    gives one ratio per variable group (``shape[0]`` of them), each applied to that group's tokens."""
+    if isinstance(ratio, Sequence):
+        if len(ratio) != shape[0]:
+            raise ValueError(f"{len(ratio)} masking ratios for {shape[0]} variable groups")
+        groups = [random_token_mask(n, (1, *shape[1:]), r, generator, device) for r in ratio]
+        return torch.cat(groups, dim=1)
     length = shape[0] * shape[1] * shape[2]
     n_mask = round(ratio * length)
     noise = torch.rand(n, length, generator=generator, device=device)
