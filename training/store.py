@@ -5,6 +5,7 @@
 ``y.npy``  float32 (N, H, W): QPE in mm (NaN = invalid). float32 so that 0.1 and 10 mm/h stay exact.
 ``store.json``: samples (run, lead, split), normalisation statistics, data fingerprint. Written last: a store
 without it is incomplete and is rebuilt.
+An unlabelled store (``data.unlabelled:`` in the config) has no ``y.npy``; its samples' split is ``unlabelled``.
 """
 
 from __future__ import annotations
