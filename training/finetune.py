@@ -63,6 +63,11 @@ def unlabelled_fingerprint(cfg: TrainConfig) -> str | None:
     return None if u is None else Store(u.store).meta["fingerprint"]
 
 
+def finetune_epochs(epochs: int, fraction: float) -> int:
+    """Same number of optimisation steps for every method: a smaller labelled share is seen for more epochs."""
+    return max(1, round(epochs / fraction)) if fraction < 1 else max(epochs, 1)
+
+
 def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bool = True) -> Path:
     out = weights_path(cfg, method)
     if out.exists():
@@ -96,10 +101,11 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
         groups = [{"params": core.parameters(), "lr": f.lr_head}]
     model = distributed.wrap(core.to(device), device)
     opt = torch.optim.Adam(groups)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(f.epochs, 1))
     idx = store.indices("train", method.fraction, cfg.seed + method.draw)
-    # Same number of optimisation steps for every method: a smaller labelled share is seen for more epochs.
-    epochs = max(1, round(f.epochs / method.fraction)) if method.fraction < 1 else f.epochs
+    epochs = finetune_epochs(f.epochs, method.fraction)
+    # One cosine over the epochs actually run: with T_max = f.epochs a 10 % share (50 epochs) would cycle the
+    # learning rate five times and end near its peak.
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
     history = fit(
         model,
         StoreDataset(store, idx),
