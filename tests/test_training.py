@@ -1,5 +1,6 @@
 """The training pipeline on a tiny store: prepare, pre-train, fine-tune, weights, resume, DDP."""
 
+import itertools
 import json
 import shutil
 import subprocess
@@ -119,6 +120,21 @@ def test_finetune_after_pretraining_ships_checked_weights(tiny_config: Path):
     assert set(manifest["train_runs"]).isdisjoint(manifest["test_runs"])
     with torch.inference_mode():
         assert model(torch.zeros(1, 16, 160, 160)).shape == (1, 3, 160, 160)
+
+
+def test_a_scarce_label_finetune_anneals_its_learning_rate_once_over_its_longer_run(tiny_config: Path, tmp_path: Path):
+    raw = yaml.safe_load(tiny_config.read_text())
+    raw.update(name="tiny_scarce", weights_dir=str(tmp_path / "weights"), results_dir=str(tmp_path / "results"))
+    raw["finetune"]["epochs"] = 2
+    path = tmp_path / "scarce.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    cfg = load_config(path)
+    out = finetune(cfg, parse_method("scratch_50pct", cfg.finetune.loss, 0.9), progress=False)
+    lrs = [h["lr"] for h in read_manifest(out)["history"]]
+    assert len(lrs) == 4  # half the labelled runs, so twice the epochs for the same number of steps
+    assert lrs[0] == cfg.finetune.lr_head
+    assert all(a > b for a, b in itertools.pairwise(lrs)), lrs  # one cosine, no restart half-way
+    assert lrs[-1] < 0.2 * lrs[0]
 
 
 def test_evaluate_scores_every_method_on_test_runs_and_a_heldout_seed(tiny_config: Path):

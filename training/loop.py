@@ -110,10 +110,12 @@ def fit(
             seen += batch_data[0].shape[0]
             total += float(loss.detach()) * batch_data[0].shape[0]
             bar.set_postfix(loss=f"{total / seen:.4f}", samples_s=f"{seen / (time.perf_counter() - t0):.1f}")
+        lr = optimizer.param_groups[-1]["lr"]  # the rate this epoch ran at (the head's, for two groups)
         if scheduler is not None:
             scheduler.step()
         record = {
             "epoch": epoch + 1,
+            "lr": lr,
             "samples": seen,
             "loss": total / max(seen, 1),
             "seconds": round(time.perf_counter() - t0, 1),
