@@ -125,13 +125,18 @@ def test_finetune_after_pretraining_ships_checked_weights(tiny_config: Path):
 def test_a_scarce_label_finetune_anneals_its_learning_rate_once_over_its_longer_run(tiny_config: Path, tmp_path: Path):
     raw = yaml.safe_load(tiny_config.read_text())
     raw.update(name="tiny_scarce", weights_dir=str(tmp_path / "weights"), results_dir=str(tmp_path / "results"))
+    raw["data"]["store"] = str(tmp_path / "store")
+    raw["split"] = {"train": 2, "val": 0, "test": 0}
     raw["finetune"]["epochs"] = 2
     path = tmp_path / "scarce.yaml"
     path.write_text(yaml.safe_dump(raw))
     cfg = load_config(path)
+    prepare(cfg, progress=False)
     out = finetune(cfg, parse_method("scratch_50pct", cfg.finetune.loss, 0.9), progress=False)
-    lrs = [h["lr"] for h in read_manifest(out)["history"]]
-    assert len(lrs) == 4  # half the labelled runs, so twice the epochs for the same number of steps
+    history = read_manifest(out)["history"]
+    assert len(history) == 4  # one of the two runs labelled, so twice the epochs ...
+    assert sum(h["samples"] for h in history) == 2 * 2 * 4  # ... for as many samples as 2 epochs over both
+    lrs = [h["lr"] for h in history]
     assert lrs[0] == cfg.finetune.lr_head
     assert all(a > b for a, b in itertools.pairwise(lrs)), lrs  # one cosine, no restart half-way
     assert lrs[-1] < 0.2 * lrs[0]
