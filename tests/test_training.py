@@ -182,6 +182,8 @@ def test_comparisons_pair_the_questions_the_method_must_answer():
         ("pretrained_10pct_draw1", "scratch_10pct_draw1"),
         ("pretrained_10pct, 2 draws", "scratch_10pct, 2 draws"),
     ]
+    rain = ["scratch_10pct, 2 draws", "pretrained_10pct_rain100, 2 draws"]  # a pre-training variant's pool
+    assert comparison_pairs(rain, "x") == [("pretrained_10pct_rain100, 2 draws", "scratch_10pct, 2 draws")]
     per_run = {m: {"10": [[i, 1, 1, 10 * i] for i in range(3)]} for m in draws}
     pooled = pooled_draws(per_run)
     assert set(pooled) == {"scratch_10pct, 2 draws", "pretrained_10pct, 2 draws"}  # 25 % has one draw: no pool

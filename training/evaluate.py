@@ -138,8 +138,8 @@ def comparison_pairs(methods: list[str], ship: str) -> list[tuple[str, str]]:
         share = re.search(r"_(\d+)pct", m)
         if not (m.startswith("pretrained") and share):
             continue
-        if " draws" in m:
-            pairs.append((m, "scratch" + m.removeprefix("pretrained")))
+        if pooled := re.search(r", \d+ draws$", m):
+            pairs.append((m, f"scratch_{share.group(1)}pct{pooled.group(0)}"))
         else:
             draw = re.search(r"_draw\d+", m)
             pairs.append((m, f"scratch_{share.group(1)}pct{draw.group(0) if draw else ''}"))
