@@ -160,10 +160,14 @@ def test_evaluate_scores_every_method_on_test_runs_and_a_heldout_seed(tiny_confi
             assert {r["threshold"] for r in agg} == {0.1, 10.0}, (dataset, method)
             assert all(r["csi"] is None or 0 <= r["csi"] <= 1 for r in agg)
     # Re-scoring one method keeps the others' results (the comparison table stays whole).
-    again = evaluate(cfg, ["scratch"], weights, progress=False, heldout_runs=1, merge=True)
+    again = evaluate(cfg, ["scratch"], weights, progress=False, heldout_runs=1, merge=names)
     assert set(again["run_tables"]) == set(names) and set(again["decision_thresholds"]) == set(names)
     test_rows = {(r["method"], r["threshold"]) for r in again["rows"] if r["dataset"] == "test" and not r["lead_time"]}
     assert {(m, t) for m in ["raw_nwp", *names] for t in (0.1, 10.0)} <= test_rows
+    # A method the config no longer names leaves the results instead of lingering from an older evaluation.
+    alone = evaluate(cfg, ["scratch"], weights, progress=False, heldout_runs=1, merge=["scratch"])
+    assert set(alone["run_tables"]) == {"scratch"}
+    assert {r["method"] for r in alone["rows"]} == {"raw_nwp", "scratch"}
 
 
 def test_comparisons_pair_the_questions_the_method_must_answer():

@@ -58,7 +58,9 @@ def cmd_evaluate(cfg: TrainConfig, args) -> None:
     missing = [n for n, p in weights.items() if not p.exists()]
     if missing:
         raise DataError(f"no trained weights for {missing}: run `python -m training finetune` first")
-    evaluate(cfg, [m.name for m in methods], weights, progress=not args.quiet, merge=bool(args.method))
+    # With --method, the config's other methods keep their earlier results; anything else is dropped.
+    merge = [*cfg.methods, *cfg.ablations] if args.method else []
+    evaluate(cfg, [m.name for m in methods], weights, progress=not args.quiet, merge=merge)
     print(f"wrote {cfg.results_dir}/evaluation.json and README.md")
 
 

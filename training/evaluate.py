@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -221,10 +222,11 @@ def evaluate(
     weights: dict[str, Path],
     progress: bool = True,
     heldout_runs: int = 6,
-    merge: bool = False,
+    merge: Collection[str] = (),
 ) -> dict:
-    """Score ``methods`` and write ``evaluation.json`` + ``README.md``. With ``merge``, the other methods' results
-    already in ``evaluation.json`` (same test runs) are kept, so one method can be re-scored alone."""
+    """Score ``methods`` and write ``evaluation.json`` + ``README.md``. Results already in ``evaluation.json``
+    (same test runs) for the methods named in ``merge`` are kept, so one method can be re-scored alone; results
+    of methods named in neither list are dropped."""
     store = Store(cfg.data.store)
     test_runs = store.runs("test")
     torch.set_num_threads(cfg.threads)
@@ -274,7 +276,7 @@ def evaluate(
     }
     results = Path(cfg.results_dir)
     if merge:
-        result = _merged(results / "evaluation.json", result)
+        result = _merged(results / "evaluation.json", result, set(merge))
     ordered = list(result["run_tables"])
     pooled = pooled_draws(result["run_tables"])
     pairs = comparison_pairs([*ordered, *pooled], cfg.ship)
@@ -284,8 +286,9 @@ def evaluate(
     return result
 
 
-def _merged(path: Path, new: dict) -> dict:
-    """``new`` plus the methods of the evaluation at ``path`` that ``new`` did not score (same test runs only)."""
+def _merged(path: Path, new: dict, keep: set[str]) -> dict:
+    """``new`` plus the methods in ``keep`` of the evaluation at ``path`` that ``new`` did not score (same test
+    runs only)."""
     try:
         old = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -293,7 +296,7 @@ def _merged(path: Path, new: dict) -> dict:
     if old.get("test_runs") != new["test_runs"]:
         return new
     fresh = set(new["run_tables"]) | {"raw_nwp"}
-    kept = [m for m in old.get("decision_thresholds", {}) if m not in fresh]
+    kept = [m for m in old.get("decision_thresholds", {}) if m not in fresh and m in keep]
     merged = dict(new)
     for key in ("decision_thresholds", "validation_csi", "run_tables"):
         merged[key] = {**{m: old.get(key, {})[m] for m in kept if m in old.get(key, {})}, **new[key]}
