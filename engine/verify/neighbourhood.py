@@ -83,4 +83,5 @@ def fss(
     """FSS over all leading dimensions together (NaN when neither field has an event)."""
     num, den = fss_components(forecast, observed, threshold, [window], mask)[window]
     num, den = float(np.sum(num)), float(np.sum(den))
-    return 1.0 - num / den if den > 0 else float("nan")
+    # num <= den exactly ((a - b)^2 <= a^2 + b^2 for fractions in [0, 1]); the floor clears rounding at num == den.
+    return max(0.0, 1.0 - num / den) if den > 0 else float("nan")
