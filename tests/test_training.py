@@ -142,6 +142,22 @@ def test_a_scarce_label_finetune_anneals_its_learning_rate_once_over_its_longer_
     assert lrs[-1] < 0.2 * lrs[0]
 
 
+def test_pretraining_anneals_once_over_the_epochs_it_runs_also_when_an_ablation_lengthens_it(tiny_config: Path):
+    from training.pretrain import pretrain
+
+    raw = yaml.safe_load(tiny_config.read_text())
+    raw["name"] = "tiny_anneal"
+    assert raw["pretrain"]["restart_epochs"] is None  # the shipped config derives T_0 from the run
+    path = tiny_config.with_name("anneal.yaml")
+    path.write_text(yaml.safe_dump(raw))
+    cfg = load_config(path)
+    pretrain(cfg, progress=False, epochs=3)  # a `_pt3` ablation: 3 epochs where the config says 1
+    lrs = [json.loads(line)["lr"] for line in (cfg.out_dir / "train_log.jsonl").read_text().splitlines()]
+    assert len(lrs) == 3 and lrs[0] == cfg.pretrain.lr
+    assert all(a > b for a, b in itertools.pairwise(lrs)), lrs  # no restart inside the run
+    assert lrs[-1] < 0.3 * lrs[0]
+
+
 def test_evaluate_scores_every_method_on_test_runs_and_a_heldout_seed(tiny_config: Path):
     from training.evaluate import evaluate
     from training.finetune import weights_path

@@ -41,7 +41,9 @@ class PretrainConfig:
     betas: tuple[float, float]
     weight_decay: float
     mask_ratio: float
-    restart_epochs: int
+    # T_0 of the cosine with warm restarts; None: the epochs actually run (one cosine to ~0, also for a `_ptNN`
+    # ablation). A fixed number beside `epochs` is a trap: the paper's 120 never lowers the rate in a 6-epoch run.
+    restart_epochs: int | None = None
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,7 @@ def pretrain(
     model = distributed.wrap(PostProcessor(cfg.model_config, "pretrain").to(device), device)
     p = cfg.pretrain
     opt = torch.optim.AdamW(model.parameters(), lr=p.lr, betas=p.betas, weight_decay=p.weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=p.restart_epochs)
+    sched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=p.restart_epochs or epochs)
     # Pre-training needs no labels: train and validation runs (never test runs) are all unlabelled input here,
     # with the optional unlabelled archive's runs.
     idx = np.concatenate([store.indices("train"), store.indices("val")])
