@@ -99,6 +99,9 @@ def test_ablation_names_parse_into_methods_with_their_own_backbones(tiny_config:
     m = parse_method("pretrained_focal_10pct_mask50_pt3_enc20", cfg.finetune.loss, 0.9)
     assert (m.loss.kind, m.fraction, m.pretrain_mask_ratio, m.pretrain_epochs) == ("focal", 0.1, 0.5, 3)
     assert m.encoder_lr_scale == 0.2
+    again = parse_method("pretrained_continuous_seed2", cfg.finetune.loss, 0.9)
+    assert again.seed == 2 and again.loss == parse_method("pretrained_continuous", cfg.finetune.loss, 0.9).loss
+    assert backbone_path(cfg, 0.9, seed=2) != backbone_path(cfg, 0.9)  # a repeat pre-trains its own backbone
     assert parse_method("scratch_10pct_draw2", cfg.finetune.loss, 0.9).draw == 2
     assert parse_method("pretrained_rain100", cfg.finetune.loss, 0.9).pretrain_rain_ratio == 1.0
     paths = {backbone_path(cfg, 0.9), backbone_path(cfg, 0.5), backbone_path(cfg, 0.9, 3)}
@@ -187,7 +190,7 @@ def test_evaluate_scores_every_method_on_test_runs_and_a_heldout_seed(tiny_confi
 
 
 def test_comparisons_pair_the_questions_the_method_must_answer():
-    from training.evaluate import compare, comparison_pairs, pooled_draws
+    from training.evaluate import compare, comparison_pairs, pooled_repeats
 
     names = ["unet", "scratch", "pretrained_mask75", "scratch_10pct", "pretrained_10pct", "pretrained_10pct_pt30"]
     assert comparison_pairs(names, "pretrained_mask75") == [
@@ -205,9 +208,18 @@ def test_comparisons_pair_the_questions_the_method_must_answer():
     rain = ["scratch_10pct, 2 draws", "pretrained_10pct_rain100, 2 draws"]  # a pre-training variant's pool
     assert comparison_pairs(rain, "x") == [("pretrained_10pct_rain100, 2 draws", "scratch_10pct, 2 draws")]
     per_run = {m: {"10": [[i, 1, 1, 10 * i] for i in range(3)]} for m in draws}
-    pooled = pooled_draws(per_run)
+    pooled = pooled_repeats(per_run)
     assert set(pooled) == {"scratch_10pct, 2 draws", "pretrained_10pct, 2 draws"}  # 25 % has one draw: no pool
     assert pooled["pretrained_10pct, 2 draws"]["10"] == [[2 * i, 2, 2, 20 * i] for i in range(3)]  # summed per run
+    seeds = ["unet", "unet_seed1", "unet_seed2", "pretrained_mask75", "pretrained_mask75_seed1"]
+    assert set(pooled_repeats({m: per_run["scratch_10pct"] for m in seeds}, "seed")) == {
+        "unet, 3 seeds",
+        "pretrained_mask75, 2 seeds",
+    }
+    assert comparison_pairs([*seeds, "unet, 2 seeds", "pretrained_mask75, 2 seeds"], "pretrained_mask75") == [
+        ("pretrained_mask75", "unet"),
+        ("pretrained_mask75, 2 seeds", "unet, 2 seeds"),
+    ]
     good, poor = [[5, 1, 1, 93]] * 4, [[3, 3, 3, 91]] * 4
     tables = {"a": {"0.1": good, "10": poor}, "b": {"0.1": poor, "10": poor}}
     rows = compare(tables, [("a", "b")])

@@ -131,11 +131,13 @@ def _score_model_on_store(
 
 def comparison_pairs(methods: list[str], ship: str) -> list[tuple[str, str]]:
     """The questions the evaluation answers with a paired test: the shipped method against the U-Net, against
-    the same network from scratch and against its one-hot twin; pre-trained against scratch at each labelled share
-    (the same labelled runs: the same ``_drawN``), and with all draws of a share pooled (names from
-    ``pooled_draws``)."""
+    the same network from scratch and against its one-hot twin, also pooled over training seeds; pre-trained
+    against scratch at each labelled share (the same labelled runs: the same ``_drawN``), and with all draws of a
+    share pooled (pooled names from ``pooled_repeats``)."""
     pairs = [(ship, "unet"), (ship, "scratch"), ("pretrained_continuous", "pretrained_onehot")]
     for m in methods:
+        if seeds := re.fullmatch(rf"{re.escape(ship)}(, \d+ seeds)", m):
+            pairs += [(m, f"unet{seeds.group(1)}"), (m, f"scratch{seeds.group(1)}")]
         share = re.search(r"_(\d+)pct", m)
         if not (m.startswith("pretrained") and share):
             continue
@@ -148,18 +150,19 @@ def comparison_pairs(methods: list[str], ship: str) -> list[tuple[str, str]]:
     return [p for p in dict.fromkeys(pairs) if p[0] in present and p[1] in present and p[0] != p[1]]
 
 
-def pooled_draws(run_tables: dict[str, dict]) -> dict[str, dict]:
-    """``X`` and its ``X_drawN`` twins (other random choices of the labelled runs) as one method ``X, N draws``:
-    per test run, the draws' contingency tables summed, so a paired test over runs compares the methods averaged
-    over which runs were labelled."""
+def pooled_repeats(run_tables: dict[str, dict], kind: str = "draw") -> dict[str, dict]:
+    """``X`` and its ``X_drawN`` twins (other random choices of the labelled runs; ``kind="seed"``: ``X_seedN``,
+    other training seeds) as one method ``X, N draws`` (``seeds``): per test run, the twins' contingency tables
+    summed, so a paired test over runs compares the methods averaged over which runs were labelled (over the luck
+    of one training run)."""
     groups: dict[str, list[str]] = {}
     for m in run_tables:
-        groups.setdefault(re.sub(r"_draw\d+", "", m), []).append(m)
+        groups.setdefault(re.sub(rf"_{kind}\d+", "", m), []).append(m)
     out = {}
     for base, members in groups.items():
         if len(members) < 2 or base not in members:
             continue
-        out[f"{base}, {len(members)} draws"] = {
+        out[f"{base}, {len(members)} {kind}s"] = {
             thr: [
                 [sum(col) for col in zip(*per_run, strict=True)]
                 for per_run in zip(*(run_tables[m][thr] for m in members), strict=True)
@@ -278,7 +281,7 @@ def evaluate(
     if merge:
         result = _merged(results / "evaluation.json", result, set(merge))
     ordered = list(result["run_tables"])
-    pooled = pooled_draws(result["run_tables"])
+    pooled = {**pooled_repeats(result["run_tables"]), **pooled_repeats(result["run_tables"], "seed")}
     pairs = comparison_pairs([*ordered, *pooled], cfg.ship)
     result["comparisons"] = compare({**result["run_tables"], **pooled}, pairs)
     atomic_write_bytes(results / "evaluation.json", (json.dumps(result, indent=1) + "\n").encode())
@@ -392,7 +395,7 @@ def render(result: dict) -> str:
                     f"{_fmt(_window(rows, method, dataset, 10.0, decision))} | {ratio} |"
                 )
             lines.append("")
-    return "\n".join(lines + _label_share(rows) + _comparisons(result.get("comparisons", [])))
+    return "\n".join(lines + _label_share(rows) + _seed_spread(rows) + _comparisons(result.get("comparisons", [])))
 
 
 def _comparisons(comparisons: list[dict]) -> list[str]:
@@ -441,4 +444,31 @@ def _label_share(rows: list[dict]) -> list[str]:
     for base, v in by.items():
         cells = [_fmt(v.get(p, {}).get(thr)) for thr in THRESHOLDS for p in shares]
         lines.append(f"| {base} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+def _seed_spread(rows: list[dict]) -> list[str]:
+    """Test CSI of each training seed of the methods trained more than once (``_seedN``, val-tuned)."""
+    by: dict[str, dict[str, dict]] = {}
+    for r in rows:
+        if r["dataset"] == "test" and r["lead_time"] is None and r["decision"] == "val_tuned":
+            by.setdefault(re.sub(r"_seed\d+", "", r["method"]), {}).setdefault(r["method"], {})[r["threshold"]] = r
+    by = {b: v for b, v in by.items() if len(v) > 1}
+    if not by:
+        return []
+    lines = [
+        "## Spread over training seeds (test, val-tuned)",
+        "",
+        "The same method trained again from other random numbers (pre-training included): initial weights, data",
+        "order, crops, masks. A difference between methods smaller than this spread is one training run's luck.",
+        "",
+        "| method | seeds | CSI 0.1 per seed | CSI 10 per seed | CSI 10 mean | CSI 10 range |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for base, seeds in by.items():
+        heavy = [v[10.0]["csi"] for v in seeds.values()]
+        lines.append(
+            f"| {base} | {len(seeds)} | {', '.join(_fmt(v[0.1]['csi']) for v in seeds.values())} | "
+            f"{', '.join(_fmt(c) for c in heavy)} | {_fmt(float(np.mean(heavy)))} | {max(heavy) - min(heavy):.3f} |"
+        )
     return [*lines, ""]

@@ -74,7 +74,15 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
     if out.exists():
         return out
     backbone = (
-        pretrain(cfg, method.pretrain_mask_ratio, resume, progress, method.pretrain_epochs, method.pretrain_rain_ratio)
+        pretrain(
+            cfg,
+            method.pretrain_mask_ratio,
+            resume,
+            progress,
+            method.pretrain_epochs,
+            method.pretrain_rain_ratio,
+            method.seed,
+        )
         if method.pretrained
         else None
     )
@@ -118,7 +126,7 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
         f.batch,
         out.with_suffix(".ckpt"),
         cfg.out_dir / "train_log.jsonl",
-        cfg.seed,
+        cfg.seed + method.seed,
         device,
         f"finetune {method.name}",
         resume,
@@ -146,6 +154,7 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
                     "pretrain_rain_group_mask_ratio": method.pretrain_rain_ratio,
                     "pretrain_epochs": method.pretrain_epochs or cfg.pretrain.epochs,
                     "encoder_lr_scale": method.encoder_lr_scale,
+                    "seed": cfg.seed + method.seed,
                 },
                 "data_fingerprint": store.meta["fingerprint"],
                 "unlabelled_fingerprint": unlabelled_fingerprint(cfg) if method.pretrained else None,

@@ -3,7 +3,9 @@ ablations built from suffixes: ``_focal``, ``_frozen``, ``_NNpct`` (share of lab
 ``_maskNN`` (pre-training masking ratio), ``_ptNN`` (pre-training epochs), ``_encNN`` (encoder learning rate as
 NN % of the config's ``lr_encoder``: gentler fine-tuning of a pre-trained encoder), ``_drawN`` (another random
 choice of the labelled runs for ``_NNpct``: how much the answer depends on which runs were labelled), ``_rainNN``
-(pre-training masks the variable group holding NWP rain at NN %, the other groups at the masking ratio)."""
+(pre-training masks the variable group holding NWP rain at NN %, the other groups at the masking ratio),
+``_seedN`` (the whole method, pre-training included, trained again from another random seed: initial weights, data
+order, crops and masks; how much of a difference between methods is only the luck of one training run)."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ class Method:
     encoder_lr_scale: float = 1.0
     draw: int = 0  # which random subset of training runs is labelled when fraction < 1
     pretrain_rain_ratio: float | None = None  # None: the rain group is masked like the others
+    seed: int = 0  # added to the config's seed for a repeat of the same method
 
 
 def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
@@ -38,7 +41,7 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
     head = parts[0]
     if head not in ("unet", "scratch", "pretrained"):
         raise ValueError(f"unknown method {name!r}")
-    loss, frozen, fraction, mask, epochs, enc, draw, rain = base, False, 1.0, default_mask, None, 1.0, 0, None
+    loss, frozen, fraction, mask, epochs, enc, draw, rain, seed = base, False, 1.0, default_mask, None, 1.0, 0, None, 0
     for part in parts[1:]:
         if part in ("onehot", "weighted", "ce"):
             loss = LossConfig(kind="onehot", class_weights=base.class_weights)
@@ -60,9 +63,11 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
             draw = int(m.group(1))
         elif m := re.fullmatch(r"rain(\d+)", part):
             rain = int(m.group(1)) / 100
+        elif m := re.fullmatch(r"seed(\d+)", part):
+            seed = int(m.group(1))
         else:
             raise ValueError(f"unknown method part {part!r} in {name!r}")
     arch = "unet" if head == "unet" else "postprocessor"
     if draw and fraction == 1.0:
         raise ValueError(f"{name!r}: _drawN needs a labelled share (_NNpct) to draw from")
-    return Method(name, arch, head == "pretrained", mask, loss, frozen, fraction, epochs, enc, draw, rain)
+    return Method(name, arch, head == "pretrained", mask, loss, frozen, fraction, epochs, enc, draw, rain, seed)

@@ -22,11 +22,12 @@ from training.store import Store
 
 
 def backbone_path(
-    cfg: TrainConfig, mask_ratio: float, epochs: int | None = None, rain_ratio: float | None = None
+    cfg: TrainConfig, mask_ratio: float, epochs: int | None = None, rain_ratio: float | None = None, seed: int = 0
 ) -> Path:
     longer = f"_ep{epochs}" if epochs not in (None, cfg.pretrain.epochs) else ""
     rain = f"_rain{round(100 * rain_ratio)}" if rain_ratio is not None else ""
-    return cfg.out_dir / f"pretrain_mask{round(100 * mask_ratio)}{rain}{longer}.safetensors"
+    again = f"_seed{seed}" if seed else ""
+    return cfg.out_dir / f"pretrain_mask{round(100 * mask_ratio)}{rain}{longer}{again}.safetensors"
 
 
 def group_ratios(cfg: TrainConfig, mask_ratio: float, rain_ratio: float | None) -> float | list[float]:
@@ -60,13 +61,15 @@ def pretrain(
     progress: bool = True,
     epochs: int | None = None,
     rain_ratio: float | None = None,
+    seed: int = 0,
 ) -> Path:
     """Pre-train (or resume) and write the embedding + encoder weights as safetensors; returns their path.
     ``epochs`` overrides the config's (the pre-training-length ablation); ``rain_ratio`` masks the variable group
-    that holds NWP rain at its own ratio (the per-group masking ablation)."""
+    that holds NWP rain at its own ratio (the per-group masking ablation); ``seed`` (added to the config's) repeats
+    the pre-training from other random numbers."""
     ratio = cfg.pretrain.mask_ratio if mask_ratio is None else mask_ratio
     epochs = cfg.pretrain.epochs if epochs is None else epochs
-    out = backbone_path(cfg, ratio, epochs, rain_ratio)
+    out = backbone_path(cfg, ratio, epochs, rain_ratio, seed)
     if out.exists():
         return out
     _rank, _, device = distributed.setup()
@@ -94,7 +97,7 @@ def pretrain(
         p.batch,
         out.with_suffix(".ckpt"),
         cfg.out_dir / "train_log.jsonl",
-        cfg.seed,
+        cfg.seed + seed,
         device,
         f"pretrain mask {ratio:.0%}" + ("" if rain_ratio is None else f", rain group {rain_ratio:.0%}"),
         resume,
