@@ -205,6 +205,12 @@ def test_comparisons_pair_the_questions_the_method_must_answer():
         ("pretrained_10pct_draw1", "scratch_10pct_draw1"),
         ("pretrained_10pct, 2 draws", "scratch_10pct, 2 draws"),
     ]
+    ablations = ["unet", "pretrained_continuous", "pretrained_focal", "pretrained_mask90", "pretrained_frozen_seed1"]
+    assert comparison_pairs(ablations, "pretrained_continuous") == [
+        ("pretrained_continuous", "unet"),
+        ("pretrained_continuous", "pretrained_focal"),
+        ("pretrained_continuous", "pretrained_mask90"),
+    ]
     rain = ["scratch_10pct, 2 draws", "pretrained_10pct_rain100, 2 draws"]  # a pre-training variant's pool
     assert comparison_pairs(rain, "x") == [("pretrained_10pct_rain100, 2 draws", "scratch_10pct, 2 draws")]
     per_run = {m: {"10": [[i, 1, 1, 10 * i] for i in range(3)]} for m in draws}

@@ -131,10 +131,12 @@ def _score_model_on_store(
 
 def comparison_pairs(methods: list[str], ship: str) -> list[tuple[str, str]]:
     """The questions the evaluation answers with a paired test: the shipped method against the U-Net, against
-    the same network from scratch and against its one-hot twin, also pooled over training seeds; pre-trained
+    the same network from scratch and against its one-hot twin, also pooled over training seeds; the shipped
+    method against each of its ablations with all labels (loss, masking ratio, frozen encoder ...); pre-trained
     against scratch at each labelled share (the same labelled runs: the same ``_drawN``), and with all draws of a
     share pooled (pooled names from ``pooled_repeats``)."""
     pairs = [(ship, "unet"), (ship, "scratch"), ("pretrained_continuous", "pretrained_onehot")]
+    pairs += [(ship, m) for m in methods if m.startswith("pretrained_") and not re.search(r"pct|_seed|_draw|, ", m)]
     for m in methods:
         if seeds := re.fullmatch(rf"{re.escape(ship)}(, \d+ seeds)", m):
             pairs += [(m, f"unet{seeds.group(1)}"), (m, f"scratch{seeds.group(1)}")]
