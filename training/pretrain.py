@@ -99,7 +99,9 @@ def pretrain(
         cfg.out_dir / "train_log.jsonl",
         cfg.seed + seed,
         device,
-        f"pretrain mask {ratio:.0%}" + ("" if rain_ratio is None else f", rain group {rain_ratio:.0%}"),
+        f"pretrain mask {ratio:.0%}"
+        + ("" if rain_ratio is None else f", rain group {rain_ratio:.0%}")
+        + (f", seed {cfg.seed + seed}" if seed else ""),
         resume,
         progress,
     )
