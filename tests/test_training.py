@@ -234,6 +234,28 @@ def test_comparisons_pair_the_questions_the_method_must_answer():
     assert heavy["difference"] == 0.0 and heavy["p_better"] == 0.0
 
 
+def test_the_seed_spread_table_shows_each_seed_and_survives_a_seed_without_events():
+    from training.evaluate import _seed_spread
+
+    def row(method: str, thr: float, csi: float | None) -> dict:
+        return {
+            "method": method,
+            "dataset": "test",
+            "decision": "val_tuned",
+            "lead_time": None,
+            "threshold": thr,
+            "csi": csi,
+        }
+
+    rows = [row(m, t, c) for m, c in (("unet", 0.2), ("unet_seed1", 0.25), ("unet_seed2", None)) for t in (0.1, 10.0)]
+    rows += [row("scratch", t, 0.3) for t in (0.1, 10.0)]  # one seed only: no spread to show
+    lines = _seed_spread(rows)
+    assert [ln for ln in lines if ln.startswith("| unet")] == [
+        "| unet | 3 | 0.200, 0.250, - | 0.200, 0.250, - | 0.225 | 0.050 |"
+    ]
+    assert not any(ln.startswith("| scratch") for ln in lines)
+
+
 def test_tampered_or_foreign_weights_are_refused(tiny_config: Path, tmp_path: Path):
     cfg = load_config(tiny_config)
     src = finetune(cfg, parse_method("scratch", cfg.finetune.loss, 0.9), progress=False)

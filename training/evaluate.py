@@ -469,8 +469,10 @@ def _seed_spread(rows: list[dict]) -> list[str]:
     ]
     for base, seeds in by.items():
         heavy = [v[10.0]["csi"] for v in seeds.values()]
+        scored = [c for c in heavy if c is not None]  # None: a seed that never forecast or saw the event
+        mean, spread = (float(np.mean(scored)), max(scored) - min(scored)) if scored else (None, None)
         lines.append(
             f"| {base} | {len(seeds)} | {', '.join(_fmt(v[0.1]['csi']) for v in seeds.values())} | "
-            f"{', '.join(_fmt(c) for c in heavy)} | {_fmt(float(np.mean(heavy)))} | {max(heavy) - min(heavy):.3f} |"
+            f"{', '.join(_fmt(c) for c in heavy)} | {_fmt(mean)} | {_fmt(spread)} |"
         )
     return [*lines, ""]
