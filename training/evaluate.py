@@ -420,15 +420,19 @@ def _comparisons(comparisons: list[dict]) -> list[str]:
     return [*lines, ""]
 
 
+def _test_aggregates(rows: list[dict]) -> list[dict]:
+    """The rows the ablation tables read: test runs, all lead times together, val-tuned decisions."""
+    return [r for r in rows if r["dataset"] == "test" and r["lead_time"] is None and r["decision"] == "val_tuned"]
+
+
 def _label_share(rows: list[dict]) -> list[str]:
     """CSI against the share of labelled training runs, for each method trained at several shares."""
     share = re.compile(r"_(\d+)pct")
     by: dict[str, dict[int, dict]] = {}
-    for r in rows:
-        if r["dataset"] == "test" and r["lead_time"] is None and r["decision"] == "val_tuned":
-            m = share.search(r["method"])
-            base = share.sub("", r["method"]).replace("_continuous", "")
-            by.setdefault(base, {}).setdefault(int(m.group(1)) if m else 100, {})[r["threshold"]] = r["csi"]
+    for r in _test_aggregates(rows):
+        m = share.search(r["method"])
+        base = share.sub("", r["method"]).replace("_continuous", "")
+        by.setdefault(base, {}).setdefault(int(m.group(1)) if m else 100, {})[r["threshold"]] = r["csi"]
     by = {b: v for b, v in by.items() if len(v) > 1}
     if not by:
         return []
@@ -452,9 +456,8 @@ def _label_share(rows: list[dict]) -> list[str]:
 def _seed_spread(rows: list[dict]) -> list[str]:
     """Test CSI of each training seed of the methods trained more than once (``_seedN``, val-tuned)."""
     by: dict[str, dict[str, dict]] = {}
-    for r in rows:
-        if r["dataset"] == "test" and r["lead_time"] is None and r["decision"] == "val_tuned":
-            by.setdefault(re.sub(r"_seed\d+", "", r["method"]), {}).setdefault(r["method"], {})[r["threshold"]] = r
+    for r in _test_aggregates(rows):
+        by.setdefault(re.sub(r"_seed\d+", "", r["method"]), {}).setdefault(r["method"], {})[r["threshold"]] = r
     by = {b: v for b, v in by.items() if len(v) > 1}
     if not by:
         return []
