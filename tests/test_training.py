@@ -170,21 +170,29 @@ def test_evaluate_scores_every_method_on_test_runs_and_a_heldout_seed(tiny_confi
     methods = [parse_method(n, cfg.finetune.loss, 0.9) for n in names]
     weights = {m.name: finetune(cfg, m, progress=False) for m in methods}
     assert weights == {m.name: weights_path(cfg, m) for m in methods}
-    result = evaluate(cfg, names, weights, progress=False, heldout_runs=1)
+    result = evaluate(cfg, names, weights, progress=False, heldout_runs=2)
     written = json.loads((Path(cfg.results_dir) / "evaluation.json").read_text())
-    assert written["rows"] == result["rows"] and "| scratch |" in (Path(cfg.results_dir) / "README.md").read_text()
+    readme = (Path(cfg.results_dir) / "README.md").read_text()
+    assert written["rows"] == result["rows"] and "| scratch |" in readme
+    # The held-out archive answers the same paired questions as the test runs, over its own runs.
+    assert len(result["heldout_runs"]) == 2 and set(result["heldout_run_tables"]) == set(names)
+    assert all(len(t["10"]) == 2 for t in result["heldout_run_tables"].values())
+    pairs = {(c["dataset"], c["a"], c["b"], c["threshold"]) for c in result["comparisons"]}
+    assert {(d, "pretrained_continuous", "scratch", 10.0) for d in ("test", "heldout_seed2024")} <= pairs
+    assert "## Are the differences real? (heldout_seed2024 runs" in readme
     for dataset in ("test", "heldout_seed2024"):
         for method in ["raw_nwp", *names]:
             agg = [r for r in result["rows"] if (r["dataset"], r["method"], r["lead_time"]) == (dataset, method, None)]
             assert {r["threshold"] for r in agg} == {0.1, 10.0}, (dataset, method)
             assert all(r["csi"] is None or 0 <= r["csi"] <= 1 for r in agg)
     # Re-scoring one method keeps the others' results (the comparison table stays whole).
-    again = evaluate(cfg, ["scratch"], weights, progress=False, heldout_runs=1, merge=names)
+    again = evaluate(cfg, ["scratch"], weights, progress=False, heldout_runs=2, merge=names)
     assert set(again["run_tables"]) == set(names) and set(again["decision_thresholds"]) == set(names)
+    assert set(again["heldout_run_tables"]) == set(names)
     test_rows = {(r["method"], r["threshold"]) for r in again["rows"] if r["dataset"] == "test" and not r["lead_time"]}
     assert {(m, t) for m in ["raw_nwp", *names] for t in (0.1, 10.0)} <= test_rows
     # A method the config no longer names leaves the results instead of lingering from an older evaluation.
-    alone = evaluate(cfg, ["scratch"], weights, progress=False, heldout_runs=1, merge=["scratch"])
+    alone = evaluate(cfg, ["scratch"], weights, progress=False, heldout_runs=2, merge=["scratch"])
     assert set(alone["run_tables"]) == {"scratch"}
     assert {r["method"] for r in alone["rows"]} == {"raw_nwp", "scratch"}
 

@@ -67,7 +67,7 @@ def cmd_evaluate(cfg: TrainConfig, args) -> None:
 
 def ship(cfg: TrainConfig) -> None:
     """Copy the chosen method's weights into ``engine/weights/<name>`` with the headline metrics."""
-    from training.evaluate import HELDOUT_SEED, headline
+    from training.evaluate import HELDOUT, headline
     from training.finetune import weights_path
 
     src = weights_path(cfg, parse_method(cfg.ship, cfg.finetune.loss, cfg.pretrain.mask_ratio))
@@ -77,8 +77,8 @@ def ship(cfg: TrainConfig) -> None:
     manifest["metrics"] = {
         "test": headline(rows, cfg.ship),
         "raw_nwp_test": headline(rows, "raw_nwp"),
-        f"heldout_seed{HELDOUT_SEED}": headline(rows, cfg.ship, f"heldout_seed{HELDOUT_SEED}"),
-        f"raw_nwp_heldout_seed{HELDOUT_SEED}": headline(rows, "raw_nwp", f"heldout_seed{HELDOUT_SEED}"),
+        HELDOUT: headline(rows, cfg.ship, HELDOUT),
+        f"raw_nwp_{HELDOUT}": headline(rows, "raw_nwp", HELDOUT),
     }
     manifest["decision_thresholds"] = evaluation["decision_thresholds"][cfg.ship]
     manifest["name"] = cfg.name

@@ -70,6 +70,7 @@ class TrainConfig:
     methods: tuple[str, ...]
     ablations: tuple[str, ...] = field(default=())
     ship: str = "pretrained_continuous"
+    heldout_runs: int = 6  # runs of the archive from a generator seed never used in training
     results_dir: str = "training/results"
     weights_dir: str = "engine/weights"
     source: str = ""
@@ -119,6 +120,7 @@ def load_config(path: str | Path) -> TrainConfig:
             methods=tuple(raw["methods"]),
             ablations=tuple(raw.get("ablations", ())),
             ship=raw.get("ship", "pretrained_continuous"),
+            heldout_runs=int(raw.get("heldout_runs", 6)),
             results_dir=raw.get("results_dir", "training/results"),
             weights_dir=raw.get("weights_dir", "engine/weights"),
             source=str(path),

@@ -33,6 +33,7 @@ from training.store import Store
 THRESHOLDS = (0.1, 10.0)
 SCORES = ("csi", "pod", "far", "bias", "f1", "ets")
 HELDOUT_SEED = 2024
+HELDOUT = f"heldout_seed{HELDOUT_SEED}"  # the dataset name of the archive from that seed in the results
 
 
 def _rows(method: str, dataset: str, per_lead: dict[float, dict], leads: list[int], decision: str) -> list[dict]:
@@ -123,10 +124,14 @@ def _score_model_on_store(
         for d, taus in decisions.items():
             for thr, t in _tables(probs, obs, mask, taus).items():
                 tables[d][thr].append(t)
-    per_run = {
+    return {d: {thr: sum_tables(t) for thr, t in v.items()} for d, v in tables.items()}, leads, _per_run(tables)
+
+
+def _per_run(tables: dict[str, dict[float, list]]) -> dict[str, list[list[int]]]:
+    """Each run's val-tuned contingency table summed over lead times (the unit of the paired bootstrap)."""
+    return {
         f"{thr:g}": [[int(np.sum(t[k])) for k in TABLE_KEYS] for t in tables["val_tuned"][thr]] for thr in THRESHOLDS
     }
-    return {d: {thr: sum_tables(t) for thr, t in v.items()} for d, v in tables.items()}, leads, per_run
 
 
 def comparison_pairs(methods: list[str], ship: str) -> list[tuple[str, str]]:
@@ -188,9 +193,9 @@ def compare(run_tables: dict[str, dict], pairs: list[tuple[str, str]]) -> list[d
 
 def _score_model_on_archive(
     model, stats: NormStats, cat: Catalog, decisions: dict[str, dict], inputs: dict | None = None
-) -> tuple[dict, list[int]]:
-    """``inputs`` (run -> stacked channels, observations) is filled on first use, so several methods read the
-    archive's GRIB once."""
+) -> tuple[dict, list[int], dict]:
+    """As ``_score_model_on_store``, on an archive's GRIB/NetCDF. ``inputs`` (run -> stacked channels,
+    observations) is filled on first use, so several methods read the archive's GRIB once."""
     inputs = {} if inputs is None else inputs
     tables: dict[str, dict[float, list]] = {d: {thr: [] for thr in THRESHOLDS} for d in decisions}
     leads = [ld for ld in cat.lead_times(cat.runs()[0]) if ld > 0]
@@ -202,7 +207,7 @@ def _score_model_on_archive(
         for d, taus in decisions.items():
             for thr, t in _tables(probs, obs, cat.grid.qpe_mask, taus).items():
                 tables[d][thr].append(t)
-    return {d: {thr: sum_tables(t) for thr, t in v.items()} for d, v in tables.items()}, leads
+    return {d: {thr: sum_tables(t) for thr, t in v.items()} for d, v in tables.items()}, leads, _per_run(tables)
 
 
 def _nwp_rows(cat: Catalog, runs: list[str], dataset: str) -> list[dict]:
@@ -226,12 +231,13 @@ def evaluate(
     methods: list[str],
     weights: dict[str, Path],
     progress: bool = True,
-    heldout_runs: int = 6,
+    heldout_runs: int | None = None,
     merge: Collection[str] = (),
 ) -> dict:
-    """Score ``methods`` and write ``evaluation.json`` + ``README.md``. Results already in ``evaluation.json``
-    (same test runs) for the methods named in ``merge`` are kept, so one method can be re-scored alone; results
-    of methods named in neither list are dropped."""
+    """Score ``methods`` on the test runs and on ``heldout_runs`` (default: the config's) runs generated from a
+    seed never used in training, and write ``evaluation.json`` + ``README.md``. Results already in
+    ``evaluation.json`` (same test runs) for the methods named in ``merge`` are kept, so one method can be
+    re-scored alone; results of methods named in neither list are dropped."""
     store = Store(cfg.data.store)
     test_runs = store.runs("test")
     torch.set_num_threads(cfg.threads)
@@ -253,22 +259,26 @@ def evaluate(
                 + ", ".join(f"{r['decision']} CSI@{r['threshold']:g} {r['csi']}" for r in agg)
             )
     # A fresh archive from a seed never used in training: the shipped method vs raw NWP.
-    heldout = cfg.out_dir / f"heldout_seed{HELDOUT_SEED}"
+    n_heldout = heldout_runs or cfg.heldout_runs
+    heldout = cfg.out_dir / f"heldout_seed{HELDOUT_SEED}_{n_heldout}runs"
     if not (heldout / "archive.json").exists():
-        generate(heldout, runs=heldout_runs, seed=HELDOUT_SEED, progress=progress)
+        generate(heldout, runs=n_heldout, seed=HELDOUT_SEED, progress=progress)
     cat = Catalog(heldout)
-    rows += _nwp_rows(cat, cat.runs(), f"heldout_seed{HELDOUT_SEED}")
+    rows += _nwp_rows(cat, cat.runs(), HELDOUT)
     # Every method trained on all labelled runs (the label-share ablations add nothing here), and the shipped one.
     inputs: dict = {}
+    heldout_tables = {}
     for name in methods:
         if name != cfg.ship and parse_method(name, cfg.finetune.loss, cfg.pretrain.mask_ratio).fraction < 1:
             continue
         model, manifest = load_model(weights[name])
         decisions = {"argmax": ARGMAX, "val_tuned": decisions_by_method[name]}
         stats = NormStats.from_dict(manifest["normalisation"])
-        tables, leads = _score_model_on_archive(model, stats, cat, decisions, inputs)
+        tables, leads, heldout_tables[name] = _score_model_on_archive(model, stats, cat, decisions, inputs)
         for d in decisions:
-            rows += _rows(name, f"heldout_seed{HELDOUT_SEED}", tables[d], leads, d)
+            rows += _rows(name, HELDOUT, tables[d], leads, d)
+        if progress:
+            print(f"evaluated {name} on {HELDOUT} ({len(cat.runs())} runs)")
     result = {
         "config": cfg.source,
         "test_runs": test_runs,
@@ -276,34 +286,44 @@ def evaluate(
         "train_runs": store.runs("train"),
         "decision_thresholds": {m: {f"{k:g}": v for k, v in t.items()} for m, t in decisions_by_method.items()},
         "validation_csi": {m: {f"{k:g}": v for k, v in t.items()} for m, t in val_csi.items()},
+        "heldout_runs": cat.runs(),
         "run_tables": run_tables,
+        "heldout_run_tables": heldout_tables,
         "rows": rows,
     }
     results = Path(cfg.results_dir)
     if merge:
         result = _merged(results / "evaluation.json", result, set(merge))
-    ordered = list(result["run_tables"])
-    pooled = {**pooled_repeats(result["run_tables"]), **pooled_repeats(result["run_tables"], "seed")}
-    pairs = comparison_pairs([*ordered, *pooled], cfg.ship)
-    result["comparisons"] = compare({**result["run_tables"], **pooled}, pairs)
+    result["comparisons"] = [
+        {"dataset": dataset, **c}
+        for dataset, key in (("test", "run_tables"), (HELDOUT, "heldout_run_tables"))
+        for c in _compare_all(result.get(key, {}), cfg.ship)
+    ]
     atomic_write_bytes(results / "evaluation.json", (json.dumps(result, indent=1) + "\n").encode())
     atomic_write_bytes(results / "README.md", render(result).encode())
     return result
 
 
+def _compare_all(run_tables: dict[str, dict], ship: str) -> list[dict]:
+    """Every paired question (``comparison_pairs``) the methods in ``run_tables`` and their pools can answer."""
+    pooled = {**pooled_repeats(run_tables), **pooled_repeats(run_tables, "seed")}
+    pairs = comparison_pairs([*run_tables, *pooled], ship)
+    return compare({**run_tables, **pooled}, pairs)
+
+
 def _merged(path: Path, new: dict, keep: set[str]) -> dict:
     """``new`` plus the methods in ``keep`` of the evaluation at ``path`` that ``new`` did not score (same test
-    runs only)."""
+    and held-out runs only)."""
     try:
         old = json.loads(path.read_text())
     except (OSError, ValueError):
         return new
-    if old.get("test_runs") != new["test_runs"]:
+    if old.get("test_runs") != new["test_runs"] or old.get("heldout_runs") != new["heldout_runs"]:
         return new
     fresh = set(new["run_tables"]) | {"raw_nwp"}
     kept = [m for m in old.get("decision_thresholds", {}) if m not in fresh and m in keep]
     merged = dict(new)
-    for key in ("decision_thresholds", "validation_csi", "run_tables"):
+    for key in ("decision_thresholds", "validation_csi", "run_tables", "heldout_run_tables"):
         merged[key] = {**{m: old.get(key, {})[m] for m in kept if m in old.get(key, {})}, **new[key]}
     nwp = [r for r in new["rows"] if r["method"] == "raw_nwp"]
     merged["rows"] = nwp + [r for r in old["rows"] if r["method"] in kept] + [r for r in new["rows"] if r not in nwp]
@@ -357,6 +377,8 @@ def render(result: dict) -> str:
         "",
         f"Test runs: {', '.join(result['test_runs'])}",
         "",
+        f"Held-out runs ({HELDOUT}): {', '.join(result.get('heldout_runs', []))}",
+        "",
         "Val-tuned probability thresholds: "
         + "; ".join(
             f"{m}: " + ", ".join(f"{k} mm/h -> {v}" for k, v in t.items())
@@ -401,23 +423,27 @@ def render(result: dict) -> str:
 
 
 def _comparisons(comparisons: list[dict]) -> list[str]:
-    if not comparisons:
-        return []
-    lines = [
-        "## Are the differences real? (test runs, val-tuned, paired bootstrap over runs)",
-        "",
-        "CSI(A) - CSI(B) on all test runs, its 95 % interval from 2000 resamples of the runs (the same draw for",
-        "both, Hamill 1999), and the share of resamples in which A scores higher.",
-        "",
-        "| A | B | event | CSI(A) - CSI(B) | 95 % interval | P(A better) |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
-    for c in comparisons:
-        lines.append(
-            f"| {c['a']} | {c['b']} | >= {c['threshold']:g} mm/h | {c['difference']:+.3f} | "
-            f"{c['low']:+.3f} to {c['high']:+.3f} | {c['p_better']:.2f} |"
-        )
-    return [*lines, ""]
+    """One table of paired differences per dataset (rows without a dataset predate the held-out tests: test)."""
+    lines: list[str] = []
+    for dataset in dict.fromkeys(c.get("dataset", "test") for c in comparisons):
+        runs = "test runs" if dataset == "test" else f"{dataset} runs (a generator seed never used in training)"
+        lines += [
+            f"## Are the differences real? ({runs}, val-tuned, paired bootstrap over runs)",
+            "",
+            "CSI(A) - CSI(B) on all those runs, its 95 % interval from 2000 resamples of the runs (the same draw",
+            "for both, Hamill 1999), and the share of resamples in which A scores higher.",
+            "",
+            "| A | B | event | CSI(A) - CSI(B) | 95 % interval | P(A better) |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for c in comparisons:
+            if c.get("dataset", "test") == dataset:
+                lines.append(
+                    f"| {c['a']} | {c['b']} | >= {c['threshold']:g} mm/h | {c['difference']:+.3f} | "
+                    f"{c['low']:+.3f} to {c['high']:+.3f} | {c['p_better']:.2f} |"
+                )
+        lines.append("")
+    return lines
 
 
 def _test_aggregates(rows: list[dict]) -> list[dict]:
