@@ -333,6 +333,58 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tiny_config: Path, tmp_pa
     assert not list(tmp_path.glob("*.tmp"))
 
 
+def test_early_stopping_keeps_the_best_validated_weights_also_across_a_kill(tiny_config: Path, tmp_path: Path):
+    store = Store(load_config(tiny_config).data.store)
+    data = StoreDataset(store, store.indices("train"))
+    scores, snapshots, steps = iter([0.1, 0.5, 0.3, 0.2]), {}, {"n": 0}
+
+    def validate(model: torch.nn.Module) -> float:
+        snapshots[len(snapshots) + 1] = model.weight.detach().clone()
+        return next(scores)
+
+    def step(model, batch, gen):
+        steps["n"] += 1
+        if steps["n"] == 7:  # first step of epoch 4: the process "dies" after the best epoch was checkpointed
+            raise KeyboardInterrupt
+        return model(batch[0][..., :32, :32]).pow(2).mean()
+
+    def run() -> tuple[torch.nn.Module, list[dict]]:
+        torch.manual_seed(0)
+        model = torch.nn.Conv2d(16, 3, 1)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        args = (data, step, opt, None, 4, 2, tmp_path / "m.ckpt", tmp_path / "log.jsonl", 0, torch.device("cpu"))
+        return model, fit(model, *args, "t", progress=False, validate=validate, check_epochs={1, 2, 3, 4})
+
+    with pytest.raises(KeyboardInterrupt):
+        run()
+    model, history = run()
+    assert [h.get("val_score") for h in history] == [0.1, 0.5, 0.3, 0.2]
+    assert torch.equal(model.weight, snapshots[2])  # epoch 2's weights, restored from the checkpoint
+    assert not torch.equal(snapshots[2], snapshots[4])  # ... although training went on after it
+
+
+def test_a_valbest_finetune_records_its_validation_checks_and_the_epoch_it_kept(tiny_config: Path, tmp_path: Path):
+    from training.finetune import selected_epoch, val_check_epochs
+
+    assert val_check_epochs(60, 5) == {12, 24, 36, 48, 60} and val_check_epochs(2, 5) == {1, 2}
+    raw = yaml.safe_load(tiny_config.read_text())
+    raw.update(name="tiny_valbest", weights_dir=str(tmp_path / "weights"), results_dir=str(tmp_path / "results"))
+    raw["data"]["store"] = str(tmp_path / "store")
+    raw["split"] = {"train": 1, "val": 1, "test": 0}
+    raw["finetune"].update(epochs=2, val_checks=2)
+    path = tmp_path / "valbest.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    cfg = load_config(path)
+    prepare(cfg, progress=False)
+    method = parse_method("scratch_valbest", cfg.finetune.loss, 0.9)
+    assert method.val_best and not parse_method("scratch", cfg.finetune.loss, 0.9).val_best
+    manifest = read_manifest(finetune(cfg, method, progress=False))
+    history = manifest["history"]
+    assert [h["epoch"] for h in history if "val_score" in h] == [1, 2]
+    assert all(0 <= h["val_score"] <= 1 for h in history)
+    assert manifest["method"]["val_best"] and manifest["method"]["selected_epoch"] == selected_epoch(history, 2)
+
+
 def test_two_process_ddp_with_gloo(tiny_config: Path):
     cfg = load_config(tiny_config)
     res = subprocess.run(

@@ -54,6 +54,7 @@ class FinetuneConfig:
     lr_encoder: float
     mask_ratio: float
     loss: dict
+    val_checks: int = 5  # validation checks spread over the epochs of a `_valbest` method (early stopping)
 
 
 @dataclass(frozen=True)

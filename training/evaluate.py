@@ -68,17 +68,18 @@ def _decide(probs: np.ndarray, threshold: float, tau: float | None) -> np.ndarra
     return event_probability(probs, threshold) >= tau
 
 
-def _run_predictions(model: torch.nn.Module, store: Store, runs: list[str]):
+def _run_predictions(model: torch.nn.Module, store: Store, runs: list[str], device: torch.device | str = "cpu"):
     """(run, leads, probabilities, observed rain) for each run of the store."""
     samples = store.meta["samples"]
     for run in runs:
         idx = [i for i, s in enumerate(samples) if s["run"] == run]
-        probs = predict_probabilities(model, np.asarray(store.x[idx[0] : idx[-1] + 1], dtype=np.float32))
+        x = np.asarray(store.x[idx[0] : idx[-1] + 1], dtype=np.float32)
+        probs = predict_probabilities(model, x, device=device)
         yield run, [samples[i]["lead"] for i in idx], probs, np.asarray(store.y[idx[0] : idx[-1] + 1])
 
 
 def tune_decisions(
-    model: torch.nn.Module, store: Store, mask: np.ndarray
+    model: torch.nn.Module, store: Store, mask: np.ndarray, device: torch.device | str = "cpu"
 ) -> tuple[dict[float, float | None], dict[float, float]]:
     """The probability threshold per event that maximises CSI on the validation runs (never the test runs), and
     that CSI (what a choice between methods may look at without touching the test runs)."""
@@ -86,7 +87,7 @@ def tune_decisions(
     if not runs:
         return dict(ARGMAX), {}
     counts = {thr: {tau: np.zeros(4, dtype=np.int64) for tau in TAUS} for thr in THRESHOLDS}
-    for _, _, probs, obs in _run_predictions(model, store, runs):
+    for _, _, probs, obs in _run_predictions(model, store, runs, device):
         valid = np.isfinite(obs) & mask
         for thr in THRESHOLDS:
             with np.errstate(invalid="ignore"):
@@ -100,6 +101,13 @@ def tune_decisions(
         best[thr] = max(csi, key=lambda tau: -1.0 if not np.isfinite(csi[tau]) else csi[tau])
         best_csi[thr] = round(float(csi[best[thr]]), 5)
     return best, best_csi
+
+
+def validation_score(model: torch.nn.Module, store: Store, device: torch.device | str = "cpu") -> float:
+    """Mean over the events (0.1 and 10 mm/h) of the validation CSI at the val-tuned probability thresholds:
+    what early stopping looks at (light rain is kept in, so a checkpoint cannot buy heavy rain with it)."""
+    _, csi = tune_decisions(model, store, Catalog(store.meta["archive"]).grid.qpe_mask, device)
+    return float(np.mean([c if np.isfinite(c) else 0.0 for c in csi.values()])) if csi else 0.0
 
 
 def _tables(probs: np.ndarray, obs: np.ndarray, mask: np.ndarray, taus: dict) -> dict[float, dict]:

@@ -17,6 +17,7 @@ from engine.model.unet import UNet
 from engine.model.weights import save_weights
 from training import distributed
 from training.config import TrainConfig
+from training.evaluate import validation_score
 from training.loop import StoreDataset, fit, random_crop
 from training.losses import rain_loss
 from training.methods import Method
@@ -69,6 +70,17 @@ def finetune_epochs(epochs: int, labelled: int, available: int) -> int:
     return max(1, round(epochs * available / max(labelled, 1)))
 
 
+def val_check_epochs(epochs: int, checks: int) -> set[int]:
+    """``checks`` epochs spread evenly over ``epochs``, the last one included."""
+    return {max(1, round(epochs * k / checks)) for k in range(1, checks + 1)}
+
+
+def selected_epoch(history: list[dict], epochs: int) -> int:
+    """The epoch whose weights were kept: the first best validation score, or the last epoch."""
+    scored = [r for r in history if "val_score" in r]
+    return max(scored, key=lambda r: (r["val_score"], -r["epoch"]))["epoch"] if scored else epochs
+
+
 def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bool = True) -> Path:
     out = weights_path(cfg, method)
     if out.exists():
@@ -116,6 +128,7 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
     # One cosine over the epochs actually run: with T_max = f.epochs a 10 % share (50 epochs) would cycle the
     # learning rate five times and end near its peak.
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+    checks = val_check_epochs(epochs, f.val_checks) if method.val_best else set()
     history = fit(
         model,
         StoreDataset(store, idx),
@@ -131,6 +144,8 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
         f"finetune {method.name}",
         resume,
         progress,
+        (lambda m: validation_score(m, store, device)) if checks else None,
+        checks,
     )
     if distributed.is_main():
         model_cfg = asdict(UNetConfig()) if method.arch == "unet" else cfg.model_config.to_dict()
@@ -155,6 +170,8 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
                     "pretrain_epochs": method.pretrain_epochs or cfg.pretrain.epochs,
                     "encoder_lr_scale": method.encoder_lr_scale,
                     "seed": cfg.seed + method.seed,
+                    "val_best": method.val_best,
+                    "selected_epoch": selected_epoch(history, epochs),
                 },
                 "data_fingerprint": store.meta["fingerprint"],
                 "unlabelled_fingerprint": unlabelled_fingerprint(cfg) if method.pretrained else None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import numpy as np
@@ -64,9 +64,15 @@ def fit(
     desc: str,
     resume: bool = True,
     progress: bool = True,
+    validate: Callable[[torch.nn.Module], float] | None = None,
+    check_epochs: Collection[int] = (),
 ) -> list[dict]:
-    """Train for ``epochs`` epochs; after each, write ``checkpoint`` atomically. Resumes from it if present."""
-    start, history = 0, []
+    """Train for ``epochs`` epochs; after each, write ``checkpoint`` atomically. Resumes from it if present.
+
+    With ``validate`` (model -> score, higher is better), the model is scored after each epoch in
+    ``check_epochs`` and the best-scoring weights are the ones left in ``model`` at the end (early stopping
+    without stopping: the schedule still runs to its end, so every method gets the same steps)."""
+    start, history, best = 0, [], None
     core = distributed.unwrap(model)
     if resume and checkpoint.exists():
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)
@@ -74,7 +80,7 @@ def fit(
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None and state.get("scheduler"):
             scheduler.load_state_dict(state["scheduler"])
-        start, history = int(state["epoch"]), json.loads(state["history"])
+        start, history, best = int(state["epoch"]), json.loads(state["history"]), state.get("best")
         if progress and distributed.is_main():
             print(f"{desc}: resuming after epoch {start}")
     sampler = DistributedSampler(dataset, shuffle=True, seed=seed) if torch.distributed.is_initialized() else None
@@ -121,6 +127,11 @@ def fit(
             "seconds": round(time.perf_counter() - t0, 1),
             "samples_per_s": round(seen / max(time.perf_counter() - t0, 1e-9), 2),
         }
+        if validate is not None and epoch + 1 in check_epochs:
+            record["val_score"] = round(float(validate(core)), 5)
+            if best is None or record["val_score"] > best["score"]:
+                best = {"model": {k: v.detach().cpu().clone() for k, v in core.state_dict().items()}}
+                best |= {"epoch": epoch + 1, "score": record["val_score"]}
         history.append(record)
         if distributed.is_main():
             with atomic_path(checkpoint) as tmp:
@@ -131,14 +142,21 @@ def fit(
                         "scheduler": scheduler.state_dict() if scheduler is not None else None,
                         "epoch": epoch + 1,
                         "history": json.dumps(history),
+                        "best": best,
                     },
                     tmp,
                 )
             with open(log_path, "a") as fh:
                 fh.write(json.dumps({"stage": desc, **record}) + "\n")
             if progress:
+                val = f", validation {record['val_score']}" if "val_score" in record else ""
                 print(
-                    f"{desc} epoch {epoch + 1}/{epochs}: loss {record['loss']:.4f}, {record['samples_per_s']} samples/s"
+                    f"{desc} epoch {epoch + 1}/{epochs}: loss {record['loss']:.4f}, {record['samples_per_s']} "
+                    f"samples/s{val}"
                 )
         distributed.barrier()
+    if best is not None:
+        core.load_state_dict(best["model"])
+        if progress and distributed.is_main():
+            print(f"{desc}: keeping epoch {best['epoch']} (best validation score {best['score']})")
     return history

@@ -5,7 +5,9 @@ NN % of the config's ``lr_encoder``: gentler fine-tuning of a pre-trained encode
 choice of the labelled runs for ``_NNpct``: how much the answer depends on which runs were labelled), ``_rainNN``
 (pre-training masks the variable group holding NWP rain at NN %, the other groups at the masking ratio),
 ``_seedN`` (the whole method, pre-training included, trained again from another random seed: initial weights, data
-order, crops and masks; how much of a difference between methods is only the luck of one training run)."""
+order, crops and masks; how much of a difference between methods is only the luck of one training run),
+``_valbest`` (early stopping: the weights of the fine-tuning epoch with the best validation CSI are kept, out of
+``finetune.val_checks`` evenly spaced checks)."""
 
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ class Method:
     draw: int = 0  # which random subset of training runs is labelled when fraction < 1
     pretrain_rain_ratio: float | None = None  # None: the rain group is masked like the others
     seed: int = 0  # added to the config's seed for a repeat of the same method
+    val_best: bool = False  # keep the best of the validation checks, not the last epoch
 
 
 def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
@@ -42,6 +45,7 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
     if head not in ("unet", "scratch", "pretrained"):
         raise ValueError(f"unknown method {name!r}")
     loss, frozen, fraction, mask, epochs, enc, draw, rain, seed = base, False, 1.0, default_mask, None, 1.0, 0, None, 0
+    val_best = False
     for part in parts[1:]:
         if part in ("onehot", "weighted", "ce"):
             loss = LossConfig(kind="onehot", class_weights=base.class_weights)
@@ -65,9 +69,12 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
             rain = int(m.group(1)) / 100
         elif m := re.fullmatch(r"seed(\d+)", part):
             seed = int(m.group(1))
+        elif part == "valbest":
+            val_best = True
         else:
             raise ValueError(f"unknown method part {part!r} in {name!r}")
     arch = "unet" if head == "unet" else "postprocessor"
     if draw and fraction == 1.0:
         raise ValueError(f"{name!r}: _drawN needs a labelled share (_NNpct) to draw from")
-    return Method(name, arch, head == "pretrained", mask, loss, frozen, fraction, epochs, enc, draw, rain, seed)
+    pretrained = head == "pretrained"
+    return Method(name, arch, pretrained, mask, loss, frozen, fraction, epochs, enc, draw, rain, seed, val_best)
