@@ -234,6 +234,15 @@ def test_comparisons_pair_the_questions_the_method_must_answer():
         ("pretrained_mask75", "unet"),
         ("pretrained_mask75, 2 seeds", "unet, 2 seeds"),
     ]
+    # Early-stopped methods answer the same questions among themselves, and each against its last-epoch twin.
+    stopped = ["unet", "unet_valbest", "pretrained_continuous_valbest", "scratch_10pct_valbest, 3 draws"]
+    stopped += ["pretrained_10pct_valbest, 3 draws", "pretrained_10pct, 3 draws"]
+    assert comparison_pairs(stopped, "pretrained_continuous") == [
+        ("pretrained_continuous_valbest", "unet_valbest"),
+        ("pretrained_10pct_valbest, 3 draws", "scratch_10pct_valbest, 3 draws"),
+        ("unet_valbest", "unet"),
+        ("pretrained_10pct_valbest, 3 draws", "pretrained_10pct, 3 draws"),
+    ]
     good, poor = [[5, 1, 1, 93]] * 4, [[3, 3, 3, 91]] * 4
     tables = {"a": {"0.1": good, "10": poor}, "b": {"0.1": poor, "10": poor}}
     rows = compare(tables, [("a", "b")])
@@ -383,6 +392,9 @@ def test_a_valbest_finetune_records_its_validation_checks_and_the_epoch_it_kept(
     assert [h["epoch"] for h in history if "val_score" in h] == [1, 2]
     assert all(0 <= h["val_score"] <= 1 for h in history)
     assert manifest["method"]["val_best"] and manifest["method"]["selected_epoch"] == selected_epoch(history, 2)
+    # Validation changes nothing in training: the twin keeping its last epoch took the very same steps.
+    twin = read_manifest(finetune(cfg, parse_method("scratch", cfg.finetune.loss, 0.9), progress=False))["history"]
+    assert [h["loss"] for h in twin] == [h["loss"] for h in history]
 
 
 def test_two_process_ddp_with_gloo(tiny_config: Path):

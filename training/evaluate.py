@@ -147,7 +147,23 @@ def comparison_pairs(methods: list[str], ship: str) -> list[tuple[str, str]]:
     the same network from scratch and against its one-hot twin, also pooled over training seeds; the shipped
     method against each of its ablations with all labels (loss, masking ratio, frozen encoder ...); pre-trained
     against scratch at each labelled share (the same labelled runs: the same ``_drawN``), and with all draws of a
-    share pooled (pooled names from ``pooled_repeats``)."""
+    share pooled (pooled names from ``pooled_repeats``). Methods fine-tuned with early stopping (``_valbest``)
+    are paired among themselves in the same way, and each with its twin that kept the last epoch."""
+    pairs = []
+    for protocol in (False, True):
+        plain = {_without_valbest(m): m for m in methods if ("_valbest" in m) == protocol}
+        pairs += [(plain[a], plain[b]) for a, b in _pairs(list(plain), _without_valbest(ship)) if {a, b} <= set(plain)]
+    pairs += [(m, _without_valbest(m)) for m in methods if "_valbest" in m]
+    present = set(methods)
+    return [p for p in dict.fromkeys(pairs) if p[0] in present and p[1] in present and p[0] != p[1]]
+
+
+def _without_valbest(name: str) -> str:
+    return name.replace("_valbest", "")
+
+
+def _pairs(methods: list[str], ship: str) -> list[tuple[str, str]]:
+    """``comparison_pairs`` among methods of one fine-tuning protocol (the names without ``_valbest``)."""
     pairs = [(ship, "unet"), (ship, "scratch"), ("pretrained_continuous", "pretrained_onehot")]
     pairs += [(ship, m) for m in methods if m.startswith("pretrained_") and not re.search(r"pct|_seed|_draw|, ", m)]
     for m in methods:
@@ -161,8 +177,7 @@ def comparison_pairs(methods: list[str], ship: str) -> list[tuple[str, str]]:
         else:
             draw = re.search(r"_draw\d+", m)
             pairs.append((m, f"scratch_{share.group(1)}pct{draw.group(0) if draw else ''}"))
-    present = set(methods)
-    return [p for p in dict.fromkeys(pairs) if p[0] in present and p[1] in present and p[0] != p[1]]
+    return pairs
 
 
 def pooled_repeats(run_tables: dict[str, dict], kind: str = "draw") -> dict[str, dict]:
