@@ -520,6 +520,7 @@ def _seed_spread(rows: list[dict]) -> list[str]:
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for base, seeds in by.items():
+        seeds = dict(sorted(seeds.items(), key=lambda kv: _seed_of(kv[0])))  # seed 0 first, whatever the row order
         heavy = [v[10.0]["csi"] for v in seeds.values()]
         scored = [c for c in heavy if c is not None]  # None: a seed that never forecast or saw the event
         mean, spread = (float(np.mean(scored)), max(scored) - min(scored)) if scored else (None, None)
@@ -528,3 +529,8 @@ def _seed_spread(rows: list[dict]) -> list[str]:
             f"{', '.join(_fmt(c) for c in heavy)} | {_fmt(mean)} | {_fmt(spread)} |"
         )
     return [*lines, ""]
+
+
+def _seed_of(method: str) -> int:
+    seed = re.search(r"_seed(\d+)", method)
+    return int(seed.group(1)) if seed else 0
