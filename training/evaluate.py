@@ -105,7 +105,8 @@ def tune_decisions(
 
 def validation_score(model: torch.nn.Module, store: Store, device: torch.device | str = "cpu") -> float:
     """Mean over the events (0.1 and 10 mm/h) of the validation CSI at the val-tuned probability thresholds:
-    what early stopping looks at (light rain is kept in, so a checkpoint cannot buy heavy rain with it)."""
+    what early stopping looks at. Light rain's CSI is several times heavy rain's and moves more, so in practice
+    this score favours light-rain epochs (``results/experiments.md``)."""
     _, csi = tune_decisions(model, store, Catalog(store.meta["archive"]).grid.qpe_mask, device)
     return float(np.mean([c if np.isfinite(c) else 0.0 for c in csi.values()])) if csi else 0.0
 
