@@ -27,7 +27,7 @@ from engine.verify.categorical import (
 )
 from engine.verify.report import score_folder
 from training.config import TrainConfig
-from training.methods import parse_method
+from training.methods import last_epoch_twin, parse_method
 from training.store import Store
 
 THRESHOLDS = (0.1, 10.0)
@@ -152,15 +152,11 @@ def comparison_pairs(methods: list[str], ship: str) -> list[tuple[str, str]]:
     are paired among themselves in the same way, and each with its twin that kept the last epoch."""
     pairs = []
     for protocol in (False, True):
-        plain = {_without_valbest(m): m for m in methods if ("_valbest" in m) == protocol}
-        pairs += [(plain[a], plain[b]) for a, b in _pairs(list(plain), _without_valbest(ship)) if {a, b} <= set(plain)]
-    pairs += [(m, _without_valbest(m)) for m in methods if "_valbest" in m]
+        plain = {last_epoch_twin(m): m for m in methods if ("_valbest" in m) == protocol}
+        pairs += [(plain[a], plain[b]) for a, b in _pairs(list(plain), last_epoch_twin(ship)) if {a, b} <= set(plain)]
+    pairs += [(m, last_epoch_twin(m)) for m in methods if "_valbest" in m]
     present = set(methods)
     return [p for p in dict.fromkeys(pairs) if p[0] in present and p[1] in present and p[0] != p[1]]
-
-
-def _without_valbest(name: str) -> str:
-    return name.replace("_valbest", "")
 
 
 def _pairs(methods: list[str], ship: str) -> list[tuple[str, str]]:

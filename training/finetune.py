@@ -20,7 +20,7 @@ from training.config import TrainConfig
 from training.evaluate import validation_score
 from training.loop import StoreDataset, fit, random_crop
 from training.losses import rain_loss
-from training.methods import Method
+from training.methods import Method, last_epoch_twin
 from training.pretrain import pretrain
 from training.store import Store
 
@@ -101,7 +101,7 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
     _, _, device = distributed.setup()
     # Early stopping (`_valbest`) leaves the seed alone: its run retraces its last-epoch twin step for step, so
     # the two differ only in which epoch's weights are kept.
-    torch.manual_seed(cfg.seed + zlib.crc32(method.name.replace("_valbest", "").encode()) % 1000)
+    torch.manual_seed(cfg.seed + zlib.crc32(last_epoch_twin(method.name).encode()) % 1000)
     store = Store(cfg.data.store)
     core = build(cfg, method)
     if backbone is not None:

@@ -78,3 +78,8 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
         raise ValueError(f"{name!r}: _drawN needs a labelled share (_NNpct) to draw from")
     pretrained = head == "pretrained"
     return Method(name, arch, pretrained, mask, loss, frozen, fraction, epochs, enc, draw, rain, seed, val_best)
+
+
+def last_epoch_twin(name: str) -> str:
+    """The method a ``_valbest`` method retraces step for step (same seed), keeping its last epoch instead."""
+    return name.replace("_valbest", "")
