@@ -31,7 +31,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from engine.data.demo import generate
 
     t0 = time.perf_counter()
-    generate(args.out, runs=args.runs, seed=args.seed, leads=args.leads, progress=not args.quiet)
+    generate(args.out, args.runs, args.seed, args.leads, progress=not args.quiet, workers=args.workers)
     print(f"wrote {args.runs} run(s) x {args.leads + 1} lead times to {args.out} in {time.perf_counter() - t0:.1f} s")
     return 0
 
@@ -107,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", type=int, default=6, help="daily 00 UTC runs (default 6)")
     p.add_argument("--seed", type=int, default=7, help="random seed; same seed, same files (default 7)")
     p.add_argument("--leads", type=int, default=48, help="last lead time in hours (default 48)")
+    p.add_argument("--workers", type=int, default=1, help="processes; the files are the same (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_demo)
 

@@ -29,13 +29,15 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def test_same_seed_same_bytes_other_seed_other_weather(tmp_path: Path):
-    a = generate(tmp_path / "a", runs=1, seed=3, leads=2, progress=False)
-    b = generate(tmp_path / "b", runs=1, seed=3, leads=2, progress=False)
-    c = generate(tmp_path / "c", runs=1, seed=4, leads=2, progress=False)
-    rel = Path("nwp/2026070100/nwp_2026070100_f002.grib2")
-    assert (a / rel).read_bytes() == (b / rel).read_bytes()
+    a = generate(tmp_path / "a", runs=2, seed=3, leads=2, progress=False)
+    b = generate(tmp_path / "b", runs=2, seed=3, leads=2, progress=False, workers=2)  # as a GPU machine's prepare
+    c = generate(tmp_path / "c", runs=2, seed=4, leads=2, progress=False)
+    files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    assert len(files) == 2 * 3 + 27 + 1  # GRIB per run and lead, QPE per valid hour, archive.json
+    assert all((a / rel).read_bytes() == (b / rel).read_bytes() for rel in files), "workers change no byte"
+    rel = Path("nwp/2026070200/nwp_2026070200_f002.grib2")
     assert (a / rel).read_bytes() != (c / rel).read_bytes()
-    assert not list(a.rglob("*.tmp")), "atomic writes leave no temporary files"
+    assert not list(b.rglob("*.tmp")), "atomic writes leave no temporary files"
 
 
 def test_class_frequencies_are_korean_summer_like():

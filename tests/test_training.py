@@ -62,6 +62,17 @@ def test_store_has_normalised_inputs_exact_targets_and_a_clean_split(tiny_config
     np.testing.assert_allclose(train.std(axis=(0, 2, 3)), 1, atol=0.02)
 
 
+def test_store_is_the_same_whatever_the_number_of_workers(tiny_config: Path, tmp_path: Path):
+    raw = yaml.safe_load(tiny_config.read_text())  # prepared with threads: 2, i.e. two worker processes
+    raw.update(threads=1)
+    raw["data"]["store"] = str(tmp_path / "store")
+    path = tmp_path / "one.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    one, two = prepare(load_config(path), progress=False), Path(load_config(tiny_config).data.store)
+    for name in ("x.npy", "y.npy", "store.json"):
+        assert (one / name).read_bytes() == (two / name).read_bytes(), name
+
+
 def test_unlabelled_runs_are_normalised_like_the_training_runs_and_feed_only_pretraining(
     tiny_config: Path, tmp_path: Path
 ):

@@ -7,6 +7,8 @@ start, as operational centres write it), and one CF NetCDF QPE file per valid ho
 from __future__ import annotations
 
 import json
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -37,31 +39,37 @@ def generate(
     leads: int = 48,
     start: pd.Timestamp = DEFAULT_START,
     progress: bool = True,
+    workers: int = 1,
 ) -> Path:
-    """Generate ``runs`` daily 00 UTC runs (lead times 0..``leads`` h) and the QPE of every valid hour."""
+    """Generate ``runs`` daily 00 UTC runs (lead times 0..``leads`` h) and the QPE of every valid hour.
+
+    ``workers`` > 1 writes the runs and days of QPE in that many processes; the files are byte-identical to a
+    single process's, since every hour of the twin is a pure function of (seed, start, hour)."""
     if runs < 1 or not 0 <= leads <= 240:
         raise ValueError("need runs >= 1 and 0 <= leads <= 240")
     out = Path(out)
     start = pd.Timestamp(start).floor("D")
-    twin = Twin(seed, start, days=runs + leads // 24 + 1)
+    days = runs + leads // 24 + 1
     hours = (runs - 1) * 24 + leads + 1
+    # One job per day of QPE and one per run, each (function, args, files it writes).
+    jobs = [
+        (_write_qpe_hours, (out, seed, start, days, h, min(h + 24, hours)), min(24, hours - h))
+        for h in range(0, hours, 24)
+    ]
+    jobs += [(_write_run, (out, seed, start, days, r, leads), leads + 1) for r in range(runs)]
     bar = tqdm(total=hours + runs * (leads + 1), desc="demo archive", unit="file", disable=not progress)
-    for hour in range(hours):
-        valid = start + pd.Timedelta(hours=hour)
-        write_qpe(out / "qpe" / qpe_filename(valid), valid, twin.qpe(hour, twin.state(hour)["tp"]))
-        bar.update()
-    with GribWriter(LEXICONS["demo"], KOREA) as writer:
-        for r in range(runs):
-            init = start + pd.Timedelta(days=r)
-            accumulated = np.zeros(KOREA.shape)
-            for lead in range(leads + 1):
-                state = twin.state(24 * r + lead, twin.nwp_errors(r, lead), cell_seed=(seed, 21, r))
-                if lead > 0:
-                    accumulated = accumulated + state["tp"]
-                fields = {ch: state[ch] for ch in CHANNEL_NAMES if ch != "tp"}
-                fields["tp"] = accumulated
-                writer.write(nwp_path(out, init, lead), init, lead, fields)
-                bar.update()
+    if workers <= 1:
+        for fn, args, n in jobs:
+            fn(*args)
+            bar.update(n)
+    else:
+        # spawn, not fork: the caller may hold torch's thread pools, which do not survive a fork.
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=ctx) as pool:
+            futures = {pool.submit(fn, *args): n for fn, args, n in jobs}
+            for f in as_completed(futures):
+                f.result()
+                bar.update(futures[f])
     bar.close()
     meta = {
         "generator": "engine.data.demo",
@@ -74,3 +82,26 @@ def generate(
     }
     atomic_write_bytes(out / "archive.json", (json.dumps(meta, indent=2) + "\n").encode())
     return out
+
+
+def _write_qpe_hours(out: Path, seed: int, start: pd.Timestamp, days: int, first: int, stop: int) -> None:
+    """The QPE files of hours ``first`` .. ``stop`` - 1 after ``start``."""
+    twin = Twin(seed, start, days=days)
+    for hour in range(first, stop):
+        valid = start + pd.Timedelta(hours=hour)
+        write_qpe(out / "qpe" / qpe_filename(valid), valid, twin.qpe(hour, twin.state(hour)["tp"]))
+
+
+def _write_run(out: Path, seed: int, start: pd.Timestamp, days: int, r: int, leads: int) -> None:
+    """The GRIB2 files of run ``r`` (lead times 0..``leads``), ``tp`` accumulated from the run's start."""
+    twin = Twin(seed, start, days=days)
+    init = start + pd.Timedelta(days=r)
+    accumulated = np.zeros(KOREA.shape)
+    with GribWriter(LEXICONS["demo"], KOREA) as writer:
+        for lead in range(leads + 1):
+            state = twin.state(24 * r + lead, twin.nwp_errors(r, lead), cell_seed=(seed, 21, r))
+            if lead > 0:
+                accumulated = accumulated + state["tp"]
+            fields = {ch: state[ch] for ch in CHANNEL_NAMES if ch != "tp"}
+            fields["tp"] = accumulated
+            writer.write(nwp_path(out, init, lead), init, lead, fields)
