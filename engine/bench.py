@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 
-def _time(fn: Callable[[], object], repeats: int) -> dict[str, float]:
+def time_calls(fn: Callable[[], object], repeats: int) -> dict[str, float]:
     fn()  # warm-up
     samples = []
     for _ in range(repeats):
@@ -68,8 +68,8 @@ def bench_verify(data: Path | None = None, repeats: int = 20) -> dict:
                 preserve_dims=["lead_time"],
             )
 
-    t_ours, t_ref = _time(ours_tables, repeats), _time(scores_tables, max(3, repeats // 4))
-    f_ours, f_ref = _time(ours_fss, max(3, repeats // 2)), _time(scores_fss, 3)
+    t_ours, t_ref = time_calls(ours_tables, repeats), time_calls(scores_tables, max(3, repeats // 4))
+    f_ours, f_ref = time_calls(ours_fss, max(3, repeats // 2)), time_calls(scores_fss, 3)
     return {
         "run": run,
         "lead_times": len(leads),
@@ -83,7 +83,7 @@ def bench_verify(data: Path | None = None, repeats: int = 20) -> dict:
     }
 
 
-def _peak_bf16_tflops(name: str) -> float | None:
+def peak_bf16_tflops(name: str) -> float | None:
     """Dense bf16 tensor-core peak of known GPUs (vendor data sheets)."""
     for key, tflops in (("H200", 989.0), ("H100", 989.0), ("A100", 312.0), ("L40S", 362.0), ("A10", 125.0)):
         if key in name:
@@ -141,20 +141,20 @@ def bench_inference(data: Path | None = None, device: str | None = None, model: 
         from engine.predict import to_dataset
 
         out = to_dataset(probs, ds, predictor.manifest)
-        t_bare = _time(bare_decode, repeats)
-        t_read = _time(lambda: cat.load_run(run), repeats)
-        t_norm = _time(lambda: normalise(stack_channels(ds), predictor.stats), repeats)
+        t_bare = time_calls(bare_decode, repeats)
+        t_read = time_calls(lambda: cat.load_run(run), repeats)
+        t_norm = time_calls(lambda: normalise(stack_channels(ds), predictor.stats), repeats)
         if dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats()
-        t_model = _time(model_only, repeats)
-        t_write = _time(lambda: write_prediction(out, Path(tmp) / "bench.nc"), repeats)
+        t_model = time_calls(model_only, repeats)
+        t_write = time_calls(lambda: write_prediction(out, Path(tmp) / "bench.nc"), repeats)
 
         def end_to_end() -> None:
             d = cat.load_run(run)
             write_prediction(predictor.predict(d), Path(tmp) / "e2e.nc")
             sync()
 
-        t_e2e = _time(end_to_end, max(2, repeats // 2))
+        t_e2e = time_calls(end_to_end, max(2, repeats // 2))
     with FlopCounterMode(display=False) as counter, torch.inference_mode():
         predictor.model(torch.zeros(1, 16, *x.shape[-2:], device=dev))
     flops = counter.get_total_flops()
@@ -183,6 +183,6 @@ def bench_inference(data: Path | None = None, device: str | None = None, model: 
         ),
     }
     if dev.type == "cuda":
-        peak = _peak_bf16_tflops(result["device"])
+        peak = peak_bf16_tflops(result["device"])
         result["share_of_bf16_peak"] = round(result["achieved_tflops"] / peak, 4) if peak else None
     return result

@@ -1,4 +1,4 @@
-"""``python -m training {prepare,pretrain,finetune,evaluate,reproduce} --config FILE``."""
+"""``python -m training {prepare,pretrain,finetune,evaluate,reproduce,ship,bench} --config FILE``."""
 
 from __future__ import annotations
 
@@ -102,6 +102,22 @@ def cmd_ship(cfg: TrainConfig, args) -> None:
     ship(cfg)
 
 
+def cmd_bench(cfg: TrainConfig, args) -> None:
+    from training.bench import bench_training
+
+    result = bench_training(cfg, args.device, args.repeats)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    print(f"{cfg.name} ({cfg.model} model) on {result['device']}:")
+    for r in result["stages"]:
+        share = f", {100 * r['share_of_bf16_peak']:.1f} % of bf16 peak" if r.get("share_of_bf16_peak") else ""
+        print(
+            f"  {r['stage']}: batch {r['batch']} at {r['crop']} px, {r['step_ms']} ms/step, {r['samples_per_s']} "
+            f"samples/s, {r['gflops_per_sample']} GFLOP/sample, {r['achieved_tflops']} TFLOP/s{share}"
+        )
+
+
 COMMANDS = {
     "prepare": cmd_prepare,
     "pretrain": cmd_pretrain,
@@ -109,6 +125,7 @@ COMMANDS = {
     "evaluate": cmd_evaluate,
     "reproduce": cmd_reproduce,
     "ship": cmd_ship,
+    "bench": cmd_bench,
 }
 HELP = {
     "prepare": "generate/read the training archive and build the memory-mapped store with normalisation statistics",
@@ -117,6 +134,7 @@ HELP = {
     "evaluate": "score every trained method and the raw NWP on the test runs and a held-out-seed archive",
     "reproduce": "prepare, pretrain, finetune, evaluate and ship: the chain that made engine/weights/",
     "ship": "copy the config's chosen method into engine/weights/ with its evaluation metrics",
+    "bench": "time the config's pre-training and fine-tuning steps: samples/s, TFLOP/s, share of the GPU's peak",
 }
 
 
@@ -132,6 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             p.add_argument(
                 "--method", nargs="+", help="only these methods (default: the config's methods and ablations)"
             )
+        if name == "bench":
+            p.add_argument("--device", help="cpu or cuda (default: CUDA if present)")
+            p.add_argument("--repeats", type=int, default=10, help="timed steps after two warm-up steps (default 10)")
+            p.add_argument("--json", action="store_true", help="print JSON")
         if name == "pretrain":
             p.add_argument("--mask-ratio", type=float, help="override the config's masking ratio")
             p.add_argument("--epochs", type=int, help="override the config's epochs (methods name it _ptNN)")

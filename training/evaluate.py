@@ -121,14 +121,14 @@ def _tables(probs: np.ndarray, obs: np.ndarray, mask: np.ndarray, taus: dict) ->
 
 
 def _score_model_on_store(
-    model, store: Store, runs: list[str], decisions: dict[str, dict]
+    model, store: Store, runs: list[str], decisions: dict[str, dict], device: torch.device | str = "cpu"
 ) -> tuple[dict, list[int], dict]:
     """Tables per decision and event summed over runs (per lead time), and the val-tuned tables of each run
     (summed over lead times) for the paired comparisons."""
     mask = Catalog(store.meta["archive"]).grid.qpe_mask
     tables: dict[str, dict[float, list]] = {d: {thr: [] for thr in THRESHOLDS} for d in decisions}
     leads: list[int] = []
-    for _, run_leads, probs, obs in _run_predictions(model, store, runs):
+    for _, run_leads, probs, obs in _run_predictions(model, store, runs, device):
         leads = run_leads
         for d, taus in decisions.items():
             for thr, t in _tables(probs, obs, mask, taus).items():
@@ -212,7 +212,12 @@ def compare(run_tables: dict[str, dict], pairs: list[tuple[str, str]]) -> list[d
 
 
 def _score_model_on_archive(
-    model, stats: NormStats, cat: Catalog, decisions: dict[str, dict], inputs: dict | None = None
+    model,
+    stats: NormStats,
+    cat: Catalog,
+    decisions: dict[str, dict],
+    inputs: dict | None = None,
+    device: torch.device | str = "cpu",
 ) -> tuple[dict, list[int], dict]:
     """As ``_score_model_on_store``, on an archive's GRIB/NetCDF. ``inputs`` (run -> stacked channels,
     observations) is filled on first use, so several methods read the archive's GRIB once."""
@@ -223,7 +228,7 @@ def _score_model_on_archive(
         if run not in inputs:
             inputs[run] = (stack_channels(cat.load_run(run, leads)), cat.load_qpe(run, leads).values)
         x, obs = inputs[run]
-        probs = predict_probabilities(model, normalise(x, stats))
+        probs = predict_probabilities(model, normalise(x, stats), device=device)
         for d, taus in decisions.items():
             for thr, t in _tables(probs, obs, cat.grid.qpe_mask, taus).items():
                 tables[d][thr].append(t)
@@ -253,11 +258,14 @@ def evaluate(
     progress: bool = True,
     heldout_runs: int | None = None,
     merge: Collection[str] = (),
+    device: torch.device | str | None = None,
 ) -> dict:
     """Score ``methods`` on the test runs and on ``heldout_runs`` (default: the config's) runs generated from a
     seed never used in training, and write ``evaluation.json`` + ``README.md``. Results already in
     ``evaluation.json`` (same test runs) for the methods named in ``merge`` are kept, so one method can be
-    re-scored alone; results of methods named in neither list are dropped."""
+    re-scored alone; results of methods named in neither list are dropped. The models run on ``device``
+    (default: the GPU if one is visible)."""
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     store = Store(cfg.data.store)
     test_runs = store.runs("test")
     torch.set_num_threads(cfg.threads)
@@ -266,10 +274,10 @@ def evaluate(
     decisions_by_method, val_csi, run_tables = {}, {}, {}
     for name in methods:
         model, _ = load_model(weights[name])
-        taus, val_csi[name] = tune_decisions(model, store, mask)
+        taus, val_csi[name] = tune_decisions(model, store, mask, device)
         decisions_by_method[name] = taus
         decisions = {"argmax": ARGMAX, "val_tuned": taus}
-        tables, leads, run_tables[name] = _score_model_on_store(model, store, test_runs, decisions)
+        tables, leads, run_tables[name] = _score_model_on_store(model, store, test_runs, decisions, device)
         for d in decisions:
             rows += _rows(name, "test", tables[d], leads, d)
         if progress:
@@ -282,7 +290,7 @@ def evaluate(
     n_heldout = heldout_runs or cfg.heldout_runs
     heldout = cfg.out_dir / f"heldout_seed{HELDOUT_SEED}_{n_heldout}runs"
     if not (heldout / "archive.json").exists():
-        generate(heldout, runs=n_heldout, seed=HELDOUT_SEED, progress=progress)
+        generate(heldout, runs=n_heldout, seed=HELDOUT_SEED, progress=progress, workers=cfg.threads)
     cat = Catalog(heldout)
     rows += _nwp_rows(cat, cat.runs(), HELDOUT)
     # Every method trained on all labelled runs (the label-share ablations add nothing here), and the shipped one.
@@ -294,7 +302,7 @@ def evaluate(
         model, manifest = load_model(weights[name])
         decisions = {"argmax": ARGMAX, "val_tuned": decisions_by_method[name]}
         stats = NormStats.from_dict(manifest["normalisation"])
-        tables, leads, heldout_tables[name] = _score_model_on_archive(model, stats, cat, decisions, inputs)
+        tables, leads, heldout_tables[name] = _score_model_on_archive(model, stats, cat, decisions, inputs, device)
         for d in decisions:
             rows += _rows(name, HELDOUT, tables[d], leads, d)
         if progress:
