@@ -86,7 +86,7 @@ class Predictor:
         self.tile = tile or int(grid[0]) * int(cfg.get("patch", 16))
         self.overlap, self.batch = overlap, batch
         if self.device.type == "cuda":
-            self.model = self.model.to(self.device, memory_format=torch.channels_last)
+            self.model = self.model.to(self.device)  # not channels_last: the 3-D patch embedding's weight is 5-D
             torch.backends.cudnn.benchmark = True
         else:
             torch.set_num_threads(threads or os.cpu_count() or 1)
@@ -121,7 +121,7 @@ class Predictor:
             for s in range(0, x.shape[0], self.batch):
                 xb = torch.from_numpy(np.ascontiguousarray(x[s : s + self.batch], dtype=np.float32))
                 if cuda:
-                    xb = xb.pin_memory().to(self.device, non_blocking=True).to(memory_format=torch.channels_last)
+                    xb = xb.pin_memory().to(self.device, non_blocking=True)
                 logits = self._forward(xb, None, offset)
                 out[s : s + self.batch] = logits.float().softmax(1).cpu().numpy()
         return out
