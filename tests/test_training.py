@@ -16,7 +16,7 @@ from engine.errors import DataError
 from engine.model.weights import load_model, read_manifest
 from training.config import load_config
 from training.finetune import finetune
-from training.loop import StoreDataset, fit
+from training.loop import StoreDataset, fit, random_crop
 from training.methods import parse_method
 from training.store import Store, cyclic_split, prepare
 
@@ -352,6 +352,26 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tiny_config: Path, tmp_pa
     )
     assert [h["epoch"] for h in history] == [1, 2, 3]
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_loader_workers_read_ahead_without_changing_what_is_learned(tiny_config: Path, tmp_path: Path):
+    store = Store(load_config(tiny_config).data.store)
+    data = StoreDataset(store, store.indices("train"))
+
+    def step(model, batch, gen):
+        x, _, _ = random_crop(batch[0], None, 32, 8, gen)
+        return model(x).pow(2).mean()
+
+    def run(workers: int) -> tuple[torch.Tensor, list[float]]:
+        torch.manual_seed(0)
+        model = torch.nn.Conv2d(16, 3, 1)
+        opt = torch.optim.SGD(model.parameters(), lr=0.05)
+        args = (data, step, opt, None, 3, 2, tmp_path / f"w{workers}.ckpt", tmp_path / "log.jsonl", 0)
+        history = fit(model, *args, torch.device("cpu"), "t", progress=False, workers=workers)
+        return model.weight.detach(), [h["loss"] for h in history]
+
+    (w0, losses0), (w2, losses2) = run(0), run(2)
+    assert losses0 == losses2 and torch.equal(w0, w2)  # same batches, same order, same crops, every epoch
 
 
 def test_early_stopping_keeps_the_best_validated_weights_also_across_a_kill(tiny_config: Path, tmp_path: Path):

@@ -148,6 +148,7 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
         progress,
         (lambda m: validation_score(m, store, device)) if checks else None,
         checks,
+        cfg.data.loader_workers,
     )
     if distributed.is_main():
         model_cfg = asdict(UNetConfig()) if method.arch == "unet" else cfg.model_config.to_dict()

@@ -66,6 +66,7 @@ def fit(
     progress: bool = True,
     validate: Callable[[torch.nn.Module], float] | None = None,
     check_epochs: Collection[int] = (),
+    workers: int = 0,
 ) -> list[dict]:
     """Train for ``epochs`` epochs; after each, write ``checkpoint`` atomically. Resumes from it if present.
 
@@ -92,7 +93,9 @@ def fit(
         sampler=sampler,
         generator=gen_loader,
         drop_last=True,
-        num_workers=0,
+        # Batches are read ahead in worker processes; the sampler stays here, so the order is the same. Workers
+        # are not persistent: a persistent iterator would skip the seed draw that moves the sampler's generator.
+        num_workers=workers,
         pin_memory=device.type == "cuda",
     )
     for epoch in range(start, epochs):

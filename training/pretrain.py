@@ -104,6 +104,7 @@ def pretrain(
         + (f", seed {cfg.seed + seed}" if seed else ""),
         resume,
         progress,
+        workers=cfg.data.loader_workers,
     )
     if distributed.is_main():
         state = {k: v.detach().cpu().contiguous() for k, v in distributed.unwrap(model).backbone_state().items()}
