@@ -62,13 +62,15 @@ def test_store_has_normalised_inputs_exact_targets_and_a_clean_split(tiny_config
     np.testing.assert_allclose(train.std(axis=(0, 2, 3)), 1, atol=0.02)
 
 
-def test_store_is_the_same_whatever_the_number_of_workers(tiny_config: Path, tmp_path: Path):
-    raw = yaml.safe_load(tiny_config.read_text())  # prepared with threads: 2, i.e. two worker processes
-    raw.update(threads=1)
+def test_store_is_the_same_whatever_the_number_of_workers(
+    tiny_config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    raw = yaml.safe_load(tiny_config.read_text())  # 2 runs: prepared in this process
     raw["data"]["store"] = str(tmp_path / "store")
-    path = tmp_path / "one.yaml"
+    path = tmp_path / "two.yaml"
     path.write_text(yaml.safe_dump(raw))
-    one, two = prepare(load_config(path), progress=False), Path(load_config(tiny_config).data.store)
+    monkeypatch.setattr("training.store.JOBS_PER_WORKER", 1)  # so here in 2 worker processes
+    two, one = prepare(load_config(path), progress=False), Path(load_config(tiny_config).data.store)
     for name in ("x.npy", "y.npy", "store.json"):
         assert (one / name).read_bytes() == (two / name).read_bytes(), name
 

@@ -28,6 +28,10 @@ from engine.data.demo import generate
 from engine.normalise import NormStats, normalise, stack_channels
 from training.config import TrainConfig
 
+# A worker process spends about 2 s importing the engine before its first job; with fewer jobs each than this
+# (a job is one run, ~2 s of reading), one process is faster.
+JOBS_PER_WORKER = 3
+
 
 def cyclic_split(runs: list[str], blocks: dict) -> dict[str, str]:
     """Runs in time order cycle through blocks: ``train`` runs, then ``val``, then ``test`` (KoMet's 4/2/2)."""
@@ -105,13 +109,14 @@ def _prepare_labelled(cfg: TrainConfig, progress: bool) -> Path:
 
 
 def _map(fn: Callable, jobs: list[tuple], workers: int) -> Iterator:
-    """``fn(*job)`` for each job, in order: in this process, or in ``workers`` processes (spawned, not forked,
-    since the caller may hold torch's thread pools)."""
-    if workers <= 1 or len(jobs) <= 1:
+    """``fn(*job)`` for each job, in order: in this process, or in up to ``workers`` processes (spawned, not
+    forked, since the caller may hold torch's thread pools), each given at least ``JOBS_PER_WORKER`` jobs."""
+    workers = min(workers, len(jobs) // JOBS_PER_WORKER)
+    if workers <= 1:
         yield from (fn(*job) for job in jobs)
         return
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=ctx) as pool:
+    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
         yield from pool.map(fn, *zip(*jobs, strict=True))
 
 

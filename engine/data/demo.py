@@ -24,6 +24,9 @@ from engine.data.twin import Twin
 from engine.grid import KOREA
 
 DEFAULT_START = pd.Timestamp("2026-07-01 00:00")
+# A worker process spends about 2 s importing before its first job (a run or a day of QPE, 2-4 s); with fewer
+# jobs each than this, fewer processes (or one) are faster.
+JOBS_PER_WORKER = 3
 GENERATOR_VERSION = 1
 
 
@@ -43,8 +46,9 @@ def generate(
 ) -> Path:
     """Generate ``runs`` daily 00 UTC runs (lead times 0..``leads`` h) and the QPE of every valid hour.
 
-    ``workers`` > 1 writes the runs and days of QPE in that many processes; the files are byte-identical to a
-    single process's, since every hour of the twin is a pure function of (seed, start, hour)."""
+    ``workers`` > 1 writes the runs and days of QPE in up to that many processes (``JOBS_PER_WORKER`` jobs each at
+    least); the files are byte-identical to a single process's, since every hour of the twin is a pure function
+    of (seed, start, hour)."""
     if runs < 1 or not 0 <= leads <= 240:
         raise ValueError("need runs >= 1 and 0 <= leads <= 240")
     out = Path(out)
@@ -58,6 +62,7 @@ def generate(
     ]
     jobs += [(_write_run, (out, seed, start, days, r, leads), leads + 1) for r in range(runs)]
     bar = tqdm(total=hours + runs * (leads + 1), desc="demo archive", unit="file", disable=not progress)
+    workers = min(workers, len(jobs) // JOBS_PER_WORKER)
     if workers <= 1:
         for fn, args, n in jobs:
             fn(*args)
@@ -65,7 +70,7 @@ def generate(
     else:
         # spawn, not fork: the caller may hold torch's thread pools, which do not survive a fork.
         ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=ctx) as pool:
+        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
             futures = {pool.submit(fn, *args): n for fn, args, n in jobs}
             for f in as_completed(futures):
                 f.result()
