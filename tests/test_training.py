@@ -204,6 +204,10 @@ def test_evaluate_scores_every_method_on_test_runs_and_a_heldout_seed(tiny_confi
     assert set(again["heldout_run_tables"]) == set(names)
     test_rows = {(r["method"], r["threshold"]) for r in again["rows"] if r["dataset"] == "test" and not r["lead_time"]}
     assert {(m, t) for m in ["raw_nwp", *names] for t in (0.1, 10.0)} <= test_rows
+    # ... and the re-scored method keeps its place (the config's order) instead of moving to the end of the tables.
+    assert list(dict.fromkeys(r["method"] for r in again["rows"])) == ["raw_nwp", "scratch", "pretrained_continuous"]
+    readme = (Path(cfg.results_dir) / "README.md").read_text()
+    assert readme.index("| scratch |") < readme.index("| pretrained_continuous |")
     # A method the config no longer names leaves the results instead of lingering from an older evaluation.
     alone = evaluate(cfg, ["scratch"], weights, progress=False, heldout_runs=2, merge=["scratch"])
     assert set(alone["run_tables"]) == {"scratch"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -322,6 +322,7 @@ def evaluate(
     results = Path(cfg.results_dir)
     if merge:
         result = _merged(results / "evaluation.json", result, set(merge))
+    result = in_config_order(result, ["raw_nwp", *cfg.methods, *cfg.ablations])
     result["comparisons"] = [
         {"dataset": dataset, **c}
         for dataset, key in (("test", "run_tables"), (HELDOUT, "heldout_run_tables"))
@@ -356,6 +357,21 @@ def _merged(path: Path, new: dict, keep: set[str]) -> dict:
     nwp = [r for r in new["rows"] if r["method"] == "raw_nwp"]
     merged["rows"] = nwp + [r for r in old["rows"] if r["method"] in kept] + [r for r in new["rows"] if r not in nwp]
     return merged
+
+
+def in_config_order(result: dict, order: Sequence[str]) -> dict:
+    """Rows and per-method tables in ``order`` (methods it does not name last), whatever order they were scored
+    in: a method re-scored alone with ``--method`` keeps its place in the tables."""
+    rank = {m: i for i, m in enumerate(order)}
+
+    def key(method: str) -> int:
+        return rank.get(method, len(rank))
+
+    out = dict(result, rows=sorted(result["rows"], key=lambda r: key(r["method"])))  # stable: leads stay in order
+    for name in ("decision_thresholds", "validation_csi", "run_tables", "heldout_run_tables"):
+        if name in result:
+            out[name] = dict(sorted(result[name].items(), key=lambda kv: key(kv[0])))
+    return out
 
 
 def _decision_ok(r: dict, decision: str) -> bool:
