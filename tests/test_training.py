@@ -17,7 +17,7 @@ from engine.model.weights import load_model, read_manifest
 from training.config import load_config
 from training.finetune import finetune
 from training.loop import StoreDataset, fit, random_crop
-from training.methods import parse_method
+from training.methods import last_epoch_twin, parse_method
 from training.store import Store, cyclic_split, prepare
 
 
@@ -260,6 +260,20 @@ def test_comparisons_pair_the_questions_the_method_must_answer():
         ("unet_valbest", "unet"),
         ("pretrained_10pct_valbest, 3 draws", "pretrained_10pct, 3 draws"),
     ]
+    # Each stopping rule is its own protocol: a heavy-rain-judged run is never paired with a mean-judged one.
+    rules = [
+        "unet",
+        "unet_valbest",
+        "unet_valbest10",
+        "pretrained_continuous_valbest",
+        "pretrained_continuous_valbest10",
+    ]
+    assert comparison_pairs(rules, "pretrained_continuous") == [
+        ("pretrained_continuous_valbest", "unet_valbest"),
+        ("pretrained_continuous_valbest10", "unet_valbest10"),
+        ("unet_valbest", "unet"),
+        ("unet_valbest10", "unet"),
+    ]
     good, poor = [[5, 1, 1, 93]] * 4, [[3, 3, 3, 91]] * 4
     tables = {"a": {"0.1": good, "10": poor}, "b": {"0.1": poor, "10": poor}}
     rows = compare(tables, [("a", "b")])
@@ -425,6 +439,9 @@ def test_a_valbest_finetune_records_its_validation_checks_and_the_epoch_it_kept(
     prepare(cfg, progress=False)
     method = parse_method("scratch_valbest", cfg.finetune.loss, 0.9)
     assert method.val_best and not parse_method("scratch", cfg.finetune.loss, 0.9).val_best
+    heavy = parse_method("scratch_valbest10", cfg.finetune.loss, 0.9)
+    assert heavy.val_events == (10.0,) and method.val_events == (0.1, 10.0)
+    assert last_epoch_twin(heavy.name) == last_epoch_twin(method.name) == "scratch"
     manifest = read_manifest(finetune(cfg, method, progress=False))
     history = manifest["history"]
     assert [h["epoch"] for h in history if "val_score" in h] == [1, 2]

@@ -27,7 +27,7 @@ from engine.verify.categorical import (
 )
 from engine.verify.report import score_folder
 from training.config import TrainConfig
-from training.methods import last_epoch_twin, parse_method
+from training.methods import last_epoch_twin, parse_method, stopping_rule
 from training.store import Store
 
 THRESHOLDS = (0.1, 10.0)
@@ -103,12 +103,15 @@ def tune_decisions(
     return best, best_csi
 
 
-def validation_score(model: torch.nn.Module, store: Store, device: torch.device | str = "cpu") -> float:
-    """Mean over the events (0.1 and 10 mm/h) of the validation CSI at the val-tuned probability thresholds:
-    what early stopping looks at. Light rain's CSI is several times heavy rain's and moves more, so in practice
-    this score favours light-rain epochs (``results/experiments.md``)."""
+def validation_score(
+    model: torch.nn.Module, store: Store, device: torch.device | str = "cpu", events: Sequence[float] = (0.1, 10.0)
+) -> float:
+    """Mean over ``events`` (mm/h) of the validation CSI at the val-tuned probability thresholds: what early
+    stopping looks at. Light rain's CSI is several times heavy rain's and moves more, so the mean over both
+    favours light-rain epochs (``results/experiments.md``); ``events=(10.0,)`` judges heavy rain alone."""
     _, csi = tune_decisions(model, store, Catalog(store.meta["archive"]).grid.qpe_mask, device)
-    return float(np.mean([c if np.isfinite(c) else 0.0 for c in csi.values()])) if csi else 0.0
+    scores = [csi[e] if np.isfinite(csi.get(e, np.nan)) else 0.0 for e in events]
+    return float(np.mean(scores)) if csi else 0.0
 
 
 def _tables(probs: np.ndarray, obs: np.ndarray, mask: np.ndarray, taus: dict) -> dict[float, dict]:
@@ -148,13 +151,14 @@ def comparison_pairs(methods: list[str], ship: str) -> list[tuple[str, str]]:
     the same network from scratch and against its one-hot twin, also pooled over training seeds; the shipped
     method against each of its ablations with all labels (loss, masking ratio, frozen encoder ...); pre-trained
     against scratch at each labelled share (the same labelled runs: the same ``_drawN``), and with all draws of a
-    share pooled (pooled names from ``pooled_repeats``). Methods fine-tuned with early stopping (``_valbest``)
-    are paired among themselves in the same way, and each with its twin that kept the last epoch."""
+    share pooled (pooled names from ``pooled_repeats``). Methods fine-tuned with early stopping (``_valbest``,
+    ``_valbest10``) are paired among methods of the same rule in the same way, and each with its twin that kept
+    the last epoch."""
     pairs = []
-    for protocol in (False, True):
-        plain = {last_epoch_twin(m): m for m in methods if ("_valbest" in m) == protocol}
+    for rule in dict.fromkeys(["", *map(stopping_rule, methods)]):
+        plain = {last_epoch_twin(m): m for m in methods if stopping_rule(m) == rule}
         pairs += [(plain[a], plain[b]) for a, b in _pairs(list(plain), last_epoch_twin(ship)) if {a, b} <= set(plain)]
-    pairs += [(m, last_epoch_twin(m)) for m in methods if "_valbest" in m]
+    pairs += [(m, last_epoch_twin(m)) for m in methods if stopping_rule(m)]
     present = set(methods)
     return [p for p in dict.fromkeys(pairs) if p[0] in present and p[1] in present and p[0] != p[1]]
 

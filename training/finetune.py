@@ -146,7 +146,7 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
         f"finetune {method.name}",
         resume,
         progress,
-        (lambda m: validation_score(m, store, device)) if checks else None,
+        (lambda m: validation_score(m, store, device, method.val_events)) if checks else None,
         checks,
         cfg.data.loader_workers,
     )
@@ -174,6 +174,7 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
                     "encoder_lr_scale": method.encoder_lr_scale,
                     "seed": cfg.seed + method.seed,
                     "val_best": method.val_best,
+                    "val_events": list(method.val_events),
                     "selected_epoch": selected_epoch(history, epochs),
                 },
                 "data_fingerprint": store.meta["fingerprint"],

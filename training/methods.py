@@ -6,8 +6,9 @@ choice of the labelled runs for ``_NNpct``: how much the answer depends on which
 (pre-training masks the variable group holding NWP rain at NN %, the other groups at the masking ratio),
 ``_seedN`` (the whole method, pre-training included, trained again from another random seed: initial weights, data
 order, crops and masks; how much of a difference between methods is only the luck of one training run),
-``_valbest`` (early stopping: the weights of the fine-tuning epoch with the best validation CSI are kept, out of
-``finetune.val_checks`` evenly spaced checks)."""
+``_valbest`` (early stopping: the weights of the fine-tuning epoch with the best validation CSI, averaged over
+0.1 and 10 mm/h, are kept, out of ``finetune.val_checks`` evenly spaced checks), ``_valbest10`` (the same, judged on
+CSI at 10 mm/h alone)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,12 @@ class Method:
     draw: int = 0  # which random subset of training runs is labelled when fraction < 1
     pretrain_rain_ratio: float | None = None  # None: the rain group is masked like the others
     seed: int = 0  # added to the config's seed for a repeat of the same method
-    val_best: bool = False  # keep the best of the validation checks, not the last epoch
+    val_events: tuple[float, ...] = ()  # early stopping judged on these events' validation CSI; () = last epoch
+
+    @property
+    def val_best(self) -> bool:
+        """Whether the best of the validation checks is kept, not the last epoch."""
+        return bool(self.val_events)
 
 
 def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
@@ -45,7 +51,7 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
     if head not in ("unet", "scratch", "pretrained"):
         raise ValueError(f"unknown method {name!r}")
     loss, frozen, fraction, mask, epochs, enc, draw, rain, seed = base, False, 1.0, default_mask, None, 1.0, 0, None, 0
-    val_best = False
+    val_events: tuple[float, ...] = ()
     for part in parts[1:]:
         if part in ("onehot", "weighted", "ce"):
             loss = LossConfig(kind="onehot", class_weights=base.class_weights)
@@ -70,16 +76,25 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
         elif m := re.fullmatch(r"seed(\d+)", part):
             seed = int(m.group(1))
         elif part == "valbest":
-            val_best = True
+            val_events = (0.1, 10.0)
+        elif part == "valbest10":
+            val_events = (10.0,)
         else:
             raise ValueError(f"unknown method part {part!r} in {name!r}")
     arch = "unet" if head == "unet" else "postprocessor"
     if draw and fraction == 1.0:
         raise ValueError(f"{name!r}: _drawN needs a labelled share (_NNpct) to draw from")
     pretrained = head == "pretrained"
-    return Method(name, arch, pretrained, mask, loss, frozen, fraction, epochs, enc, draw, rain, seed, val_best)
+    return Method(name, arch, pretrained, mask, loss, frozen, fraction, epochs, enc, draw, rain, seed, val_events)
 
 
 def last_epoch_twin(name: str) -> str:
-    """The method a ``_valbest`` method retraces step for step (same seed), keeping its last epoch instead."""
-    return name.replace("_valbest", "")
+    """The method a ``_valbest`` / ``_valbest10`` method retraces step for step (same seed), keeping its last
+    epoch instead."""
+    return re.sub(r"_valbest\d*", "", name)
+
+
+def stopping_rule(name: str) -> str:
+    """The early-stopping suffix of a method (``_valbest``, ``_valbest10``), or "" for the last epoch."""
+    found = re.search(r"_valbest\d*", name)
+    return found.group(0) if found else ""
