@@ -48,6 +48,8 @@ step() {  # step NAME COMMAND...: run, log, time; the output also lands in $WORK
     nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm --format=csv 2>&1
     python3 -c "import sys, torch; print(sys.version.split()[0], 'torch', torch.__version__, 'cuda', torch.version.cuda)"
     git log -1 --format='commit %H %s' 2>/dev/null
+    # A copied checkout's .git can be older than its files: this hash names the code that actually ran.
+    echo "code sha256 (engine/ training/ *.py): $(find engine training -name '*.py' | sort | xargs sha256sum | sha256sum | cut -c1-16)"
 } >"$WORK/env.out" 2>&1
 cat "$WORK/env.out" >>"$LOG"
 
