@@ -30,7 +30,7 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
 
 def test_same_seed_same_bytes_other_seed_other_weather(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     a = generate(tmp_path / "a", runs=2, seed=3, leads=2, progress=False)
-    monkeypatch.setattr("engine.data.demo.JOBS_PER_WORKER", 1)  # worker processes even for this tiny archive
+    monkeypatch.setattr("engine.parallel.JOBS_PER_WORKER", 1)  # worker processes even for this tiny archive
     b = generate(tmp_path / "b", runs=2, seed=3, leads=2, progress=False, workers=2)
     c = generate(tmp_path / "c", runs=2, seed=4, leads=2, progress=False)
     files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())

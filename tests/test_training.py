@@ -69,7 +69,7 @@ def test_store_is_the_same_whatever_the_number_of_workers(
     raw["data"]["store"] = str(tmp_path / "store")
     path = tmp_path / "two.yaml"
     path.write_text(yaml.safe_dump(raw))
-    monkeypatch.setattr("training.store.JOBS_PER_WORKER", 1)  # so here in 2 worker processes
+    monkeypatch.setattr("engine.parallel.JOBS_PER_WORKER", 1)  # so here in 2 worker processes
     two, one = prepare(load_config(path), progress=False), Path(load_config(tiny_config).data.store)
     for name in ("x.npy", "y.npy", "store.json"):
         assert (one / name).read_bytes() == (two / name).read_bytes(), name

@@ -13,9 +13,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import multiprocessing
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -26,11 +23,8 @@ from engine.data.atomic import atomic_path, atomic_write_bytes
 from engine.data.catalog import Catalog
 from engine.data.demo import generate
 from engine.normalise import NormStats, normalise, stack_channels
+from engine.parallel import in_processes
 from training.config import TrainConfig
-
-# A worker process spends about 2 s importing the engine before its first job; with fewer jobs each than this
-# (a job is one run, ~2 s of reading), one process is faster.
-JOBS_PER_WORKER = 3
 
 
 def cyclic_split(runs: list[str], blocks: dict) -> dict[str, str]:
@@ -94,9 +88,9 @@ def _prepare_labelled(cfg: TrainConfig, progress: bool) -> Path:
     total = total_sq = None
     count = 0
     train = [r for r in runs if split[r] == "train"]
-    jobs = [(archive, run, leads) for run in train]
+    jobs = [(_run_sums, (archive, run, leads)) for run in train]
     for run_sum, run_sq, run_count in tqdm(
-        _map(_run_sums, jobs, cfg.threads), total=len(jobs), desc="prepare: statistics", disable=not progress
+        in_processes(jobs, cfg.threads), total=len(jobs), desc="prepare: statistics", disable=not progress
     ):
         total = run_sum if total is None else total + run_sum
         total_sq = run_sq if total_sq is None else total_sq + run_sq
@@ -106,18 +100,6 @@ def _prepare_labelled(cfg: TrainConfig, progress: bool) -> Path:
     stats = NormStats(tuple(map(float, mean)), tuple(map(float, std)))
     _write_store(store, cat, runs, leads, stats, split, fp, cfg.split, progress, workers=cfg.threads)
     return store
-
-
-def _map(fn: Callable, jobs: list[tuple], workers: int) -> Iterator:
-    """``fn(*job)`` for each job, in order: in this process, or in up to ``workers`` processes (spawned, not
-    forked, since the caller may hold torch's thread pools), each given at least ``JOBS_PER_WORKER`` jobs."""
-    workers = min(workers, len(jobs) // JOBS_PER_WORKER)
-    if workers <= 1:
-        yield from (fn(*job) for job in jobs)
-        return
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-        yield from pool.map(fn, *zip(*jobs, strict=True))
 
 
 def _run_sums(archive: Path, run: str, leads: list[int]) -> tuple[np.ndarray, np.ndarray, int]:
@@ -177,8 +159,7 @@ def _write_store(
         if labels:
             y_tmp = files.enter_context(atomic_path(store / "y.npy"))
             y = np.lib.format.open_memmap(y_tmp, mode="w+", dtype=np.float32, shape=(n, ny, nx))
-        jobs = [(cat.root, run, leads, stats, labels) for run in runs]
-        arrays = _map(_run_arrays, jobs, workers)
+        arrays = in_processes([(_run_arrays, (cat.root, run, leads, stats, labels)) for run in runs], workers)
         for i, (run, (run_x, run_y)) in enumerate(
             tqdm(
                 zip(runs, arrays, strict=True),

@@ -7,8 +7,6 @@ start, as operational centres write it), and one CF NetCDF QPE file per valid ho
 from __future__ import annotations
 
 import json
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -22,11 +20,9 @@ from engine.data.lexicon import LEXICONS
 from engine.data.qpe import qpe_filename, write_qpe
 from engine.data.twin import Twin
 from engine.grid import KOREA
+from engine.parallel import in_processes
 
 DEFAULT_START = pd.Timestamp("2026-07-01 00:00")
-# A worker process spends about 2 s importing before its first job (a run or a day of QPE, 2-4 s); with fewer
-# jobs each than this, fewer processes (or one) are faster.
-JOBS_PER_WORKER = 3
 GENERATOR_VERSION = 1
 
 
@@ -46,35 +42,21 @@ def generate(
 ) -> Path:
     """Generate ``runs`` daily 00 UTC runs (lead times 0..``leads`` h) and the QPE of every valid hour.
 
-    ``workers`` > 1 writes the runs and days of QPE in up to that many processes (``JOBS_PER_WORKER`` jobs each at
-    least); the files are byte-identical to a single process's, since every hour of the twin is a pure function
-    of (seed, start, hour)."""
+    ``workers`` > 1 writes the runs and days of QPE in up to that many processes (``engine.parallel``); the files
+    are byte-identical to a single process's, since every hour of the twin is a pure function of (seed, start,
+    hour)."""
     if runs < 1 or not 0 <= leads <= 240:
         raise ValueError("need runs >= 1 and 0 <= leads <= 240")
     out = Path(out)
     start = pd.Timestamp(start).floor("D")
     days = runs + leads // 24 + 1
     hours = (runs - 1) * 24 + leads + 1
-    # One job per day of QPE and one per run, each (function, args, files it writes).
-    jobs = [
-        (_write_qpe_hours, (out, seed, start, days, h, min(h + 24, hours)), min(24, hours - h))
-        for h in range(0, hours, 24)
-    ]
-    jobs += [(_write_run, (out, seed, start, days, r, leads), leads + 1) for r in range(runs)]
+    # One job per day of QPE and one per run; each returns the number of files it wrote.
+    jobs = [(_write_qpe_hours, (out, seed, start, days, h, min(h + 24, hours))) for h in range(0, hours, 24)]
+    jobs += [(_write_run, (out, seed, start, days, r, leads)) for r in range(runs)]
     bar = tqdm(total=hours + runs * (leads + 1), desc="demo archive", unit="file", disable=not progress)
-    workers = min(workers, len(jobs) // JOBS_PER_WORKER)
-    if workers <= 1:
-        for fn, args, n in jobs:
-            fn(*args)
-            bar.update(n)
-    else:
-        # spawn, not fork: the caller may hold torch's thread pools, which do not survive a fork.
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-            futures = {pool.submit(fn, *args): n for fn, args, n in jobs}
-            for f in as_completed(futures):
-                f.result()
-                bar.update(futures[f])
+    for written in in_processes(jobs, workers):
+        bar.update(written)
     bar.close()
     meta = {
         "generator": "engine.data.demo",
@@ -89,15 +71,16 @@ def generate(
     return out
 
 
-def _write_qpe_hours(out: Path, seed: int, start: pd.Timestamp, days: int, first: int, stop: int) -> None:
+def _write_qpe_hours(out: Path, seed: int, start: pd.Timestamp, days: int, first: int, stop: int) -> int:
     """The QPE files of hours ``first`` .. ``stop`` - 1 after ``start``."""
     twin = Twin(seed, start, days=days)
     for hour in range(first, stop):
         valid = start + pd.Timedelta(hours=hour)
         write_qpe(out / "qpe" / qpe_filename(valid), valid, twin.qpe(hour, twin.state(hour)["tp"]))
+    return stop - first
 
 
-def _write_run(out: Path, seed: int, start: pd.Timestamp, days: int, r: int, leads: int) -> None:
+def _write_run(out: Path, seed: int, start: pd.Timestamp, days: int, r: int, leads: int) -> int:
     """The GRIB2 files of run ``r`` (lead times 0..``leads``), ``tp`` accumulated from the run's start."""
     twin = Twin(seed, start, days=days)
     init = start + pd.Timedelta(days=r)
@@ -110,3 +93,4 @@ def _write_run(out: Path, seed: int, start: pd.Timestamp, days: int, r: int, lea
             fields = {ch: state[ch] for ch in CHANNEL_NAMES if ch != "tp"}
             fields["tp"] = accumulated
             writer.write(nwp_path(out, init, lead), init, lead, fields)
+    return leads + 1
