@@ -10,6 +10,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from engine.bench import peak_bf16_tflops, time_calls
 from engine.grid import KOREA
 from engine.model.network import PostProcessor
+from engine.predict import pick_device
 from training.config import TrainConfig
 from training.finetune import finetune_step
 from training.methods import parse_method
@@ -72,7 +73,7 @@ def bench_stage(cfg: TrainConfig, stage: str, device: torch.device, repeats: int
 
 def bench_training(cfg: TrainConfig, device: str | None = None, repeats: int = 10) -> dict:
     """Both stages of ``cfg`` on ``device`` (default: the GPU if one is visible)."""
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    dev = pick_device(device)
     return {
         "config": cfg.name,
         "model": cfg.model,

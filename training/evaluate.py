@@ -17,6 +17,7 @@ from engine.data.demo import generate
 from engine.inference import predict_probabilities
 from engine.model.weights import load_model
 from engine.normalise import NormStats, normalise, stack_channels
+from engine.predict import pick_device
 from engine.verify.case import event_probability
 from engine.verify.categorical import (
     TABLE_KEYS,
@@ -269,7 +270,7 @@ def evaluate(
     ``evaluation.json`` (same test runs) for the methods named in ``merge`` are kept, so one method can be
     re-scored alone; results of methods named in neither list are dropped. The models run on ``device``
     (default: the GPU if one is visible)."""
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = pick_device(None if device is None else str(device))
     store = Store(cfg.data.store)
     test_runs = store.runs("test")
     torch.set_num_threads(cfg.threads)
