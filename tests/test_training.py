@@ -222,7 +222,16 @@ def test_comparisons_pair_the_questions_the_method_must_answer():
         ("pretrained_mask75", "unet"),
         ("pretrained_mask75", "scratch"),
         ("pretrained_10pct", "scratch_10pct"),
+        ("pretrained_10pct_pt30", "pretrained_10pct"),
         ("pretrained_10pct_pt30", "scratch_10pct"),
+    ]
+    longer = ["pretrained_continuous", "pretrained_continuous_pt24", "pretrained_10pct, 3 draws"]
+    longer += ["pretrained_10pct_pt24, 3 draws", "scratch_10pct, 3 draws"]
+    assert comparison_pairs(longer, "pretrained_continuous") == [  # the shipped method's pair is not asked twice
+        ("pretrained_continuous", "pretrained_continuous_pt24"),
+        ("pretrained_10pct, 3 draws", "scratch_10pct, 3 draws"),
+        ("pretrained_10pct_pt24, 3 draws", "pretrained_10pct, 3 draws"),
+        ("pretrained_10pct_pt24, 3 draws", "scratch_10pct, 3 draws"),
     ]
     draws = ["scratch_10pct", "scratch_10pct_draw1", "pretrained_10pct", "pretrained_10pct_draw1", "pretrained_25pct"]
     assert comparison_pairs([*draws, "scratch_10pct, 2 draws", "pretrained_10pct, 2 draws"], "x") == [

@@ -150,8 +150,9 @@ def _per_run(tables: dict[str, dict[float, list]]) -> dict[str, list[list[int]]]
 def comparison_pairs(methods: list[str], ship: str) -> list[tuple[str, str]]:
     """The questions the evaluation answers with a paired test: the shipped method against the U-Net, against
     the same network from scratch and against its one-hot twin, also pooled over training seeds; the shipped
-    method against each of its ablations with all labels (loss, masking ratio, frozen encoder ...); pre-trained
-    against scratch at each labelled share (the same labelled runs: the same ``_drawN``), and with all draws of a
+    method against each of its ablations with all labels (loss, masking ratio, frozen encoder ...); a longer
+    pre-training (``_ptNN``) against the config's with the same labels; pre-trained against scratch at each
+    labelled share (the same labelled runs: the same ``_drawN``), and with all draws of a
     share pooled (pooled names from ``pooled_repeats``). Methods fine-tuned with early stopping (``_valbest``,
     ``_valbest10``) are paired among methods of the same rule in the same way, and each with its twin that kept
     the last epoch."""
@@ -171,6 +172,8 @@ def _pairs(methods: list[str], ship: str) -> list[tuple[str, str]]:
     for m in methods:
         if seeds := re.fullmatch(rf"{re.escape(ship)}(, \d+ seeds)", m):
             pairs += [(m, f"unet{seeds.group(1)}"), (m, f"scratch{seeds.group(1)}")]
+        if m.startswith("pretrained") and (shorter := re.sub(r"_pt\d+", "", m)) not in (m, ship):
+            pairs.append((m, shorter))  # longer pre-training against the config's, the labels otherwise the same
         share = re.search(r"_(\d+)pct", m)
         if not (m.startswith("pretrained") and share):
             continue
