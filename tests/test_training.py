@@ -117,6 +117,7 @@ def test_ablation_names_parse_into_methods_with_their_own_backbones(tiny_config:
     assert backbone_path(cfg, 0.9, seed=2) != backbone_path(cfg, 0.9)  # a repeat pre-trains its own backbone
     assert parse_method("scratch_10pct_draw2", cfg.finetune.loss, 0.9).draw == 2
     assert parse_method("pretrained_rain100", cfg.finetune.loss, 0.9).pretrain_rain_ratio == 1.0
+    assert parse_method("unet_ft20_seed1", cfg.finetune.loss, 0.9).finetune_epochs == 20
     paths = {backbone_path(cfg, 0.9), backbone_path(cfg, 0.5), backbone_path(cfg, 0.9, 3)}
     assert backbone_path(cfg, 0.9, rain_ratio=1.0) not in paths
     assert len(paths) == 3 and backbone_path(cfg, 0.9, cfg.pretrain.epochs) == backbone_path(cfg, 0.9)
@@ -156,6 +157,9 @@ def test_a_scarce_label_finetune_anneals_its_learning_rate_once_over_its_longer_
     assert lrs[0] == cfg.finetune.lr_head
     assert all(a > b for a, b in itertools.pairwise(lrs)), lrs  # one cosine, no restart half-way
     assert lrs[-1] < 0.2 * lrs[0]
+    # `_ftNN` fine-tunes NN epochs instead of the config's, the labelled share still scaling them.
+    shorter = read_manifest(finetune(cfg, parse_method("scratch_50pct_ft1", cfg.finetune.loss, 0.9), progress=False))
+    assert len(shorter["history"]) == shorter["method"]["finetune_epochs"] == 2
 
 
 def test_pretraining_anneals_once_over_the_epochs_it_runs_also_when_an_ablation_lengthens_it(tiny_config: Path):
@@ -282,6 +286,22 @@ def test_comparisons_pair_the_questions_the_method_must_answer():
         ("pretrained_continuous_valbest10", "unet_valbest10"),
         ("unet_valbest", "unet"),
         ("unet_valbest10", "unet"),
+    ]
+    # A longer fine-tuning is compared with the other networks fine-tuned as long (also pooled over seeds), and
+    # each with itself at the config's epochs; never with another network at another length.
+    longer = ["unet", "pretrained_continuous", "unet_ft20", "pretrained_continuous_ft20", "unet_ft20_valbest"]
+    longer += ["unet, 2 seeds", "pretrained_continuous, 2 seeds", "unet_ft20, 2 seeds"]
+    longer += ["pretrained_continuous_ft20, 2 seeds"]
+    assert comparison_pairs(longer, "pretrained_continuous") == [
+        ("pretrained_continuous", "unet"),
+        ("pretrained_continuous, 2 seeds", "unet, 2 seeds"),
+        ("pretrained_continuous_ft20", "unet_ft20"),
+        ("pretrained_continuous_ft20, 2 seeds", "unet_ft20, 2 seeds"),
+        ("unet_ft20_valbest", "unet_ft20"),
+        ("unet_ft20", "unet"),
+        ("pretrained_continuous_ft20", "pretrained_continuous"),
+        ("unet_ft20, 2 seeds", "unet, 2 seeds"),
+        ("pretrained_continuous_ft20, 2 seeds", "pretrained_continuous, 2 seeds"),
     ]
     good, poor = [[5, 1, 1, 93]] * 4, [[3, 3, 3, 91]] * 4
     tables = {"a": {"0.1": good, "10": poor}, "b": {"0.1": poor, "10": poor}}

@@ -28,7 +28,7 @@ from engine.verify.categorical import (
 )
 from engine.verify.report import score_folder
 from training.config import TrainConfig
-from training.methods import last_epoch_twin, parse_method, stopping_rule
+from training.methods import last_epoch_twin, parse_method, protocol, stopping_rule, without_protocol
 from training.store import Store
 
 THRESHOLDS = (0.1, 10.0)
@@ -153,14 +153,15 @@ def comparison_pairs(methods: list[str], ship: str) -> list[tuple[str, str]]:
     method against each of its ablations with all labels (loss, masking ratio, frozen encoder ...); a longer
     pre-training (``_ptNN``) against the config's with the same labels; pre-trained against scratch at each
     labelled share (the same labelled runs: the same ``_drawN``), and with all draws of a
-    share pooled (pooled names from ``pooled_repeats``). Methods fine-tuned with early stopping (``_valbest``,
-    ``_valbest10``) are paired among methods of the same rule in the same way, and each with its twin that kept
-    the last epoch."""
+    share pooled (pooled names from ``pooled_repeats``). Methods fine-tuned otherwise than the config says (early
+    stopping ``_valbest``, ``_valbest10``; ``_ftNN`` epochs) are paired among methods of the same ``protocol`` in
+    the same way, and each with its twin that kept the last epoch (ran the config's epochs)."""
     pairs = []
-    for rule in dict.fromkeys(["", *map(stopping_rule, methods)]):
-        plain = {last_epoch_twin(m): m for m in methods if stopping_rule(m) == rule}
-        pairs += [(plain[a], plain[b]) for a, b in _pairs(list(plain), last_epoch_twin(ship)) if {a, b} <= set(plain)]
+    for proto in dict.fromkeys(["", *map(protocol, methods)]):
+        plain = {without_protocol(m): m for m in methods if protocol(m) == proto}
+        pairs += [(plain[a], plain[b]) for a, b in _pairs(list(plain), without_protocol(ship)) if {a, b} <= set(plain)]
     pairs += [(m, last_epoch_twin(m)) for m in methods if stopping_rule(m)]
+    pairs += [(m, re.sub(r"_ft\d+", "", m)) for m in methods if re.search(r"_ft\d+", m)]
     present = set(methods)
     return [p for p in dict.fromkeys(pairs) if p[0] in present and p[1] in present and p[0] != p[1]]
 

@@ -126,7 +126,7 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
     opt = torch.optim.Adam(groups)
     idx = store.indices("train", method.fraction, cfg.seed + method.draw)
     # From the runs actually kept: 10 % of 24 runs rounds to 2, so the share is 1/12, not 1/10.
-    epochs = finetune_epochs(f.epochs, len(idx), len(store.indices("train")))
+    epochs = finetune_epochs(method.finetune_epochs or f.epochs, len(idx), len(store.indices("train")))
     # One cosine over the epochs actually run: with T_max = f.epochs a 10 % share (50 epochs) would cycle the
     # learning rate five times and end near its peak.
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
@@ -172,6 +172,7 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
                     "pretrain_rain_group_mask_ratio": method.pretrain_rain_ratio,
                     "pretrain_epochs": method.pretrain_epochs or cfg.pretrain.epochs,
                     "encoder_lr_scale": method.encoder_lr_scale,
+                    "finetune_epochs": epochs,
                     "seed": cfg.seed + method.seed,
                     "val_best": method.val_best,
                     "val_events": list(method.val_events),

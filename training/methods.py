@@ -1,6 +1,8 @@
 """The compared methods, by name: ``unet``, ``scratch``, ``pretrained_onehot``, ``pretrained_continuous`` and
 ablations built from suffixes: ``_focal``, ``_frozen``, ``_NNpct`` (share of labelled training runs),
-``_maskNN`` (pre-training masking ratio), ``_ptNN`` (pre-training epochs), ``_encNN`` (encoder learning rate as
+``_maskNN`` (pre-training masking ratio), ``_ptNN`` (pre-training epochs), ``_ftNN`` (fine-tuning epochs
+instead of the config's, for every architecture: is the comparison at the config's short schedule only a snapshot
+of an unfinished race?), ``_encNN`` (encoder learning rate as
 NN % of the config's ``lr_encoder``: gentler fine-tuning of a pre-trained encoder), ``_drawN`` (another random
 choice of the labelled runs for ``_NNpct``: how much the answer depends on which runs were labelled), ``_rainNN``
 (pre-training masks the variable group holding NWP rain at NN %, the other groups at the masking ratio),
@@ -33,6 +35,7 @@ class Method:
     pretrain_rain_ratio: float | None = None  # None: the rain group is masked like the others
     seed: int = 0  # added to the config's seed for a repeat of the same method
     val_events: tuple[float, ...] = ()  # early stopping judged on these events' validation CSI; () = last epoch
+    finetune_epochs: int | None = None  # None: the config's
 
     @property
     def val_best(self) -> bool:
@@ -52,6 +55,7 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
         raise ValueError(f"unknown method {name!r}")
     loss, frozen, fraction, mask, epochs, enc, draw, rain, seed = base, False, 1.0, default_mask, None, 1.0, 0, None, 0
     val_events: tuple[float, ...] = ()
+    ft_epochs = None
     for part in parts[1:]:
         if part in ("onehot", "weighted", "ce"):
             loss = LossConfig(kind="onehot", class_weights=base.class_weights)
@@ -67,6 +71,8 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
             mask = int(m.group(1)) / 100
         elif m := re.fullmatch(r"pt(\d+)", part):
             epochs = int(m.group(1))
+        elif m := re.fullmatch(r"ft(\d+)", part):
+            ft_epochs = int(m.group(1))
         elif m := re.fullmatch(r"enc(\d+)", part):
             enc = int(m.group(1)) / 100
         elif m := re.fullmatch(r"draw(\d+)", part):
@@ -85,13 +91,27 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
     if draw and fraction == 1.0:
         raise ValueError(f"{name!r}: _drawN needs a labelled share (_NNpct) to draw from")
     pretrained = head == "pretrained"
-    return Method(name, arch, pretrained, mask, loss, frozen, fraction, epochs, enc, draw, rain, seed, val_events)
+    return Method(
+        name, arch, pretrained, mask, loss, frozen, fraction, epochs, enc, draw, rain, seed, val_events, ft_epochs
+    )
 
 
 def last_epoch_twin(name: str) -> str:
     """The method a ``_valbest`` / ``_valbest10`` method retraces step for step (same seed), keeping its last
     epoch instead."""
     return re.sub(r"_valbest\d*", "", name)
+
+
+def protocol(name: str) -> str:
+    """The fine-tuning protocol of a method (or a pooled name): its ``_ftNN`` and early-stopping suffixes, "" for
+    the config's epochs and the last epoch. Methods are compared with each other within one protocol."""
+    found = re.search(r"_ft\d+", name)
+    return (found.group(0) if found else "") + stopping_rule(name)
+
+
+def without_protocol(name: str) -> str:
+    """``name`` fine-tuned as the config says: without its ``_ftNN`` and early-stopping suffixes."""
+    return re.sub(r"_ft\d+|_valbest\d*", "", name)
 
 
 def stopping_rule(name: str) -> str:
