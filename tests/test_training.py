@@ -118,6 +118,8 @@ def test_ablation_names_parse_into_methods_with_their_own_backbones(tiny_config:
     assert parse_method("scratch_10pct_draw2", cfg.finetune.loss, 0.9).draw == 2
     assert parse_method("pretrained_rain100", cfg.finetune.loss, 0.9).pretrain_rain_ratio == 1.0
     assert parse_method("unet_ft20_seed1", cfg.finetune.loss, 0.9).finetune_epochs == 20
+    masked = parse_method("pretrained_continuous_ft20_ftmask25", cfg.finetune.loss, 0.9)
+    assert (masked.finetune_epochs, masked.finetune_mask_ratio, masked.pretrain_mask_ratio) == (20, 0.25, 0.9)
     paths = {backbone_path(cfg, 0.9), backbone_path(cfg, 0.5), backbone_path(cfg, 0.9, 3)}
     assert backbone_path(cfg, 0.9, rain_ratio=1.0) not in paths
     assert len(paths) == 3 and backbone_path(cfg, 0.9, cfg.pretrain.epochs) == backbone_path(cfg, 0.9)
@@ -158,8 +160,10 @@ def test_a_scarce_label_finetune_anneals_its_learning_rate_once_over_its_longer_
     assert all(a > b for a, b in itertools.pairwise(lrs)), lrs  # one cosine, no restart half-way
     assert lrs[-1] < 0.2 * lrs[0]
     # `_ftNN` fine-tunes NN epochs instead of the config's, the labelled share still scaling them.
-    shorter = read_manifest(finetune(cfg, parse_method("scratch_50pct_ft1", cfg.finetune.loss, 0.9), progress=False))
-    assert len(shorter["history"]) == shorter["method"]["finetune_epochs"] == 2
+    shorter = parse_method("scratch_50pct_ft1_ftmask50", cfg.finetune.loss, 0.9)
+    manifest = read_manifest(finetune(cfg, shorter, progress=False))
+    assert len(manifest["history"]) == manifest["method"]["finetune_epochs"] == 2
+    assert manifest["method"]["finetune_mask_ratio"] == 0.5
 
 
 def test_pretraining_anneals_once_over_the_epochs_it_runs_also_when_an_ablation_lengthens_it(tiny_config: Path):

@@ -42,10 +42,11 @@ def finetune_step(cfg: TrainConfig, method: Method):
         x, y = batch
         x, y, offset = random_crop(x, y, cfg.crop, model_cfg.patch, gen)
         tokens = None
-        if method.arch == "postprocessor" and cfg.finetune.mask_ratio > 0:
+        ratio = cfg.finetune.mask_ratio if method.finetune_mask_ratio is None else method.finetune_mask_ratio
+        if method.arch == "postprocessor" and ratio > 0:
             n, _, h, w = x.shape
             shape = (model_cfg.groups_of_variables, h // model_cfg.patch, w // model_cfg.patch)
-            tokens = random_token_mask(n, shape, cfg.finetune.mask_ratio, gen).to(x.device)
+            tokens = random_token_mask(n, shape, ratio, gen).to(x.device)
         return rain_loss(model(x, tokens, offset), y, method.loss)
 
     return step
@@ -125,6 +126,7 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
     model = distributed.wrap(core.to(device), device)
     opt = torch.optim.Adam(groups)
     idx = store.indices("train", method.fraction, cfg.seed + method.draw)
+    ratio = f.mask_ratio if method.finetune_mask_ratio is None else method.finetune_mask_ratio
     # From the runs actually kept: 10 % of 24 runs rounds to 2, so the share is 1/12, not 1/10.
     epochs = finetune_epochs(method.finetune_epochs or f.epochs, len(idx), len(store.indices("train")))
     # One cosine over the epochs actually run: with T_max = f.epochs a 10 % share (50 epochs) would cycle the
@@ -173,6 +175,7 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
                     "pretrain_epochs": method.pretrain_epochs or cfg.pretrain.epochs,
                     "encoder_lr_scale": method.encoder_lr_scale,
                     "finetune_epochs": epochs,
+                    "finetune_mask_ratio": ratio,
                     "seed": cfg.seed + method.seed,
                     "val_best": method.val_best,
                     "val_events": list(method.val_events),

@@ -2,7 +2,8 @@
 ablations built from suffixes: ``_focal``, ``_frozen``, ``_NNpct`` (share of labelled training runs),
 ``_maskNN`` (pre-training masking ratio), ``_ptNN`` (pre-training epochs), ``_ftNN`` (fine-tuning epochs
 instead of the config's, for every architecture: is the comparison at the config's short schedule only a snapshot
-of an unfinished race?), ``_encNN`` (encoder learning rate as
+of an unfinished race?), ``_ftmaskNN`` (fine-tuning masks NN % of the input tokens as augmentation, as SSLPDL
+does, instead of the config's ratio), ``_encNN`` (encoder learning rate as
 NN % of the config's ``lr_encoder``: gentler fine-tuning of a pre-trained encoder), ``_drawN`` (another random
 choice of the labelled runs for ``_NNpct``: how much the answer depends on which runs were labelled), ``_rainNN``
 (pre-training masks the variable group holding NWP rain at NN %, the other groups at the masking ratio),
@@ -36,6 +37,7 @@ class Method:
     seed: int = 0  # added to the config's seed for a repeat of the same method
     val_events: tuple[float, ...] = ()  # early stopping judged on these events' validation CSI; () = last epoch
     finetune_epochs: int | None = None  # None: the config's
+    finetune_mask_ratio: float | None = None  # None: the config's
 
     @property
     def val_best(self) -> bool:
@@ -55,7 +57,7 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
         raise ValueError(f"unknown method {name!r}")
     loss, frozen, fraction, mask, epochs, enc, draw, rain, seed = base, False, 1.0, default_mask, None, 1.0, 0, None, 0
     val_events: tuple[float, ...] = ()
-    ft_epochs = None
+    ft_epochs, ft_mask = None, None
     for part in parts[1:]:
         if part in ("onehot", "weighted", "ce"):
             loss = LossConfig(kind="onehot", class_weights=base.class_weights)
@@ -71,6 +73,8 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
             mask = int(m.group(1)) / 100
         elif m := re.fullmatch(r"pt(\d+)", part):
             epochs = int(m.group(1))
+        elif m := re.fullmatch(r"ftmask(\d+)", part):
+            ft_mask = int(m.group(1)) / 100
         elif m := re.fullmatch(r"ft(\d+)", part):
             ft_epochs = int(m.group(1))
         elif m := re.fullmatch(r"enc(\d+)", part):
@@ -92,7 +96,21 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
         raise ValueError(f"{name!r}: _drawN needs a labelled share (_NNpct) to draw from")
     pretrained = head == "pretrained"
     return Method(
-        name, arch, pretrained, mask, loss, frozen, fraction, epochs, enc, draw, rain, seed, val_events, ft_epochs
+        name,
+        arch,
+        pretrained,
+        mask,
+        loss,
+        frozen,
+        fraction,
+        epochs,
+        enc,
+        draw,
+        rain,
+        seed,
+        val_events,
+        ft_epochs,
+        ft_mask,
     )
 
 
