@@ -35,14 +35,19 @@ def build(cfg: TrainConfig, method: Method) -> torch.nn.Module:
     return PostProcessor(cfg.model_config, "segment")
 
 
+def finetune_mask_ratio(cfg: TrainConfig, method: Method) -> float:
+    """Share of input tokens masked in each fine-tuning sample: the method's ``_ftmaskNN``, else the config's."""
+    return cfg.finetune.mask_ratio if method.finetune_mask_ratio is None else method.finetune_mask_ratio
+
+
 def finetune_step(cfg: TrainConfig, method: Method):
     model_cfg = cfg.model_config
+    ratio = finetune_mask_ratio(cfg, method)
 
     def step(model: torch.nn.Module, batch: tuple, gen: torch.Generator) -> torch.Tensor:
         x, y = batch
         x, y, offset = random_crop(x, y, cfg.crop, model_cfg.patch, gen)
         tokens = None
-        ratio = cfg.finetune.mask_ratio if method.finetune_mask_ratio is None else method.finetune_mask_ratio
         if method.arch == "postprocessor" and ratio > 0:
             n, _, h, w = x.shape
             shape = (model_cfg.groups_of_variables, h // model_cfg.patch, w // model_cfg.patch)
@@ -126,7 +131,6 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
     model = distributed.wrap(core.to(device), device)
     opt = torch.optim.Adam(groups)
     idx = store.indices("train", method.fraction, cfg.seed + method.draw)
-    ratio = f.mask_ratio if method.finetune_mask_ratio is None else method.finetune_mask_ratio
     # From the runs actually kept: 10 % of 24 runs rounds to 2, so the share is 1/12, not 1/10.
     epochs = finetune_epochs(method.finetune_epochs or f.epochs, len(idx), len(store.indices("train")))
     # One cosine over the epochs actually run: with T_max = f.epochs a 10 % share (50 epochs) would cycle the
@@ -175,7 +179,7 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
                     "pretrain_epochs": method.pretrain_epochs or cfg.pretrain.epochs,
                     "encoder_lr_scale": method.encoder_lr_scale,
                     "finetune_epochs": epochs,
-                    "finetune_mask_ratio": ratio,
+                    "finetune_mask_ratio": finetune_mask_ratio(cfg, method),
                     "seed": cfg.seed + method.seed,
                     "val_best": method.val_best,
                     "val_events": list(method.val_events),
