@@ -28,7 +28,14 @@ from engine.verify.categorical import (
 )
 from engine.verify.report import score_folder
 from training.config import TrainConfig
-from training.methods import last_epoch_twin, parse_method, protocol, stopping_rule, without_protocol
+from training.methods import (
+    config_length_twin,
+    last_epoch_twin,
+    parse_method,
+    protocol,
+    stopping_rule,
+    without_protocol,
+)
 from training.store import Store
 
 THRESHOLDS = (0.1, 10.0)
@@ -161,7 +168,7 @@ def comparison_pairs(methods: list[str], ship: str) -> list[tuple[str, str]]:
         plain = {without_protocol(m): m for m in methods if protocol(m) == proto}
         pairs += [(plain[a], plain[b]) for a, b in _pairs(list(plain), without_protocol(ship)) if {a, b} <= set(plain)]
     pairs += [(m, last_epoch_twin(m)) for m in methods if stopping_rule(m)]
-    pairs += [(m, re.sub(r"_ft\d+", "", m)) for m in methods if re.search(r"_ft\d+", m)]
+    pairs += [(m, config_length_twin(m)) for m in methods]
     present = set(methods)
     return [p for p in dict.fromkeys(pairs) if p[0] in present and p[1] in present and p[0] != p[1]]
 

@@ -120,6 +120,11 @@ def last_epoch_twin(name: str) -> str:
     return re.sub(r"_valbest\d*", "", name)
 
 
+def config_length_twin(name: str) -> str:
+    """The method a ``_ftNN`` method lengthens: the same name fine-tuned for the config's epochs."""
+    return re.sub(r"_ft\d+", "", name)
+
+
 def protocol(name: str) -> str:
     """The fine-tuning protocol of a method (or a pooled name): its ``_ftNN`` and early-stopping suffixes, "" for
     the config's epochs and the last epoch. Methods are compared with each other within one protocol."""
