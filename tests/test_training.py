@@ -513,6 +513,43 @@ def test_two_process_ddp_with_gloo(tiny_config: Path):
     assert manifest["architecture"] == "unet"
 
 
+def _evaluation_file(path: Path, runs: list[str], tables: dict[str, list[list[int]]]) -> Path:
+    """A minimal evaluation.json: per-run contingency tables (hits, misses, false alarms, correct negatives) on
+    the held-out archive, the same at both thresholds."""
+    result = {"heldout_runs": runs, "heldout_run_tables": {m: {"0.1": t, "10": t} for m, t in tables.items()}}
+    path.write_text(json.dumps(result))
+    return path
+
+
+def test_compare_pairs_methods_of_two_result_files_on_shared_runs(tmp_path: Path):
+    from training.compare import compare_results
+
+    runs = [f"202607{d:02d}00" for d in range(1, 9)]
+    worse = [[5, 5, 5, 100]] * 8  # CSI 1/3 on every run
+    better = [[8, 2, 2, 100]] * 8  # CSI 2/3
+    small = _evaluation_file(tmp_path / "small.json", runs, {"unet": worse, "unet_seed1": worse})
+    big = _evaluation_file(tmp_path / "big.json", runs, {"unet": better, "unet_seed1": better, "unet_seed2": better})
+    rows = compare_results((big, "unet"), (small, "unet"), pool_seeds=True)
+    assert [r["threshold"] for r in rows] == [0.1, 10.0]
+    assert rows[1]["a"].endswith("big.json:unet, 3 seeds") and rows[1]["b"].endswith("small.json:unet, 2 seeds")
+    assert rows[1]["difference"] == pytest.approx(1 / 3, abs=1e-3) and rows[1]["low"] > 0 and rows[1]["runs"] == 8
+    other = _evaluation_file(tmp_path / "other.json", runs[:4], {"unet": worse[:4]})
+    with pytest.raises(DataError, match="different heldout_seed2024 runs"):
+        compare_results((big, "unet"), (other, "unet"))
+    with pytest.raises(DataError, match="no method 'scratch'.*unet, unet_seed1"):
+        compare_results((big, "scratch"), (small, "unet"))
+    with pytest.raises(DataError, match="no unet_seedN twins"):
+        compare_results((other, "unet"), (small, "unet"), pool_seeds=True)
+    res = subprocess.run(
+        [sys.executable, "-m", "training", "compare", f"{big}:unet", f"{other}:unet"], capture_output=True, text=True
+    )
+    assert res.returncode == 2 and "other.json" in res.stderr and "Traceback" not in res.stderr
+    res = subprocess.run(
+        [sys.executable, "-m", "training", "compare", f"{big}:unet", f"{small}:unet"], capture_output=True, text=True
+    )
+    assert res.returncode == 0 and "10 mm/h: +0.3333" in res.stdout
+
+
 @pytest.mark.parametrize("command", ["prepare", "pretrain", "finetune", "evaluate", "reproduce", "ship"])
 def test_training_commands_have_help(command: str):
     res = subprocess.run([sys.executable, "-m", "training", command, "--help"], capture_output=True, text=True)

@@ -1,4 +1,5 @@
-"""``python -m training {prepare,pretrain,finetune,evaluate,reproduce,ship,bench} --config FILE``."""
+"""``python -m training {prepare,pretrain,finetune,evaluate,reproduce,ship,bench} --config FILE`` and
+``python -m training compare FILE:METHOD FILE:METHOD``."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import torch
 from engine.errors import DataError
 from engine.model.weights import load_model, read_manifest, save_weights
 from training.config import TrainConfig, load_config
+from training.evaluate import HELDOUT
 from training.methods import parse_method
 
 EXPECTED = (
@@ -118,6 +120,22 @@ def cmd_bench(cfg: TrainConfig, args) -> None:
         )
 
 
+def cmd_compare(args) -> None:
+    from training.compare import compare_results, parse_spec
+
+    rows = compare_results(parse_spec(args.a), parse_spec(args.b), args.dataset, args.pool_seeds)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    print(f"CSI of A minus B on {rows[0]['dataset']} ({rows[0]['runs']} runs, paired bootstrap over runs):")
+    print(f"  A = {rows[0]['a']}\n  B = {rows[0]['b']}")
+    for r in rows:
+        print(
+            f"  {r['threshold']:g} mm/h: {r['difference']:+.4f} (95 % interval {r['low']:+.4f} to {r['high']:+.4f}), "
+            f"P(A better) {r['p_better']:.3f}"
+        )
+
+
 COMMANDS = {
     "prepare": cmd_prepare,
     "pretrain": cmd_pretrain,
@@ -136,6 +154,10 @@ HELP = {
     "ship": "copy the config's chosen method into engine/weights/ with its evaluation metrics",
     "bench": "time the config's pre-training and fine-tuning steps: samples/s, TFLOP/s, share of the GPU's peak",
 }
+COMPARE_HELP = (
+    "paired bootstrap of CSI between a method of one evaluation.json and a method of another (e.g. trained under "
+    "another config), on the runs both scored"
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -157,8 +179,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if name == "pretrain":
             p.add_argument("--mask-ratio", type=float, help="override the config's masking ratio")
             p.add_argument("--epochs", type=int, help="override the config's epochs (methods name it _ptNN)")
+    p = sub.add_parser("compare", help=COMPARE_HELP, description=COMPARE_HELP)
+    p.add_argument("a", metavar="FILE:METHOD", help="A, e.g. training/results/runs96/evaluation.json:unet")
+    p.add_argument("b", metavar="FILE:METHOD", help="B, e.g. training/results/evaluation.json:unet")
+    p.add_argument("--dataset", default=HELDOUT, help=f"{HELDOUT} (default; shared by configs) or test")
+    p.add_argument("--pool-seeds", action="store_true", help="pool each method with its _seedN twins in its file")
+    p.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
     try:
+        if args.command == "compare":
+            cmd_compare(args)
+            return 0
         cfg = load_config(args.config)
         torch.set_num_threads(cfg.threads)
         COMMANDS[args.command](cfg, args)

@@ -1,0 +1,69 @@
+"""Paired tests between methods of two ``evaluation.json`` files: how a method trained under one config (more
+runs, another schedule) compares with one trained under another, on the runs both files scored.
+
+``python -m training compare FILE:METHOD FILE:METHOD [--dataset heldout_seed2024|test] [--pool-seeds]``.
+The held-out archive (generator seed 2024) is the same for every config with the same ``heldout_runs``; test runs
+are only shared by configs with the same data, and a comparison over different runs is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from engine.errors import DataError
+from training.evaluate import HELDOUT, compare, pooled_repeats
+
+RUN_KEYS = {"test": ("test_runs", "run_tables"), HELDOUT: ("heldout_runs", "heldout_run_tables")}
+
+
+def parse_spec(spec: str) -> tuple[Path, str]:
+    """``results/evaluation.json:unet`` -> (path, method)."""
+    path, sep, method = spec.rpartition(":")
+    if not sep or not path or not method:
+        raise DataError(f"{spec!r}: expected FILE:METHOD, e.g. training/results/evaluation.json:unet")
+    return Path(path), method
+
+
+def method_tables(path: Path, method: str, dataset: str, pool_seeds: bool) -> tuple[list[str], dict, str]:
+    """The runs of ``dataset`` in the evaluation at ``path`` and ``method``'s per-run contingency tables there;
+    with ``pool_seeds``, summed with its ``_seedN`` twins (as ``evaluate`` pools seeds). Returns the label used."""
+    if dataset not in RUN_KEYS:
+        raise DataError(f"unknown dataset {dataset!r}: one of {sorted(RUN_KEYS)}")
+    try:
+        result = json.loads(path.read_text())
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror})") from exc
+    except ValueError as exc:
+        raise DataError(f"{path}: not JSON ({exc})") from exc
+    runs_key, tables_key = RUN_KEYS[dataset]
+    if not isinstance(result, dict) or tables_key not in result:
+        raise DataError(f"{path}: no {tables_key} (not written by `python -m training evaluate`)")
+    tables = result[tables_key]
+    if method not in tables:
+        raise DataError(f"{path}: no method {method!r} on {dataset}; it has {', '.join(tables)}")
+    if not pool_seeds:
+        return result[runs_key], tables[method], method
+    pools = {name: t for name, t in pooled_repeats(tables, "seed").items() if name.startswith(f"{method}, ")}
+    if not pools:
+        raise DataError(f"{path}: no {method}_seedN twins of {method!r} to pool on {dataset}")
+    label, pooled = next(iter(pools.items()))
+    return result[runs_key], pooled, label
+
+
+def compare_results(
+    a: tuple[Path, str], b: tuple[Path, str], dataset: str = HELDOUT, pool_seeds: bool = False
+) -> list[dict]:
+    """CSI of method ``a`` minus method ``b`` per event threshold, with the 95 % paired-bootstrap interval over
+    the runs both files scored (``training.evaluate.compare``)."""
+    runs_a, tables_a, label_a = method_tables(*a, dataset, pool_seeds)
+    runs_b, tables_b, label_b = method_tables(*b, dataset, pool_seeds)
+    if runs_a != runs_b:
+        raise DataError(
+            f"{a[0]} and {b[0]} scored different {dataset} runs ({len(runs_a)} and {len(runs_b)}): "
+            f"a paired test needs the same runs (the held-out archive is shared by configs with equal heldout_runs)"
+        )
+    rows = compare({"a": tables_a, "b": tables_b}, [("a", "b")])
+    return [
+        {**r, "a": f"{a[0]}:{label_a}", "b": f"{b[0]}:{label_b}", "dataset": dataset, "runs": len(runs_a)} for r in rows
+    ]
