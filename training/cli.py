@@ -183,7 +183,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("compare", help=COMPARE_HELP, description=COMPARE_HELP)
     p.add_argument("a", metavar="FILE:METHOD", help="A, e.g. training/results/runs96/evaluation.json:unet")
     p.add_argument("b", metavar="FILE:METHOD", help="B, e.g. training/results/evaluation.json:unet")
-    p.add_argument("--dataset", default=HELDOUT, help=f"{HELDOUT} (default; shared by configs) or test")
+    p.add_argument(
+        "--dataset", default=HELDOUT, choices=[HELDOUT, "test"], help=f"default {HELDOUT} (shared by configs)"
+    )
     p.add_argument("--pool-seeds", action="store_true", help="pool each method with its _seedN twins in its file")
     p.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
