@@ -34,11 +34,12 @@ def test_network_shapes(task: str, out: int):
 def test_the_input_skip_keeps_the_backbone_a_pretraining_can_fill():
     from dataclasses import replace
 
-    cfg = replace(TINY, skip_reads_input=True)
+    cfg = replace(TINY, skip_reads_input=True, skip_width=8)
     segment = PostProcessor(cfg, "segment")
     pretrain = PostProcessor(cfg, "pretrain")
     assert segment(torch.randn(2, 16, 64, 64)).shape == (2, 3, 64, 64)
     assert segment.refine.skip[0].in_channels == cfg.folded_channels + cfg.in_channels
+    assert segment.refine.out.in_channels == 8  # the refinement's width is the config's
     missing = segment.load_state_dict(pretrain.backbone_state(), strict=False).missing_keys
     assert not [k for k in missing if k.startswith(("embed.", "encoder."))]
 

@@ -22,6 +22,7 @@ class ModelConfig:
     num_classes: int = 3
     high_res_skip: bool = True  # full-resolution refinement of the segmentation head (see upernet.py)
     skip_reads_input: bool = False  # the refinement also reads the normalised input channels, not only the folds
+    skip_width: int = 32  # channels of the full-resolution refinement
     name: str = "paper"
 
     @property

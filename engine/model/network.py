@@ -33,7 +33,10 @@ class PostProcessor(nn.Module):
         )
         self.refine = (
             HighResolutionSkip(
-                cfg.folded_channels + (cfg.in_channels if cfg.skip_reads_input else 0), cfg.fpn_width, out
+                cfg.folded_channels + (cfg.in_channels if cfg.skip_reads_input else 0),
+                cfg.fpn_width,
+                out,
+                cfg.skip_width,
             )
             if task == "segment" and cfg.high_res_skip
             else None
