@@ -14,8 +14,7 @@ import torch
 
 from engine.errors import DataError
 from engine.model.weights import load_model, read_manifest, save_weights
-from training.config import TrainConfig, load_config
-from training.evaluate import HELDOUT
+from training.config import HELDOUT, TrainConfig, load_config
 from training.methods import parse_method
 
 EXPECTED = (
@@ -70,7 +69,7 @@ def cmd_evaluate(cfg: TrainConfig, args) -> None:
 
 def ship(cfg: TrainConfig) -> None:
     """Copy the chosen method's weights into ``engine/weights/<name>`` with the headline metrics."""
-    from training.evaluate import HELDOUT, headline
+    from training.evaluate import headline
     from training.finetune import weights_path
 
     src = weights_path(cfg, parse_method(cfg.ship, cfg.finetune.loss, cfg.pretrain.mask_ratio))

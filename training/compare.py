@@ -12,7 +12,8 @@ import json
 from pathlib import Path
 
 from engine.errors import DataError
-from training.evaluate import HELDOUT, compare, pooled_repeats
+from training.config import HELDOUT
+from training.evaluate import compare, pooled_repeats
 
 RUN_KEYS = {"test": ("test_runs", "run_tables"), HELDOUT: ("heldout_runs", "heldout_run_tables")}
 

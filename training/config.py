@@ -10,6 +10,9 @@ import yaml
 from engine.errors import DataError
 from engine.model.config import SIZES, ModelConfig
 
+HELDOUT_SEED = 2024  # the generator seed of the held-out archive: no training or demo data uses it
+HELDOUT = f"heldout_seed{HELDOUT_SEED}"  # that archive's dataset name in every evaluation.json
+
 
 @dataclass(frozen=True)
 class UnlabelledConfig:

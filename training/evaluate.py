@@ -27,7 +27,7 @@ from engine.verify.categorical import (
     sum_tables,
 )
 from engine.verify.report import score_folder
-from training.config import TrainConfig
+from training.config import HELDOUT, HELDOUT_SEED, TrainConfig
 from training.methods import (
     config_length_twin,
     last_epoch_twin,
@@ -40,8 +40,6 @@ from training.store import Store
 
 THRESHOLDS = (0.1, 10.0)
 SCORES = ("csi", "pod", "far", "bias", "f1", "ets")
-HELDOUT_SEED = 2024
-HELDOUT = f"heldout_seed{HELDOUT_SEED}"  # the dataset name of the archive from that seed in the results
 
 
 def _rows(method: str, dataset: str, per_lead: dict[float, dict], leads: list[int], decision: str) -> list[dict]:
