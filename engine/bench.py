@@ -91,8 +91,18 @@ def peak_bf16_tflops(name: str) -> float | None:
     return None
 
 
-def bench_inference(data: Path | None = None, device: str | None = None, model: str = "lite", repeats: int = 5) -> dict:
-    """A whole run end to end and by stage: GRIB decode, normalisation, model, writing; plus bare eccodes."""
+def bench_inference(
+    data: Path | None = None,
+    device: str | None = None,
+    model: str = "lite",
+    repeats: int = 5,
+    weights: Path | None = None,
+) -> dict:
+    """A whole run end to end and by stage: GRIB decode, normalisation, model, writing; plus bare eccodes.
+
+    ``model="lite"`` times ``weights`` (default: the shipped file), e.g. an experiment's trained network;
+    ``model="paper"`` the paper-size network with random weights.
+    """
     import resource
 
     import eccodes
@@ -108,18 +118,18 @@ def bench_inference(data: Path | None = None, device: str | None = None, model: 
     from engine.normalise import normalise, stack_channels
     from engine.predict import Predictor
 
+    if model == "lite":  # before any data is generated: a wrong weights file fails at once
+        predictor = Predictor(weights or DEFAULT_WEIGHTS, device=device)
+    else:
+        manifest = read_manifest(DEFAULT_WEIGHTS)
+        manifest = {**manifest, "model_config": SIZES[model].to_dict(), "name": f"{model} (random weights)"}
+        predictor = Predictor.from_model(PostProcessor(SIZES[model]), manifest, device=device)
+    dev = predictor.device
     with tempfile.TemporaryDirectory() as tmp:
         root = data if data is not None else generate(Path(tmp) / "demo", runs=1, progress=False)
         cat = Catalog(root)
         run = cat.runs()[0]
         files = cat.files(run)
-        if model == "lite":
-            predictor = Predictor(DEFAULT_WEIGHTS, device=device)
-        else:
-            manifest = read_manifest(DEFAULT_WEIGHTS)
-            manifest = {**manifest, "model_config": SIZES[model].to_dict(), "name": f"{model} (random weights)"}
-            predictor = Predictor.from_model(PostProcessor(SIZES[model]), manifest, device=device)
-        dev = predictor.device
         sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
 
         def bare_decode() -> None:
@@ -162,6 +172,8 @@ def bench_inference(data: Path | None = None, device: str | None = None, model: 
     result = {
         "device": str(dev) if dev.type == "cpu" else torch.cuda.get_device_name(dev),
         "model": model,
+        "weights": str(predictor.weights) if model == "lite" else "random",
+        "parameters": sum(p.numel() for p in predictor.model.parameters()),
         "lead_times": n_leads,
         "grid": f"{x.shape[-2]}x{x.shape[-1]}",
         "end_to_end_s": round(t_e2e["median_ms"] / 1e3, 3),

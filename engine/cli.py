@@ -81,7 +81,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.what == "verify":
         result = bench_verify(data, repeats=args.repeats)
     else:
-        result = bench_inference(data, device=args.device, model=args.model, repeats=args.repeats)
+        if args.weights and args.model != "lite":
+            raise DataError("--weights applies to --model lite only (the paper size is timed with random weights)")
+        weights = Path(args.weights) if args.weights else None
+        result = bench_inference(data, device=args.device, model=args.model, repeats=args.repeats, weights=weights)
     print(json.dumps(result, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
     return 0
 
@@ -146,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["lite", "paper"],
         default="lite",
         help="lite: the shipped weights; paper: the paper-size network (random weights, for speed only)",
+    )
+    p.add_argument(
+        "--weights", help="weights file to time with --model lite (default: engine/weights/lite.safetensors)"
     )
     p.add_argument("--data", help="data folder (default: a 1-run demo archive in a temporary folder)")
     p.add_argument("--repeats", type=int, default=5, help="timed repetitions after one warm-up (default 5)")

@@ -36,3 +36,11 @@ def test_demo_cli_writes_grib_and_qpe(tmp_path: Path):
     assert res.returncode == 0, res.stderr
     assert len(list((tmp_path / "d" / "nwp" / "2026070100").glob("*.grib2"))) == 4
     assert len(list((tmp_path / "d" / "qpe").glob("qpe_*.nc"))) == 4
+
+
+def test_bench_refuses_a_missing_weights_file_and_weights_for_the_random_paper_size(tmp_path: Path):
+    missing = tmp_path / "trained.safetensors"
+    res = _run("bench", "--weights", str(missing), "--repeats", "1")
+    assert res.returncode == 2 and "trained.safetensors" in res.stderr and "Traceback" not in res.stderr
+    res = _run("bench", "--model", "paper", "--weights", str(missing))
+    assert res.returncode == 2 and "--model lite only" in res.stderr
