@@ -23,7 +23,8 @@ EXPECTED = (
     "config about 10 h (45 fine-tunings of 2-27 min, 8 pre-trainings of 4-20 min, evaluation ~120 min); "
     "lite_p16.yaml about 3.5 h; lite_unlabelled.yaml about 1 h more (96 extra runs ~11 min, pre-training ~16 min, "
     "5 fine-tunings, evaluation ~15 min); lite_runs96.yaml about 75 min (96 runs, 3 seeds of U-Net, full method and "
-    "scratch); lite_runs96_skip64.yaml about 40 min more (3 fine-tunings of 12 min, evaluation)"
+    "scratch); lite_runs96_skip64.yaml about 40 min more (3 fine-tunings of 12 min, evaluation); "
+    "lite_skip64.yaml about 35 min (48 runs: 3 pre-trainings of 2 min, 3 fine-tunings of 6 min, evaluation 8 min)"
 )
 
 
