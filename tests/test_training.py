@@ -554,3 +554,15 @@ def test_compare_pairs_methods_of_two_result_files_on_shared_runs(tmp_path: Path
 def test_training_commands_have_help(command: str):
     res = subprocess.run([sys.executable, "-m", "training", command, "--help"], capture_output=True, text=True)
     assert res.returncode == 0 and "--config" in res.stdout
+
+
+def test_reproduce_says_whether_the_shipped_weights_came_out_bit_identical_and_why_not():
+    from training.cli import reproduction_report
+
+    old = {"sha256": "a" * 64, "data_fingerprint": "f" * 64, "metrics": {"test": {"csi_10": 0.227}}}
+    assert "bit-identical to the weights it replaced" in reproduction_report(old, dict(old))
+    other_data = {"sha256": "b" * 64, "data_fingerprint": "e" * 64, "metrics": {"test": {"csi_10": 0.210}}}
+    msg = reproduction_report(old, other_data)
+    assert msg.startswith("not bit-identical") and "training archive differs" in msg and "0.227 -> 0.210" in msg
+    same_data = {**other_data, "data_fingerprint": "f" * 64}
+    assert "training itself differed" in reproduction_report(old, same_data)
