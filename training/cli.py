@@ -24,7 +24,8 @@ EXPECTED = (
     "lite_p16.yaml about 3.5 h; lite_unlabelled.yaml about 1 h more (96 extra runs ~11 min, pre-training ~16 min, "
     "5 fine-tunings, evaluation ~15 min); lite_runs96.yaml about 75 min (96 runs, 3 seeds of U-Net, full method and "
     "scratch); lite_runs96_skip64.yaml about 40 min more (3 fine-tunings of 12 min, evaluation); "
-    "lite_skip64.yaml about 35 min (48 runs: 3 pre-trainings of 2 min, 3 fine-tunings of 6 min, evaluation 8 min)"
+    "lite_skip64.yaml about 35 min (48 runs: 3 pre-trainings of 2 min, 3 fine-tunings of 6 min, evaluation 8 min); "
+    "lite_heldout96.yaml about 40 min (3 U-Nets, 3 pre-trainings and fine-tunings, 96 held-out runs)"
 )
 
 
