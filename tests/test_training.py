@@ -46,6 +46,26 @@ def test_every_shipped_config_loads_with_its_methods(path: Path):
         parse_method(name, cfg.finetune.loss, cfg.pretrain.mask_ratio)
 
 
+def test_an_experiment_config_states_only_what_it_changes_on_top_of_its_base(tmp_path: Path):
+    shutil.copy("training/configs/lite.yaml", tmp_path / "lite.yaml")
+    (tmp_path / "exp.yaml").write_text(
+        "base: lite.yaml\nname: exp\npretrain: {epochs: 24}\nablations: []\nmodel_overrides: {skip_width: 64}\n"
+    )
+    base, exp = load_config(tmp_path / "lite.yaml"), load_config(tmp_path / "exp.yaml")
+    assert exp.name == "exp" and exp.model_config.skip_width == 64
+    assert exp.pretrain.epochs == 24 and exp.pretrain.mask_ratio == base.pretrain.mask_ratio  # merged, not replaced
+    assert exp.ablations == () and exp.methods == base.methods and exp.data == base.data
+    assert exp.raw["pretrain"]["lr"] == base.pretrain.lr and "base" not in exp.raw  # the manifest gets it all
+
+    (tmp_path / "a.yaml").write_text("base: b.yaml\nname: a\n")
+    (tmp_path / "b.yaml").write_text("base: a.yaml\nname: b\n")
+    with pytest.raises(DataError, match=r"loop \(a.yaml -> b.yaml -> a.yaml\)"):
+        load_config(tmp_path / "a.yaml")
+    (tmp_path / "orphan.yaml").write_text("base: gone.yaml\nname: orphan\n")
+    with pytest.raises(DataError, match=r"orphan.yaml.*gone.yaml does not exist"):
+        load_config(tmp_path / "orphan.yaml")
+
+
 def test_cyclic_split_never_mixes_runs():
     runs = [f"202607{d:02d}00" for d in range(1, 17)]
     split = cyclic_split(runs, {"train": 4, "val": 2, "test": 2})

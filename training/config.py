@@ -1,4 +1,8 @@
-"""Training configuration from a small YAML file (``training/configs/*.yaml``) into typed objects."""
+"""Training configuration from a small YAML file (``training/configs/*.yaml``) into typed objects.
+
+An experiment config may start from another with ``base: lite.yaml`` (a path relative to its own folder) and state
+only what it changes: mappings are merged key by key, everything else (lists, numbers, ``null``) replaces the
+base's value. The merged mapping is what a run records in its manifest."""
 
 from __future__ import annotations
 
@@ -105,14 +109,38 @@ def _data_config(raw: dict) -> DataConfig:
     )
 
 
-def load_config(path: str | Path) -> TrainConfig:
-    path = Path(path)
+def merged(base: dict, over: dict) -> dict:
+    """``over`` on top of ``base``: mappings merged key by key, any other value replaced."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+    """The mapping in ``path`` with its ``base:`` chain resolved."""
+    if path.resolve() in seen:
+        chain = " -> ".join(p.name for p in (*seen, path.resolve()))
+        raise DataError(f"configs name each other as base in a loop ({chain})", path)
     try:
         raw = yaml.safe_load(path.read_text())
     except FileNotFoundError as exc:
         raise DataError("config file not found", path) from exc
     except yaml.YAMLError as exc:
         raise DataError(f"not valid YAML: {exc}", path) from exc
+    if not isinstance(raw, dict):
+        raise DataError("a training config must be a YAML mapping", path)
+    if (base := raw.pop("base", None)) is None:
+        return raw
+    base_path = path.parent / str(base)
+    if not base_path.is_file():
+        raise DataError(f"its base config {base_path} does not exist", path)
+    return merged(_read_yaml(base_path, (*seen, path.resolve())), raw)
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    path = Path(path)
+    raw = _read_yaml(path)
     try:
         return TrainConfig(
             name=raw["name"],
