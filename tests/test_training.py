@@ -549,7 +549,7 @@ def test_compare_pairs_methods_of_two_result_files_on_shared_runs(tmp_path: Path
     better = [[8, 2, 2, 100]] * 8  # CSI 2/3
     small = _evaluation_file(tmp_path / "small.json", runs, {"unet": worse, "unet_seed1": worse})
     big = _evaluation_file(tmp_path / "big.json", runs, {"unet": better, "unet_seed1": better, "unet_seed2": better})
-    rows = compare_results((big, "unet"), (small, "unet"), pool_seeds=True)
+    rows = compare_results((big, "unet"), (small, "unet"), pool="seed")
     assert [r["threshold"] for r in rows] == [0.1, 10.0]
     assert rows[1]["a"].endswith("big.json:unet, 3 seeds") and rows[1]["b"].endswith("small.json:unet, 2 seeds")
     assert rows[1]["difference"] == pytest.approx(1 / 3, abs=1e-3) and rows[1]["low"] > 0 and rows[1]["runs"] == 8
@@ -558,8 +558,13 @@ def test_compare_pairs_methods_of_two_result_files_on_shared_runs(tmp_path: Path
         compare_results((big, "unet"), (other, "unet"))
     with pytest.raises(DataError, match="no method 'scratch'.*unet, unet_seed1"):
         compare_results((big, "scratch"), (small, "unet"))
-    with pytest.raises(DataError, match="no unet_seedN twins"):
-        compare_results((other, "unet"), (small, "unet"), pool_seeds=True)
+    with pytest.raises(DataError, match="no _seedN twins of 'unet'"):
+        compare_results((other, "unet"), (small, "unet"), pool="seed")
+    scarce = {"scratch_10pct": worse, "scratch_10pct_draw1": worse, "pretrained_10pct_pt24": better}
+    scarce |= {"pretrained_10pct_draw1_pt24": better, "pretrained_10pct_draw2_pt24": better}
+    draws = _evaluation_file(tmp_path / "draws.json", runs, scarce)
+    rows = compare_results((draws, "pretrained_10pct_pt24"), (draws, "scratch_10pct"), pool="draw")
+    assert rows[1]["a"].endswith("draws.json:pretrained_10pct_pt24, 3 draws")
     res = subprocess.run(
         [sys.executable, "-m", "training", "compare", f"{big}:unet", f"{other}:unet"], capture_output=True, text=True
     )
@@ -568,6 +573,13 @@ def test_compare_pairs_methods_of_two_result_files_on_shared_runs(tmp_path: Path
         [sys.executable, "-m", "training", "compare", f"{big}:unet", f"{small}:unet"], capture_output=True, text=True
     )
     assert res.returncode == 0 and "10 mm/h: +0.3333" in res.stdout
+    spec = [f"{draws}:pretrained_10pct_pt24", f"{draws}:scratch_10pct"]
+    res = subprocess.run(
+        [sys.executable, "-m", "training", "compare", *spec, "--pool-draws"],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0 and "scratch_10pct, 2 draws" in res.stdout and "10 mm/h: +0.3333" in res.stdout
 
 
 @pytest.mark.parametrize("command", ["prepare", "pretrain", "finetune", "evaluate", "reproduce", "ship"])

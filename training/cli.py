@@ -149,7 +149,7 @@ def cmd_bench(cfg: TrainConfig, args) -> None:
 def cmd_compare(args) -> None:
     from training.compare import compare_results, parse_spec
 
-    rows = compare_results(parse_spec(args.a), parse_spec(args.b), args.dataset, args.pool_seeds)
+    rows = compare_results(parse_spec(args.a), parse_spec(args.b), args.dataset, args.pool)
     if args.json:
         print(json.dumps(rows, indent=2))
         return
@@ -211,7 +211,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument(
         "--dataset", default=HELDOUT, choices=[HELDOUT, "test"], help=f"default {HELDOUT} (shared by configs)"
     )
-    p.add_argument("--pool-seeds", action="store_true", help="pool each method with its _seedN twins in its file")
+    pool = p.add_mutually_exclusive_group()
+    pool.add_argument(
+        "--pool-seeds",
+        dest="pool",
+        action="store_const",
+        const="seed",
+        help="pool each method with its _seedN twins in its file (other training seeds)",
+    )
+    pool.add_argument(
+        "--pool-draws",
+        dest="pool",
+        action="store_const",
+        const="draw",
+        help="pool each method with its _drawN twins in its file (other choices of the labelled runs)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
     try:

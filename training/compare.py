@@ -1,7 +1,7 @@
 """Paired tests between methods of two ``evaluation.json`` files: how a method trained under one config (more
 runs, another schedule) compares with one trained under another, on the runs both files scored.
 
-``python -m training compare FILE:METHOD FILE:METHOD [--dataset heldout_seed2024|test] [--pool-seeds]``.
+``python -m training compare FILE:METHOD FILE:METHOD [--dataset heldout_seed2024|test] [--pool-seeds|--pool-draws]``.
 The held-out archive (generator seed 2024) is the same for every config with the same ``heldout_runs``; test runs
 are only shared by configs with the same data, and a comparison over different runs is refused.
 """
@@ -26,9 +26,10 @@ def parse_spec(spec: str) -> tuple[Path, str]:
     return Path(path), method
 
 
-def method_tables(path: Path, method: str, dataset: str, pool_seeds: bool) -> tuple[list[str], dict, str]:
+def method_tables(path: Path, method: str, dataset: str, pool: str | None) -> tuple[list[str], dict, str]:
     """The runs of ``dataset`` in the evaluation at ``path`` and ``method``'s per-run contingency tables there;
-    with ``pool_seeds``, summed with its ``_seedN`` twins (as ``evaluate`` pools seeds). Returns the label used."""
+    with ``pool="seed"`` (``"draw"``), summed with its ``_seedN`` (``_drawN``) twins, as ``evaluate`` pools them.
+    Returns the label used."""
     if dataset not in RUN_KEYS:
         raise DataError(f"unknown dataset {dataset!r}: one of {sorted(RUN_KEYS)}")
     try:
@@ -43,22 +44,24 @@ def method_tables(path: Path, method: str, dataset: str, pool_seeds: bool) -> tu
     tables = result[tables_key]
     if method not in tables:
         raise DataError(f"{path}: no method {method!r} on {dataset}; it has {', '.join(tables)}")
-    if not pool_seeds:
+    if pool is None:
         return result[runs_key], tables[method], method
-    pools = {name: t for name, t in pooled_repeats(tables, "seed").items() if name.startswith(f"{method}, ")}
+    if pool not in ("seed", "draw"):
+        raise ValueError(f"pool must be 'seed', 'draw' or None, not {pool!r}")
+    pools = {name: t for name, t in pooled_repeats(tables, pool).items() if name.startswith(f"{method}, ")}
     if not pools:
-        raise DataError(f"{path}: no {method}_seedN twins of {method!r} to pool on {dataset}")
+        raise DataError(f"{path}: no _{pool}N twins of {method!r} to pool on {dataset}")
     label, pooled = next(iter(pools.items()))
     return result[runs_key], pooled, label
 
 
 def compare_results(
-    a: tuple[Path, str], b: tuple[Path, str], dataset: str = HELDOUT, pool_seeds: bool = False
+    a: tuple[Path, str], b: tuple[Path, str], dataset: str = HELDOUT, pool: str | None = None
 ) -> list[dict]:
     """CSI of method ``a`` minus method ``b`` per event threshold, with the 95 % paired-bootstrap interval over
-    the runs both files scored (``training.evaluate.compare``)."""
-    runs_a, tables_a, label_a = method_tables(*a, dataset, pool_seeds)
-    runs_b, tables_b, label_b = method_tables(*b, dataset, pool_seeds)
+    the runs both files scored (``training.evaluate.compare``); ``pool``: see ``method_tables``."""
+    runs_a, tables_a, label_a = method_tables(*a, dataset, pool)
+    runs_b, tables_b, label_b = method_tables(*b, dataset, pool)
     if runs_a != runs_b:
         raise DataError(
             f"{a[0]} and {b[0]} scored different {dataset} runs ({len(runs_a)} and {len(runs_b)}): "
