@@ -582,10 +582,12 @@ def test_compare_pairs_methods_of_two_result_files_on_shared_runs(tmp_path: Path
     assert res.returncode == 0 and "scratch_10pct, 2 draws" in res.stdout and "10 mm/h: +0.3333" in res.stdout
 
 
-@pytest.mark.parametrize("command", ["prepare", "pretrain", "finetune", "evaluate", "reproduce", "ship"])
-def test_training_commands_have_help(command: str):
+@pytest.mark.parametrize("command", ["prepare", "pretrain", "finetune", "evaluate", "reproduce", "ship", "bench"])
+def test_training_commands_have_help_offering_only_options_that_act(command: str):
     res = subprocess.run([sys.executable, "-m", "training", command, "--help"], capture_output=True, text=True)
     assert res.returncode == 0 and "--config" in res.stdout
+    assert ("--no-resume" in res.stdout) == (command in ("pretrain", "finetune", "reproduce"))  # they checkpoint
+    assert ("--quiet" in res.stdout) == (command not in ("ship", "bench"))  # they show progress bars
 
 
 def test_reproduce_says_whether_the_shipped_weights_came_out_bit_identical_and_why_not():

@@ -192,8 +192,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, help_text in HELP.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--config", required=True, help="YAML file, e.g. training/configs/lite.yaml")
-        p.add_argument("--quiet", action="store_true", help="no progress bars")
-        p.add_argument("--no-resume", action="store_true", help="ignore existing checkpoints and start over")
+        if name not in ("ship", "bench"):
+            p.add_argument("--quiet", action="store_true", help="no progress bars")
+        if name in ("pretrain", "finetune", "reproduce"):  # the commands that checkpoint and resume
+            p.add_argument("--no-resume", action="store_true", help="ignore existing checkpoints and start over")
         if name in ("finetune", "evaluate", "reproduce"):
             p.add_argument(
                 "--method", nargs="+", help="only these methods (default: the config's methods and ablations)"
