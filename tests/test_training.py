@@ -273,6 +273,12 @@ def test_comparisons_pair_the_questions_the_method_must_answer():
         ("pretrained_continuous", "pretrained_focal"),
         ("pretrained_continuous", "pretrained_mask90"),
     ]
+    baseline = ["unet_10pct", "unet_10pct_draw1", "unet_10pct, 2 draws", "pretrained_10pct_draw1"]
+    baseline += ["pretrained_10pct, 2 draws", "pretrained_25pct"]
+    assert comparison_pairs(baseline, "x") == [  # scarce labels: the U-Net trained on the same labelled runs
+        ("pretrained_10pct_draw1", "unet_10pct_draw1"),
+        ("pretrained_10pct, 2 draws", "unet_10pct, 2 draws"),
+    ]
     rain = ["scratch_10pct, 2 draws", "pretrained_10pct_rain100, 2 draws"]  # a pre-training variant's pool
     assert comparison_pairs(rain, "x") == [("pretrained_10pct_rain100, 2 draws", "scratch_10pct, 2 draws")]
     per_run = {m: {"10": [[i, 1, 1, 10 * i] for i in range(3)]} for m in draws}

@@ -155,8 +155,8 @@ def comparison_pairs(methods: list[str], ship: str) -> list[tuple[str, str]]:
     """The questions the evaluation answers with a paired test: the shipped method against the U-Net, against
     the same network from scratch and against its one-hot twin, also pooled over training seeds; the shipped
     method against each of its ablations with all labels (loss, masking ratio, frozen encoder ...); a longer
-    pre-training (``_ptNN``) against the config's with the same labels; pre-trained against scratch at each
-    labelled share (the same labelled runs: the same ``_drawN``), and with all draws of a
+    pre-training (``_ptNN``) against the config's with the same labels; pre-trained against scratch and against the
+    U-Net at each labelled share (the same labelled runs: the same ``_drawN``), and with all draws of a
     share pooled (pooled names from ``pooled_repeats``). Methods fine-tuned otherwise than the config says (early
     stopping ``_valbest``, ``_valbest10``; ``_ftNN`` epochs) are paired among methods of the same ``protocol`` in
     the same way, and each with its twin that kept the last epoch (ran the config's epochs)."""
@@ -182,11 +182,10 @@ def _pairs(methods: list[str], ship: str) -> list[tuple[str, str]]:
         share = re.search(r"_(\d+)pct", m)
         if not (m.startswith("pretrained") and share):
             continue
-        if pooled := re.search(r", \d+ draws$", m):
-            pairs.append((m, f"scratch_{share.group(1)}pct{pooled.group(0)}"))
-        else:
-            draw = re.search(r"_draw\d+", m)
-            pairs.append((m, f"scratch_{share.group(1)}pct{draw.group(0) if draw else ''}"))
+        pooled, draw = re.search(r", \d+ draws$", m), re.search(r"_draw\d+", m)
+        same_runs = pooled.group(0) if pooled else draw.group(0) if draw else ""
+        # against scratch (what pre-training is worth) and the U-Net (the baseline) on the same labelled runs
+        pairs += [(m, f"{other}_{share.group(1)}pct{same_runs}") for other in ("scratch", "unet")]
     return pairs
 
 
