@@ -147,6 +147,9 @@ def test_ablation_names_parse_into_methods_with_their_own_backbones(tiny_config:
         parse_method("pretrained_sometimes", cfg.finetune.loss, 0.9)
     with pytest.raises(ValueError, match="needs a labelled share"):
         parse_method("scratch_draw2", cfg.finetune.loss, 0.9)
+    assert parse_method("pretrained_continuous_ft20_dp20", cfg.finetune.loss, 0.9).drop_path == 0.2
+    with pytest.raises(ValueError, match="U-Net has none"):
+        parse_method("unet_dp20", cfg.finetune.loss, 0.9)
 
 
 def test_finetune_after_pretraining_ships_checked_weights(tiny_config: Path):
@@ -179,11 +182,13 @@ def test_a_scarce_label_finetune_anneals_its_learning_rate_once_over_its_longer_
     assert lrs[0] == cfg.finetune.lr_head
     assert all(a > b for a, b in itertools.pairwise(lrs)), lrs  # one cosine, no restart half-way
     assert lrs[-1] < 0.2 * lrs[0]
-    # `_ftNN` fine-tunes NN epochs instead of the config's, the labelled share still scaling them.
-    shorter = parse_method("scratch_50pct_ft1_ftmask50", cfg.finetune.loss, 0.9)
+    # `_ftNN` fine-tunes NN epochs instead of the config's, the labelled share still scaling them; `_dpNN` trains
+    # with that stochastic depth, which the manifest's model configuration records.
+    shorter = parse_method("scratch_50pct_ft1_ftmask50_dp30", cfg.finetune.loss, 0.9)
     manifest = read_manifest(finetune(cfg, shorter, progress=False))
     assert len(manifest["history"]) == manifest["method"]["finetune_epochs"] == 2
     assert manifest["method"]["finetune_mask_ratio"] == 0.5
+    assert manifest["model_config"]["drop_path"] == 0.3 != cfg.model_config.drop_path
 
 
 def test_pretraining_anneals_once_over_the_epochs_it_runs_also_when_an_ablation_lengthens_it(tiny_config: Path):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import zlib
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
 
-from engine.model.config import UNetConfig
+from engine.model.config import ModelConfig, UNetConfig
 from engine.model.network import PostProcessor
 from engine.model.patch_embed import random_token_mask
 from engine.model.unet import UNet
@@ -29,10 +29,16 @@ def weights_path(cfg: TrainConfig, method: Method) -> Path:
     return cfg.out_dir / f"{method.name}.safetensors"
 
 
+def model_config(cfg: TrainConfig, method: Method) -> ModelConfig:
+    """The post-processor's configuration for a method: the config's size, with the method's stochastic depth."""
+    size = cfg.model_config
+    return size if method.drop_path is None else replace(size, drop_path=method.drop_path)
+
+
 def build(cfg: TrainConfig, method: Method) -> torch.nn.Module:
     if method.arch == "unet":
         return UNet(UNetConfig())
-    return PostProcessor(cfg.model_config, "segment")
+    return PostProcessor(model_config(cfg, method), "segment")
 
 
 def finetune_mask_ratio(cfg: TrainConfig, method: Method) -> float:
@@ -157,7 +163,7 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
         cfg.data.loader_workers,
     )
     if distributed.is_main():
-        model_cfg = asdict(UNetConfig()) if method.arch == "unet" else cfg.model_config.to_dict()
+        model_cfg = asdict(UNetConfig()) if method.arch == "unet" else model_config(cfg, method).to_dict()
         save_weights(
             out,
             core.cpu(),

@@ -11,7 +11,8 @@ choice of the labelled runs for ``_NNpct``: how much the answer depends on which
 order, crops and masks; how much of a difference between methods is only the luck of one training run),
 ``_valbest`` (early stopping: the weights of the fine-tuning epoch with the best validation CSI, averaged over
 0.1 and 10 mm/h, are kept, out of ``finetune.val_checks`` evenly spaced checks), ``_valbest10`` (the same, judged on
-CSI at 10 mm/h alone)."""
+CSI at 10 mm/h alone), ``_dpNN`` (stochastic depth: the encoder drops each residual branch with a rate rising
+to NN % in its last block during fine-tuning, instead of the model size's; a regulariser for longer schedules)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ class Method:
     val_events: tuple[float, ...] = ()  # early stopping judged on these events' validation CSI; () = last epoch
     finetune_epochs: int | None = None  # None: the config's
     finetune_mask_ratio: float | None = None  # None: the config's
+    drop_path: float | None = None  # None: the model size's
 
     @property
     def val_best(self) -> bool:
@@ -57,7 +59,7 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
         raise ValueError(f"unknown method {name!r}")
     loss, frozen, fraction, mask, epochs, enc, draw, rain, seed = base, False, 1.0, default_mask, None, 1.0, 0, None, 0
     val_events: tuple[float, ...] = ()
-    ft_epochs, ft_mask = None, None
+    ft_epochs, ft_mask, drop = None, None, None
     for part in parts[1:]:
         if part in ("onehot", "weighted", "ce"):
             loss = LossConfig(kind="onehot", class_weights=base.class_weights)
@@ -77,6 +79,8 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
             ft_mask = int(m.group(1)) / 100
         elif m := re.fullmatch(r"ft(\d+)", part):
             ft_epochs = int(m.group(1))
+        elif m := re.fullmatch(r"dp(\d+)", part):
+            drop = int(m.group(1)) / 100
         elif m := re.fullmatch(r"enc(\d+)", part):
             enc = int(m.group(1)) / 100
         elif m := re.fullmatch(r"draw(\d+)", part):
@@ -92,6 +96,8 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
         else:
             raise ValueError(f"unknown method part {part!r} in {name!r}")
     arch = "unet" if head == "unet" else "postprocessor"
+    if drop is not None and arch == "unet":
+        raise ValueError(f"{name!r}: _dpNN is the encoder's stochastic depth; the U-Net has none")
     if draw and fraction == 1.0:
         raise ValueError(f"{name!r}: _drawN needs a labelled share (_NNpct) to draw from")
     pretrained = head == "pretrained"
@@ -111,6 +117,7 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
         val_events,
         ft_epochs,
         ft_mask,
+        drop,
     )
 
 
