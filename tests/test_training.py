@@ -247,6 +247,54 @@ def test_evaluate_scores_every_method_on_test_runs_and_a_heldout_seed(tiny_confi
     assert {r["method"] for r in alone["rows"]} == {"raw_nwp", "scratch"}
 
 
+def test_lead_blocks_cover_the_lead_times_in_whole_blocks():
+    from training.leadtime import lead_blocks
+
+    assert lead_blocks(range(1, 49), 6) == [(1 + 6 * i, 6 + 6 * i) for i in range(8)]
+    assert lead_blocks([1, 4], 6) == [(1, 6)]
+    assert lead_blocks([3, 27, 28], 6) == [(1, 6), (25, 30)]  # no empty block between them
+    with pytest.raises(ValueError, match="at least one hour"):
+        lead_blocks([1], 0)
+
+
+def test_skill_by_lead_time_adds_up_to_the_evaluation_and_refuses_weights_it_did_not_score(
+    tiny_config: Path, tmp_path: Path
+):
+    import dataclasses
+
+    from training.evaluate import evaluate
+    from training.leadtime import leadtime
+
+    cfg = dataclasses.replace(load_config(tiny_config), results_dir=str(tmp_path / "results"))
+    names = ["scratch", "pretrained_continuous", "scratch_seed1"]
+    weights = {n: finetune(cfg, parse_method(n, cfg.finetune.loss, 0.9), progress=False) for n in names}
+    evaluation = evaluate(cfg, names, weights, progress=False, heldout_runs=2)
+    with pytest.raises(DataError, match="not scored"):
+        leadtime(cfg, [*names, "unet"], {**weights, "unet": weights["scratch"]}, progress=False)
+    result = leadtime(cfg, names, weights, hours=2, progress=False)
+    section = result["heldout_seed2024"]  # scored on the config's lead times, 1-4 h, as the test runs
+    assert section["blocks"] == [[1, 2], [3, 4]] and len(section["runs"]) == 2
+    for name in names:  # every pixel of every lead time lands in exactly one block
+        for thr, per_run in section["tables"][name].items():
+            assert [np.sum(b, axis=0).tolist() for b in per_run] == evaluation["heldout_run_tables"][name][thr]
+    # The raw NWP's blocks come from the evaluation's per-lead rows, which cover the same lead times.
+    nwp = [r for r in evaluation["rows"] if (r["method"], r["dataset"]) == ("raw_nwp", "heldout_seed2024")]
+    assert len(section["raw_nwp"]["10"]) == 2 and {r["lead_time"] for r in nwp} == {1, 2, 3, 4, None}
+    # Each block answers the evaluation's paired questions, the pool over seeds included.
+    asked = {(c["a"], c["b"], tuple(c["leads"])) for c in section["comparisons"] if c["threshold"] == 10.0}
+    assert asked >= {("pretrained_continuous", "scratch", (1, 2)), ("pretrained_continuous", "scratch", (3, 4))}
+    text = (Path(cfg.results_dir) / "leadtime.md").read_text()
+    assert "| method | 1-2 h | 3-4 h |" in text and "| scratch, 2 seeds |" in text
+    assert "| pretrained_continuous - scratch |" in text
+    # The test runs go into the same files, beside the held-out section.
+    both = leadtime(cfg, ["scratch"], weights, dataset="test", progress=False)
+    assert set(both) == {"config", "heldout_seed2024", "test"} and both["test"]["blocks"] == [[1, 6]]
+    assert "## test (1 run): CSI at 10 mm/h" in (Path(cfg.results_dir) / "leadtime.md").read_text()
+    # Weights other than those evaluated are refused instead of mixing two networks in one table.
+    with pytest.raises(DataError, match="re-run `python -m training evaluate`"):
+        leadtime(cfg, ["scratch"], {"scratch": weights["pretrained_continuous"]}, progress=False)
+
+
 def test_comparisons_pair_the_questions_the_method_must_answer():
     from training.evaluate import compare, comparison_pairs, pooled_repeats
 
@@ -593,7 +641,9 @@ def test_compare_pairs_methods_of_two_result_files_on_shared_runs(tmp_path: Path
     assert res.returncode == 0 and "scratch_10pct, 2 draws" in res.stdout and "10 mm/h: +0.3333" in res.stdout
 
 
-@pytest.mark.parametrize("command", ["prepare", "pretrain", "finetune", "evaluate", "reproduce", "ship", "bench"])
+@pytest.mark.parametrize(
+    "command", ["prepare", "pretrain", "finetune", "evaluate", "leadtime", "reproduce", "ship", "bench"]
+)
 def test_training_commands_have_help_offering_only_options_that_act(command: str):
     res = subprocess.run([sys.executable, "-m", "training", command, "--help"], capture_output=True, text=True)
     assert res.returncode == 0 and "--config" in res.stdout

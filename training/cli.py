@@ -1,4 +1,4 @@
-"""``python -m training {prepare,pretrain,finetune,evaluate,reproduce,ship,bench} --config FILE`` and
+"""``python -m training {prepare,pretrain,finetune,evaluate,leadtime,reproduce,ship,bench} --config FILE`` and
 ``python -m training compare FILE:METHOD FILE:METHOD``."""
 
 from __future__ import annotations
@@ -68,6 +68,19 @@ def cmd_evaluate(cfg: TrainConfig, args) -> None:
     merge = [*cfg.methods, *cfg.ablations] if args.method else []
     evaluate(cfg, [m.name for m in methods], weights, progress=not args.quiet, merge=merge)
     print(f"wrote {cfg.results_dir}/evaluation.json and README.md")
+
+
+def cmd_leadtime(cfg: TrainConfig, args) -> None:
+    from training.finetune import weights_path
+    from training.leadtime import leadtime
+
+    methods = _methods(cfg, args.method)
+    weights = {m.name: weights_path(cfg, m) for m in methods}
+    missing = [n for n, p in weights.items() if not p.exists()]
+    if missing:
+        raise DataError(f"no trained weights for {missing}: run `python -m training finetune` first")
+    leadtime(cfg, list(weights), weights, args.dataset, args.hours, progress=not args.quiet)
+    print(f"wrote {cfg.results_dir}/leadtime.json and leadtime.md")
 
 
 def ship(cfg: TrainConfig) -> None:
@@ -168,6 +181,7 @@ COMMANDS = {
     "pretrain": cmd_pretrain,
     "finetune": cmd_finetune,
     "evaluate": cmd_evaluate,
+    "leadtime": cmd_leadtime,
     "reproduce": cmd_reproduce,
     "ship": cmd_ship,
     "bench": cmd_bench,
@@ -177,6 +191,7 @@ HELP = {
     "pretrain": "masked 3-D patch pre-training of embedding + encoder",
     "finetune": "train the segmentation methods (all of the config's methods and ablations, or --method)",
     "evaluate": "score every trained method and the raw NWP on the test runs and a held-out-seed archive",
+    "leadtime": "CSI per block of lead times and the evaluation's paired tests per block (after evaluate)",
     "reproduce": "prepare, pretrain, finetune, evaluate and ship: the chain that made engine/weights/",
     "ship": "copy the config's chosen method into engine/weights/ with its evaluation metrics",
     "bench": "time the config's pre-training and fine-tuning steps: samples/s, TFLOP/s, share of the GPU's peak",
@@ -197,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             p.add_argument("--quiet", action="store_true", help="no progress bars")
         if name in ("pretrain", "finetune", "reproduce"):  # the commands that checkpoint and resume
             p.add_argument("--no-resume", action="store_true", help="ignore existing checkpoints and start over")
-        if name in ("finetune", "evaluate", "reproduce"):
+        if name in ("finetune", "evaluate", "leadtime", "reproduce"):
             p.add_argument(
                 "--method", nargs="+", help="only these methods (default: the config's methods and ablations)"
             )
@@ -205,6 +220,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             p.add_argument("--device", help="cpu or cuda (default: CUDA if present)")
             p.add_argument("--repeats", type=int, default=10, help="timed steps after two warm-up steps (default 10)")
             p.add_argument("--json", action="store_true", help="print JSON")
+        if name == "leadtime":
+            p.add_argument("--dataset", default=HELDOUT, choices=[HELDOUT, "test"], help=f"default {HELDOUT}")
+            p.add_argument("--hours", type=int, default=6, help="lead hours per block (default 6: 1-6 h, 7-12 h, ...)")
         if name == "pretrain":
             p.add_argument("--mask-ratio", type=float, help="override the config's masking ratio")
             p.add_argument("--epochs", type=int, help="override the config's epochs (methods name it _ptNN)")

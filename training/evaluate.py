@@ -14,6 +14,7 @@ import torch
 from engine.data.atomic import atomic_write_bytes
 from engine.data.catalog import Catalog
 from engine.data.demo import generate
+from engine.errors import DataError
 from engine.inference import predict_probabilities
 from engine.model.weights import load_model
 from engine.normalise import NormStats, normalise, stack_channels
@@ -73,7 +74,7 @@ def _decide(probs: np.ndarray, threshold: float, tau: float | None) -> np.ndarra
     return event_probability(probs, threshold) >= tau
 
 
-def _run_predictions(model: torch.nn.Module, store: Store, runs: list[str], device: torch.device | str = "cpu"):
+def store_predictions(model: torch.nn.Module, store: Store, runs: list[str], device: torch.device | str = "cpu"):
     """(run, leads, probabilities, observed rain) for each run of the store."""
     samples = store.meta["samples"]
     for run in runs:
@@ -92,7 +93,7 @@ def tune_decisions(
     if not runs:
         return dict(ARGMAX), {}
     counts = {thr: {tau: np.zeros(4, dtype=np.int64) for tau in TAUS} for thr in THRESHOLDS}
-    for _, _, probs, obs in _run_predictions(model, store, runs, device):
+    for _, _, probs, obs in store_predictions(model, store, runs, device):
         valid = np.isfinite(obs) & mask
         for thr in THRESHOLDS:
             with np.errstate(invalid="ignore"):
@@ -119,7 +120,7 @@ def validation_score(
     return float(np.mean(scores)) if csi else 0.0
 
 
-def _tables(probs: np.ndarray, obs: np.ndarray, mask: np.ndarray, taus: dict) -> dict[float, dict]:
+def event_tables(probs: np.ndarray, obs: np.ndarray, mask: np.ndarray, taus: dict) -> dict[float, dict]:
     valid = np.isfinite(obs) & mask
     with np.errstate(invalid="ignore"):
         return {
@@ -136,10 +137,10 @@ def _score_model_on_store(
     mask = Catalog(store.meta["archive"]).grid.qpe_mask
     tables: dict[str, dict[float, list]] = {d: {thr: [] for thr in THRESHOLDS} for d in decisions}
     leads: list[int] = []
-    for _, run_leads, probs, obs in _run_predictions(model, store, runs, device):
+    for _, run_leads, probs, obs in store_predictions(model, store, runs, device):
         leads = run_leads
         for d, taus in decisions.items():
-            for thr, t in _tables(probs, obs, mask, taus).items():
+            for thr, t in event_tables(probs, obs, mask, taus).items():
                 tables[d][thr].append(t)
     return {d: {thr: sum_tables(t) for thr, t in v.items()} for d, v in tables.items()}, leads, _per_run(tables)
 
@@ -228,27 +229,53 @@ def _score_model_on_archive(
     stats: NormStats,
     cat: Catalog,
     decisions: dict[str, dict],
+    leads: list[int],
     inputs: dict | None = None,
     device: torch.device | str = "cpu",
 ) -> tuple[dict, list[int], dict]:
-    """As ``_score_model_on_store``, on an archive's GRIB/NetCDF. ``inputs`` (run -> stacked channels,
-    observations) is filled on first use, so several methods read the archive's GRIB once."""
-    inputs = {} if inputs is None else inputs
+    """As ``_score_model_on_store``, on ``leads`` of an archive's GRIB/NetCDF (``inputs``: see
+    ``archive_predictions``)."""
     tables: dict[str, dict[float, list]] = {d: {thr: [] for thr in THRESHOLDS} for d in decisions}
-    leads = [ld for ld in cat.lead_times(cat.runs()[0]) if ld > 0]
-    for run in cat.runs():
-        if run not in inputs:
-            inputs[run] = (stack_channels(cat.load_run(run, leads)), cat.load_qpe(run, leads).values)
-        x, obs = inputs[run]
-        probs = predict_probabilities(model, normalise(x, stats), device=device)
+    for _, _, probs, obs in archive_predictions(model, stats, cat, leads, inputs, device):
         for d, taus in decisions.items():
-            for thr, t in _tables(probs, obs, cat.grid.qpe_mask, taus).items():
+            for thr, t in event_tables(probs, obs, cat.grid.qpe_mask, taus).items():
                 tables[d][thr].append(t)
     return {d: {thr: sum_tables(t) for thr, t in v.items()} for d, v in tables.items()}, leads, _per_run(tables)
 
 
-def _nwp_rows(cat: Catalog, runs: list[str], dataset: str) -> list[dict]:
-    result = score_folder(cat, "nwp", runs, None, THRESHOLDS, n_resamples=10)
+def archive_leads(cat: Catalog, lead_times: tuple[int, int]) -> list[int]:
+    """The lead times of the config's range (``data.lead_times``, as the test runs') in an archive; lead 0, the
+    analysis, is never scored."""
+    lo, hi = lead_times
+    have = cat.lead_times(cat.runs()[0])
+    if max(have) < hi:
+        raise DataError(
+            f"lead times reach {max(have)} h, the config scores up to {hi} h: delete it to regenerate", cat.root
+        )
+    return [ld for ld in have if max(lo, 1) <= ld <= hi]
+
+
+def archive_predictions(
+    model,
+    stats: NormStats,
+    cat: Catalog,
+    leads: list[int],
+    inputs: dict | None = None,
+    device: torch.device | str = "cpu",
+):
+    """(run, leads, probabilities, observed rain) for each run of an archive, as ``store_predictions`` for a store.
+    ``inputs`` (run -> stacked channels, observations) is filled on first use, so several methods read the
+    archive's GRIB once."""
+    inputs = {} if inputs is None else inputs
+    for run in cat.runs():
+        if run not in inputs:
+            inputs[run] = (stack_channels(cat.load_run(run, leads)), cat.load_qpe(run, leads).values)
+        x, obs = inputs[run]
+        yield run, leads, predict_probabilities(model, normalise(x, stats), device=device), obs
+
+
+def _nwp_rows(cat: Catalog, runs: list[str], dataset: str, leads: list[int]) -> list[dict]:
+    result = score_folder(cat, "nwp", runs, leads, THRESHOLDS, n_resamples=10)
     return [
         {
             "method": "raw_nwp",
@@ -281,8 +308,9 @@ def evaluate(
     store = Store(cfg.data.store)
     test_runs = store.runs("test")
     torch.set_num_threads(cfg.threads)
-    rows = _nwp_rows(Catalog(cfg.data.archive), test_runs, "test")
-    mask = Catalog(cfg.data.archive).grid.qpe_mask
+    archive = Catalog(cfg.data.archive)
+    rows = _nwp_rows(archive, test_runs, "test", archive_leads(archive, cfg.data.lead_times))
+    mask = archive.grid.qpe_mask
     decisions_by_method, val_csi, run_tables = {}, {}, {}
     for name in methods:
         model, _ = load_model(weights[name])
@@ -302,9 +330,11 @@ def evaluate(
     n_heldout = heldout_runs or cfg.heldout_runs
     heldout = cfg.out_dir / f"heldout_seed{HELDOUT_SEED}_{n_heldout}runs"
     if not (heldout / "archive.json").exists():
-        generate(heldout, runs=n_heldout, seed=HELDOUT_SEED, progress=progress, workers=cfg.threads)
+        last = cfg.data.lead_times[1]
+        generate(heldout, runs=n_heldout, seed=HELDOUT_SEED, leads=last, progress=progress, workers=cfg.threads)
     cat = Catalog(heldout)
-    rows += _nwp_rows(cat, cat.runs(), HELDOUT)
+    leads = archive_leads(cat, cfg.data.lead_times)
+    rows += _nwp_rows(cat, cat.runs(), HELDOUT, leads)
     # Every method, the label-share runs included: the scarce-label question needs the held-out runs' power too.
     inputs: dict = {}
     heldout_tables = {}
@@ -312,7 +342,9 @@ def evaluate(
         model, manifest = load_model(weights[name])
         decisions = {"argmax": ARGMAX, "val_tuned": decisions_by_method[name]}
         stats = NormStats.from_dict(manifest["normalisation"])
-        tables, leads, heldout_tables[name] = _score_model_on_archive(model, stats, cat, decisions, inputs, device)
+        tables, leads, heldout_tables[name] = _score_model_on_archive(
+            model, stats, cat, decisions, leads, inputs, device
+        )
         for d in decisions:
             rows += _rows(name, HELDOUT, tables[d], leads, d)
         if progress:
@@ -336,14 +368,14 @@ def evaluate(
     result["comparisons"] = [
         {"dataset": dataset, **c}
         for dataset, key in (("test", "run_tables"), (HELDOUT, "heldout_run_tables"))
-        for c in _compare_all(result.get(key, {}), cfg.ship)
+        for c in compare_all(result.get(key, {}), cfg.ship)
     ]
     atomic_write_bytes(results / "evaluation.json", (json.dumps(result, indent=1) + "\n").encode())
     atomic_write_bytes(results / "README.md", render(result).encode())
     return result
 
 
-def _compare_all(run_tables: dict[str, dict], ship: str) -> list[dict]:
+def compare_all(run_tables: dict[str, dict], ship: str) -> list[dict]:
     """Every paired question (``comparison_pairs``) the methods in ``run_tables`` and their pools can answer."""
     pooled = {**pooled_repeats(run_tables), **pooled_repeats(run_tables, "seed")}
     pairs = comparison_pairs([*run_tables, *pooled], ship)
