@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from engine.data.atomic import atomic_write_bytes
 from engine.data.catalog import Catalog
@@ -146,7 +147,8 @@ def leadtime(
             predictions = archive_predictions(model, stats, cat, leads, inputs, device)
         else:
             predictions = store_predictions(model, store, runs, device)
-        tables[name] = block_tables(predictions, cat.grid.qpe_mask, taus, blocks)
+        bar = tqdm(predictions, total=len(runs), desc=f"{name} on {dataset}", unit="run", disable=not progress)
+        tables[name] = block_tables(bar, cat.grid.qpe_mask, taus, blocks)
         _check_against_evaluation(name, tables[name], evaluation, dataset, path)
         if progress:
             per_block = _block_csi({name: tables[name]})[name]["10"]
