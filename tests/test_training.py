@@ -302,6 +302,7 @@ def test_comparisons_pair_the_questions_the_method_must_answer():
     assert comparison_pairs(names, "pretrained_mask75") == [
         ("pretrained_mask75", "unet"),
         ("pretrained_mask75", "scratch"),
+        ("scratch", "unet"),  # the architecture without pre-training against the baseline
         ("pretrained_10pct", "scratch_10pct"),
         ("pretrained_10pct_pt30", "pretrained_10pct"),
         ("pretrained_10pct_pt30", "scratch_10pct"),
@@ -343,9 +344,14 @@ def test_comparisons_pair_the_questions_the_method_must_answer():
         "unet, 3 seeds",
         "pretrained_mask75, 2 seeds",
     }
-    assert comparison_pairs([*seeds, "unet, 2 seeds", "pretrained_mask75, 2 seeds"], "pretrained_mask75") == [
+    seeds += ["scratch", "scratch_seed1", "unet, 2 seeds", "pretrained_mask75, 2 seeds", "scratch, 2 seeds"]
+    assert comparison_pairs(seeds, "pretrained_mask75") == [
         ("pretrained_mask75", "unet"),
+        ("pretrained_mask75", "scratch"),
+        ("scratch", "unet"),
         ("pretrained_mask75, 2 seeds", "unet, 2 seeds"),
+        ("pretrained_mask75, 2 seeds", "scratch, 2 seeds"),
+        ("scratch, 2 seeds", "unet, 2 seeds"),
     ]
     # Early-stopped methods answer the same questions among themselves, and each against its last-epoch twin.
     stopped = ["unet", "unet_valbest", "pretrained_continuous_valbest", "scratch_10pct_valbest, 3 draws"]

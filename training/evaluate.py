@@ -154,7 +154,8 @@ def _per_run(tables: dict[str, dict[float, list]]) -> dict[str, list[list[int]]]
 
 def comparison_pairs(methods: list[str], ship: str) -> list[tuple[str, str]]:
     """The questions the evaluation answers with a paired test: the shipped method against the U-Net, against
-    the same network from scratch and against its one-hot twin, also pooled over training seeds; the shipped
+    the same network from scratch (and that network against the U-Net: the architecture alone) and against its
+    one-hot twin, also pooled over training seeds; the shipped
     method against each of its ablations with all labels (loss, masking ratio, frozen encoder ...); a longer
     pre-training (``_ptNN``) against the config's with the same labels; pre-trained against scratch and against the
     U-Net at each labelled share (the same labelled runs: the same ``_drawN``), and with all draws of a
@@ -173,11 +174,13 @@ def comparison_pairs(methods: list[str], ship: str) -> list[tuple[str, str]]:
 
 def _pairs(methods: list[str], ship: str) -> list[tuple[str, str]]:
     """``comparison_pairs`` among methods of one fine-tuning protocol (the names without ``_valbest``)."""
-    pairs = [(ship, "unet"), (ship, "scratch"), ("pretrained_continuous", "pretrained_onehot")]
+    # the network without pre-training against the U-Net: what the architecture alone is worth
+    pairs = [(ship, "unet"), (ship, "scratch"), ("scratch", "unet"), ("pretrained_continuous", "pretrained_onehot")]
     pairs += [(ship, m) for m in methods if m.startswith("pretrained_") and not re.search(r"pct|_seed|_draw|, ", m)]
     for m in methods:
         if seeds := re.fullmatch(rf"{re.escape(ship)}(, \d+ seeds)", m):
             pairs += [(m, f"unet{seeds.group(1)}"), (m, f"scratch{seeds.group(1)}")]
+            pairs.append((f"scratch{seeds.group(1)}", f"unet{seeds.group(1)}"))
         if m.startswith("pretrained") and (shorter := re.sub(r"_pt\d+", "", m)) not in (m, ship):
             pairs.append((m, shorter))  # longer pre-training against the config's, the labels otherwise the same
         share = re.search(r"_(\d+)pct", m)
