@@ -25,7 +25,7 @@ EXPECTED = (
     "5 fine-tunings, evaluation ~15 min); lite_runs96.yaml about 75 min (96 runs, 3 seeds of U-Net, full method and "
     "scratch); lite_runs96_skip64.yaml about 40 min more (3 fine-tunings of 12 min, evaluation); "
     "lite_skip64.yaml about 35 min (48 runs: 3 pre-trainings of 2 min, 3 fine-tunings of 6 min, evaluation 8 min); "
-    "lite_heldout96.yaml about 4.7 h (3 U-Nets and full methods, a 24-epoch pre-training, 24 label-share "
+    "lite_heldout96.yaml about 5 h (3 U-Nets, full methods and scratch, a 24-epoch pre-training, 24 label-share "
     "fine-tunings, 9 fine-tunings of 20 epochs (4.5-10 min), each network evaluated on 96 held-out runs in ~4.4 min)"
 )
 

@@ -198,11 +198,11 @@ def render(result: dict) -> str:
     lines = [
         "# Skill by lead time",
         "",
-        f"Written by `python -m training leadtime --config {result['config']}`. CSI per block of lead times at each",
-        "method's val-tuned decisions (those of `evaluation.json`), contingency tables summed over the block's lead",
-        "times and all runs before the ratio; `X, N seeds` (`draws`) sums the tables of X and its `_seedN` (`_drawN`)",
-        "twins. The paired differences repeat `evaluation.json`'s questions per block: CSI(A) - CSI(B) and its 95 %",
-        "paired bootstrap interval over runs.",
+        f"Written by `python -m training leadtime --config {result['config']}`.",
+        "CSI per block of lead times at each method's val-tuned decisions (those of `evaluation.json`), contingency",
+        "tables summed over the block's lead times and all runs before the ratio; `X, N seeds` (`draws`) sums the",
+        "tables of X and its `_seedN` (`_drawN`) twins. The paired differences repeat `evaluation.json`'s questions",
+        "per block: CSI(A) - CSI(B) and its 95 % paired bootstrap interval over runs.",
         "",
     ]
     for dataset in (d for d in RUN_KEYS if d in result):
