@@ -657,6 +657,15 @@ def test_training_commands_have_help_offering_only_options_that_act(command: str
     assert ("--quiet" in res.stdout) == (command not in ("ship", "bench"))  # they show progress bars
 
 
+def test_a_mistyped_method_is_named_in_a_one_line_error():
+    res = subprocess.run(
+        [sys.executable, "-m", "training", "leadtime", "--config", "training/configs/lite.yaml", "--method", "scrach"],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 2 and "unknown method 'scrach'" in res.stderr and "Traceback" not in res.stderr
+
+
 def test_reproduce_says_whether_the_shipped_weights_came_out_bit_identical_and_why_not():
     from training.cli import reproduction_report
 

@@ -32,7 +32,10 @@ EXPECTED = (
 
 def _methods(cfg: TrainConfig, names: Sequence[str] | None):
     names = list(names) if names else [*cfg.methods, *cfg.ablations]
-    return [parse_method(n, cfg.finetune.loss, cfg.pretrain.mask_ratio) for n in names]
+    try:
+        return [parse_method(n, cfg.finetune.loss, cfg.pretrain.mask_ratio) for n in names]
+    except ValueError as exc:  # a mistyped --method: say which, without a traceback
+        raise DataError(f"{exc} (methods are named as in training/README.md, e.g. pretrained_10pct_draw1)") from exc
 
 
 def cmd_prepare(cfg: TrainConfig, args) -> None:
@@ -55,30 +58,31 @@ def cmd_finetune(cfg: TrainConfig, args) -> None:
         print(f"{method.name}: {finetune(cfg, method, resume=not args.no_resume, progress=not args.quiet)}")
 
 
-def cmd_evaluate(cfg: TrainConfig, args) -> None:
-    from training.evaluate import evaluate
+def _trained_weights(cfg: TrainConfig, names: Sequence[str] | None) -> dict[str, Path]:
+    """Method name -> its weights file, for the methods named (default: the config's); all must be trained."""
     from training.finetune import weights_path
 
-    methods = _methods(cfg, args.method)
-    weights = {m.name: weights_path(cfg, m) for m in methods}
+    weights = {m.name: weights_path(cfg, m) for m in _methods(cfg, names)}
     missing = [n for n, p in weights.items() if not p.exists()]
     if missing:
         raise DataError(f"no trained weights for {missing}: run `python -m training finetune` first")
+    return weights
+
+
+def cmd_evaluate(cfg: TrainConfig, args) -> None:
+    from training.evaluate import evaluate
+
+    weights = _trained_weights(cfg, args.method)
     # With --method, the config's other methods keep their earlier results; anything else is dropped.
     merge = [*cfg.methods, *cfg.ablations] if args.method else []
-    evaluate(cfg, [m.name for m in methods], weights, progress=not args.quiet, merge=merge)
+    evaluate(cfg, list(weights), weights, progress=not args.quiet, merge=merge)
     print(f"wrote {cfg.results_dir}/evaluation.json and README.md")
 
 
 def cmd_leadtime(cfg: TrainConfig, args) -> None:
-    from training.finetune import weights_path
     from training.leadtime import leadtime
 
-    methods = _methods(cfg, args.method)
-    weights = {m.name: weights_path(cfg, m) for m in methods}
-    missing = [n for n, p in weights.items() if not p.exists()]
-    if missing:
-        raise DataError(f"no trained weights for {missing}: run `python -m training finetune` first")
+    weights = _trained_weights(cfg, args.method)
     leadtime(cfg, list(weights), weights, args.dataset, args.hours, progress=not args.quiet)
     print(f"wrote {cfg.results_dir}/leadtime.json and leadtime.md")
 
