@@ -155,13 +155,13 @@ def _per_run(tables: dict[str, dict[float, list]]) -> dict[str, list[list[int]]]
 def comparison_pairs(methods: list[str], ship: str) -> list[tuple[str, str]]:
     """The questions the evaluation answers with a paired test: the shipped method against the U-Net, against
     the same network from scratch (and that network against the U-Net: the architecture alone) and against its
-    one-hot twin, also pooled over training seeds; the shipped
-    method against each of its ablations with all labels (loss, masking ratio, frozen encoder ...); a longer
-    pre-training (``_ptNN``) against the config's with the same labels; pre-trained against scratch and against the
-    U-Net at each labelled share (the same labelled runs: the same ``_drawN``), and with all draws of a
-    share pooled (pooled names from ``pooled_repeats``). Methods fine-tuned otherwise than the config says (early
-    stopping ``_valbest``, ``_valbest10``; ``_ftNN`` epochs) are paired among methods of the same ``protocol`` in
-    the same way, and each with its twin that kept the last epoch (ran the config's epochs)."""
+    one-hot twin, also pooled over training seeds; the shipped method against each of its ablations with all
+    labels (loss, masking ratio, frozen encoder ...); a longer pre-training (``_ptNN``) against the config's with
+    the same labels; pre-trained against scratch and against the U-Net at each labelled share (the same labelled
+    runs: the same ``_drawN``), and with all draws of a share pooled (pooled names from ``pooled_repeats``).
+    Methods fine-tuned otherwise than the config says (early stopping ``_valbest``, ``_valbest10``; ``_ftNN``
+    epochs) are paired among methods of the same ``protocol`` in the same way, and each with its twin that kept
+    the last epoch (ran the config's epochs)."""
     pairs = []
     for proto in dict.fromkeys(["", *map(protocol, methods)]):
         plain = {without_protocol(m): m for m in methods if protocol(m) == proto}
