@@ -433,7 +433,8 @@ def headline(rows: list[dict], method: str, dataset: str = "test", decision: str
     return out
 
 
-def _window(rows: list[dict], method: str, dataset: str, thr: float, decision: str, lo: int = 25, hi: int = 30):
+def window_csi(rows: list[dict], method: str, dataset: str, thr: float, decision: str, lo: int = 25, hi: int = 30):
+    """CSI of ``method`` over lead times ``lo``-``hi`` h: its per-lead tables summed before the ratio."""
     sel = [
         r
         for r in rows
@@ -505,7 +506,7 @@ def render(result: dict) -> str:
                 lines.append(
                     f"| {method} | {_fmt(a['csi'])} | {_fmt(a['f1'])} | {_fmt(a['bias'])} | {_fmt(b['csi'])} | "
                     f"{_fmt(b['f1'])} | {_fmt(b['pod'])} | {_fmt(b['far'])} | {_fmt(b['bias'])} | {_fmt(b['ets'])} | "
-                    f"{_fmt(_window(rows, method, dataset, 10.0, decision))} | {ratio} |"
+                    f"{_fmt(window_csi(rows, method, dataset, 10.0, decision))} | {ratio} |"
                 )
             lines.append("")
     return "\n".join(lines + _label_share(rows) + _seed_spread(rows) + _comparisons(result.get("comparisons", [])))

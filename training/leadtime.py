@@ -34,6 +34,7 @@ from training.evaluate import (
     event_tables,
     pooled_repeats,
     store_predictions,
+    window_csi,
 )
 from training.store import Store
 
@@ -79,15 +80,11 @@ def _csi(tables: Sequence[Sequence[int]]) -> float | None:
 
 def _nwp_blocks(evaluation: dict, dataset: str, blocks: Sequence[tuple[int, int]]) -> dict[str, list]:
     """The raw NWP's CSI per block, from the per-lead tables ``evaluate`` wrote (its tables summed over runs)."""
-    rows = [r for r in evaluation["rows"] if r["method"] == "raw_nwp" and r["dataset"] == dataset]
-    out = {}
-    for thr in THRESHOLDS:
-        per_block = []
-        for lo, hi in blocks:
-            sel = [r for r in rows if r["threshold"] == thr and lo <= (r["lead_time"] or 0) <= hi]
-            per_block.append(_csi([[r[k] for k in TABLE_KEYS] for r in sel]) if sel else None)
-        out[f"{thr:g}"] = per_block
-    return out
+    rows = evaluation["rows"]
+    return {
+        f"{thr:g}": [window_csi(rows, "raw_nwp", dataset, thr, "raw", lo, hi) for lo, hi in blocks]
+        for thr in THRESHOLDS
+    }
 
 
 def _check_against_evaluation(name: str, tables: BlockTables, evaluation: dict, dataset: str, path: Path) -> None:
