@@ -152,6 +152,30 @@ def test_ablation_names_parse_into_methods_with_their_own_backbones(tiny_config:
         parse_method("unet_dp20", cfg.finetune.loss, 0.9)
 
 
+def test_layer_wise_decay_slows_each_encoder_stage_below_the_last_and_leaves_the_head_alone(tiny_config: Path):
+    from training.finetune import build, encoder_groups
+
+    cfg = load_config(tiny_config)
+    method = parse_method("pretrained_continuous_ld50", cfg.finetune.loss, 0.9)
+    assert method.layer_decay == 0.5
+    core = build(cfg, method)
+    groups = encoder_groups(core, 1e-3, method.layer_decay)
+    rate = {id(p): g["lr"] for g in groups for p in g["params"]}
+    back = {n: p for n, p in core.named_parameters() if n.startswith(("embed.", "encoder."))}
+    assert len(rate) == len(back) == sum(len(g["params"]) for g in groups)  # each in exactly one group
+    stages = len(core.encoder.stages)
+    assert rate[id(back["embed.proj.weight"])] == 1e-3 * 0.5**stages  # the stem and embedding learn slowest
+    last = [p for n, p in back.items() if n.startswith(f"encoder.stages.{stages - 1}.")]
+    assert {rate[id(p)] for p in last} == {1e-3}
+    first = [p for n, p in back.items() if n.startswith("encoder.stages.0.")]
+    into_second = [p for n, p in back.items() if n.startswith("encoder.downsamples.0.")]
+    assert {rate[id(p)] for p in first} == {1e-3 * 0.5 ** (stages - 1)}
+    assert {rate[id(p)] for p in into_second} == {1e-3 * 0.5 ** (stages - 2)}  # downsampling joins the stage it feeds
+    assert len(encoder_groups(core, 1e-3, 1.0)) == 1
+    with pytest.raises(ValueError, match="has none"):
+        parse_method("pretrained_frozen_ld50", cfg.finetune.loss, 0.9)
+
+
 def test_finetune_after_pretraining_ships_checked_weights(tiny_config: Path):
     cfg = load_config(tiny_config)
     path = finetune(cfg, parse_method("pretrained_continuous", cfg.finetune.loss, 0.9), progress=False)

@@ -35,6 +35,29 @@ def model_config(cfg: TrainConfig, method: Method) -> ModelConfig:
     return size if method.drop_path is None else replace(size, drop_path=method.drop_path)
 
 
+def encoder_depth(name: str, stages: int) -> int:
+    """How far below the top a post-processor parameter sits: 0 for the last encoder stage, ``stages`` for the
+    patch embedding and stem. A stage's downsampling layer and output norm belong to the stage they feed."""
+    parts = name.split(".")
+    if parts[0] == "embed" or parts[1] == "stem":
+        return stages
+    i = int(parts[2])
+    return stages - 1 - (i + 1 if parts[1] == "downsamples" else i)
+
+
+def encoder_groups(core: PostProcessor, lr: float, decay: float) -> list[dict]:
+    """Optimiser groups for the patch embedding and encoder: ``lr`` at the last stage, ``lr * decay ** depth``
+    below it (layer-wise decay, Bao et al. 2022 BEiT; He et al. 2022 MAE). One group when ``decay`` is 1."""
+    back = [(n, p) for n, p in core.named_parameters() if n.startswith(("embed.", "encoder."))]
+    if decay == 1.0:
+        return [{"params": [p for _, p in back], "lr": lr}]
+    stages = len(core.encoder.stages)
+    by_depth: dict[int, list] = {}
+    for n, p in back:
+        by_depth.setdefault(encoder_depth(n, stages), []).append(p)
+    return [{"params": ps, "lr": lr * decay**d} for d, ps in sorted(by_depth.items())]
+
+
 def build(cfg: TrainConfig, method: Method) -> torch.nn.Module:
     if method.arch == "unet":
         return UNet(UNetConfig())
@@ -128,10 +151,8 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
                 p.requires_grad_(False)
             groups = [{"params": head, "lr": f.lr_head}]
         else:
-            groups = [
-                {"params": back, "lr": (f.lr_encoder if method.pretrained else f.lr_head) * method.encoder_lr_scale},
-                {"params": head, "lr": f.lr_head},
-            ]
+            lr = (f.lr_encoder if method.pretrained else f.lr_head) * method.encoder_lr_scale
+            groups = [*encoder_groups(core, lr, method.layer_decay), {"params": head, "lr": f.lr_head}]
     else:
         groups = [{"params": core.parameters(), "lr": f.lr_head}]
     model = distributed.wrap(core.to(device), device)
@@ -184,6 +205,7 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
                     "pretrain_rain_group_mask_ratio": method.pretrain_rain_ratio,
                     "pretrain_epochs": method.pretrain_epochs or cfg.pretrain.epochs,
                     "encoder_lr_scale": method.encoder_lr_scale,
+                    "layer_decay": method.layer_decay,
                     "finetune_epochs": epochs,
                     "finetune_mask_ratio": finetune_mask_ratio(cfg, method),
                     "seed": cfg.seed + method.seed,

@@ -12,7 +12,9 @@ order, crops and masks; how much of a difference between methods is only the luc
 ``_valbest`` (early stopping: the weights of the fine-tuning epoch with the best validation CSI, averaged over
 0.1 and 10 mm/h, are kept, out of ``finetune.val_checks`` evenly spaced checks), ``_valbest10`` (the same, judged on
 CSI at 10 mm/h alone), ``_dpNN`` (stochastic depth: the encoder drops each residual branch with a rate rising
-to NN % in its last block during fine-tuning, instead of the model size's; a regulariser for longer schedules)."""
+to NN % in its last block during fine-tuning, instead of the model size's; a regulariser for longer schedules),
+``_ldNN`` (layer-wise learning-rate decay, as MAE and BEiT fine-tune: each encoder stage learns at NN % of the rate
+of the stage above it, the patch embedding and stem at the lowest rate; pre-trained low-level features move least)."""
 
 from __future__ import annotations
 
@@ -40,6 +42,7 @@ class Method:
     finetune_epochs: int | None = None  # None: the config's
     finetune_mask_ratio: float | None = None  # None: the config's
     drop_path: float | None = None  # None: the model size's
+    layer_decay: float = 1.0  # encoder learning rate x layer_decay ** (stages above); 1.0 = one rate
 
     @property
     def val_best(self) -> bool:
@@ -59,7 +62,7 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
         raise ValueError(f"unknown method {name!r}")
     loss, frozen, fraction, mask, epochs, enc, draw, rain, seed = base, False, 1.0, default_mask, None, 1.0, 0, None, 0
     val_events: tuple[float, ...] = ()
-    ft_epochs, ft_mask, drop = None, None, None
+    ft_epochs, ft_mask, drop, decay = None, None, None, 1.0
     for part in parts[1:]:
         if part in ("onehot", "weighted", "ce"):
             loss = LossConfig(kind="onehot", class_weights=base.class_weights)
@@ -81,6 +84,8 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
             ft_epochs = int(m.group(1))
         elif m := re.fullmatch(r"dp(\d+)", part):
             drop = int(m.group(1)) / 100
+        elif m := re.fullmatch(r"ld(\d+)", part):
+            decay = int(m.group(1)) / 100
         elif m := re.fullmatch(r"enc(\d+)", part):
             enc = int(m.group(1)) / 100
         elif m := re.fullmatch(r"draw(\d+)", part):
@@ -98,6 +103,8 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
     arch = "unet" if head == "unet" else "postprocessor"
     if drop is not None and arch == "unet":
         raise ValueError(f"{name!r}: _dpNN is the encoder's stochastic depth; the U-Net has none")
+    if decay != 1.0 and (arch == "unet" or frozen):
+        raise ValueError(f"{name!r}: _ldNN decays the learning rate of a trained encoder; this method has none")
     if draw and fraction == 1.0:
         raise ValueError(f"{name!r}: _drawN needs a labelled share (_NNpct) to draw from")
     pretrained = head == "pretrained"
@@ -118,6 +125,7 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
         ft_epochs,
         ft_mask,
         drop,
+        decay,
     )
 
 
