@@ -11,7 +11,7 @@ from engine.model.network import PostProcessor
 from engine.model.patch_embed import PatchEmbed3D, random_token_mask, token_mask_to_pixels
 from engine.model.unet import UNet
 from training.labels import continuous_labels, onehot_labels
-from training.losses import LossConfig, masked_mse, rain_loss
+from training.losses import LossConfig, masked_mse, patch_normalised, rain_loss
 
 TINY = ModelConfig(
     channels=16,
@@ -83,6 +83,19 @@ def test_reconstruction_loss_counts_masked_pixels_only():
     recon_changed_visible = torch.where(mask, recon, recon + 50.0)
     assert masked_mse(recon, target, mask) == masked_mse(recon_changed_visible, target, mask)
     assert masked_mse(target, target, mask) == 0
+
+
+def test_normalised_pixel_targets_standardise_each_3d_patch_and_survive_a_constant_one():
+    x = torch.randn(2, 16, 32, 32) * 4 + 3
+    x[:, 12:16, :16, :16] = 0.0  # one variable group dry over a whole patch, as NWP rain often is
+    t = patch_normalised(x, 16, 4).reshape(2, 4, 4, 2, 16, 2, 16)
+    mean, std = t.mean(dim=(2, 4, 6)), t.std(dim=(2, 4, 6), unbiased=False)
+    assert torch.isfinite(t).all() and mean.abs().max() < 1e-5
+    assert torch.allclose(std[:, :3], torch.ones_like(std[:, :3]), atol=1e-4) and (std[:, 3, 0, 0] == 0).all()
+    # a patch's own offset and scale do not change its target: the structure is what is reconstructed
+    shifted = x.clone()
+    shifted[:, 0:4, 16:, 16:] = shifted[:, 0:4, 16:, 16:] * 7 - 2
+    assert torch.allclose(patch_normalised(shifted, 16, 4), patch_normalised(x, 16, 4), atol=1e-4)
 
 
 def test_dcnv3_matches_the_direct_reference():

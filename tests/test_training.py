@@ -147,6 +147,10 @@ def test_ablation_names_parse_into_methods_with_their_own_backbones(tiny_config:
         parse_method("pretrained_sometimes", cfg.finetune.loss, 0.9)
     with pytest.raises(ValueError, match="needs a labelled share"):
         parse_method("scratch_draw2", cfg.finetune.loss, 0.9)
+    assert parse_method("pretrained_continuous_normpix_seed1", cfg.finetune.loss, 0.9).pretrain_norm_pix
+    assert backbone_path(cfg, 0.9, norm_pix=True) not in paths
+    with pytest.raises(ValueError, match="not pre-trained"):
+        parse_method("scratch_normpix", cfg.finetune.loss, 0.9)
     assert parse_method("pretrained_continuous_ft20_dp20", cfg.finetune.loss, 0.9).drop_path == 0.2
     with pytest.raises(ValueError, match="U-Net has none"):
         parse_method("unet_dp20", cfg.finetune.loss, 0.9)

@@ -129,6 +129,7 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
             method.pretrain_epochs,
             method.pretrain_rain_ratio,
             method.seed,
+            method.pretrain_norm_pix,
         )
         if method.pretrained
         else None
@@ -203,6 +204,7 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
                     "labelled_runs": sorted({store.meta["samples"][i]["run"] for i in idx}),
                     "pretrain_mask_ratio": method.pretrain_mask_ratio,
                     "pretrain_rain_group_mask_ratio": method.pretrain_rain_ratio,
+                    "pretrain_norm_pix": method.pretrain_norm_pix,
                     "pretrain_epochs": method.pretrain_epochs or cfg.pretrain.epochs,
                     "encoder_lr_scale": method.encoder_lr_scale,
                     "layer_decay": method.layer_decay,

@@ -49,6 +49,17 @@ def rain_loss(logits: torch.Tensor, rain: torch.Tensor, cfg: LossConfig) -> torc
     return loss
 
 
+def patch_normalised(x: torch.Tensor, patch: int, groups: int, eps: float = 1e-6) -> torch.Tensor:
+    """Each 3-D patch (one variable group x ``patch`` x ``patch`` pixels) of ``x`` (N, C, H, W) standardised by its
+    own mean and variance: MAE's normalised-pixel target (He et al. 2022, "Masked Autoencoders Are Scalable Vision
+    Learners", sec. 4 and table 1d), which asks the encoder for a patch's structure rather than its mean."""
+    n, c, h, w = x.shape
+    t = x.float().reshape(n, groups, c // groups, h // patch, patch, w // patch, patch)
+    mean = t.mean(dim=(2, 4, 6), keepdim=True)
+    var = t.var(dim=(2, 4, 6), keepdim=True, unbiased=False)
+    return ((t - mean) / (var + eps).sqrt()).reshape(n, c, h, w)
+
+
 def masked_mse(recon: torch.Tensor, target: torch.Tensor, pixel_mask: torch.Tensor) -> torch.Tensor:
     """Pre-training loss: mean squared error over the masked patches only (pixel_mask True = masked)."""
     m = pixel_mask.to(recon.dtype)

@@ -14,7 +14,9 @@ order, crops and masks; how much of a difference between methods is only the luc
 CSI at 10 mm/h alone), ``_dpNN`` (stochastic depth: the encoder drops each residual branch with a rate rising
 to NN % in its last block during fine-tuning, instead of the model size's; a regulariser for longer schedules),
 ``_ldNN`` (layer-wise learning-rate decay, as MAE and BEiT fine-tune: each encoder stage learns at NN % of the rate
-of the stage above it, the patch embedding and stem at the lowest rate; pre-trained low-level features move least)."""
+of the stage above it, the patch embedding and stem at the lowest rate; pre-trained low-level features move least),
+``_normpix`` (pre-training reconstructs each masked patch standardised by its own mean and variance, MAE's
+normalised-pixel target, instead of the normalised fields)."""
 
 from __future__ import annotations
 
@@ -43,6 +45,7 @@ class Method:
     finetune_mask_ratio: float | None = None  # None: the config's
     drop_path: float | None = None  # None: the model size's
     layer_decay: float = 1.0  # encoder learning rate x layer_decay ** (stages above); 1.0 = one rate
+    pretrain_norm_pix: bool = False  # pre-training targets standardised per patch
 
     @property
     def val_best(self) -> bool:
@@ -62,7 +65,7 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
         raise ValueError(f"unknown method {name!r}")
     loss, frozen, fraction, mask, epochs, enc, draw, rain, seed = base, False, 1.0, default_mask, None, 1.0, 0, None, 0
     val_events: tuple[float, ...] = ()
-    ft_epochs, ft_mask, drop, decay = None, None, None, 1.0
+    ft_epochs, ft_mask, drop, decay, norm_pix = None, None, None, 1.0, False
     for part in parts[1:]:
         if part in ("onehot", "weighted", "ce"):
             loss = LossConfig(kind="onehot", class_weights=base.class_weights)
@@ -70,6 +73,8 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
             loss = base
         elif part == "focal":
             loss = LossConfig(kind="focal", class_weights=base.class_weights)
+        elif part == "normpix":
+            norm_pix = True
         elif part == "frozen":
             frozen = True
         elif m := re.fullmatch(r"(\d+)pct", part):
@@ -103,6 +108,8 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
     arch = "unet" if head == "unet" else "postprocessor"
     if drop is not None and arch == "unet":
         raise ValueError(f"{name!r}: _dpNN is the encoder's stochastic depth; the U-Net has none")
+    if norm_pix and head != "pretrained":
+        raise ValueError(f"{name!r}: _normpix changes pre-training; this method is not pre-trained")
     if decay != 1.0 and (arch == "unet" or frozen):
         raise ValueError(f"{name!r}: _ldNN decays the learning rate of a trained encoder; this method has none")
     if draw and fraction == 1.0:
@@ -126,6 +133,7 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
         ft_mask,
         drop,
         decay,
+        norm_pix,
     )
 
 

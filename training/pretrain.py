@@ -17,17 +17,23 @@ from engine.model.patch_embed import random_token_mask, token_mask_to_pixels
 from training import distributed
 from training.config import TrainConfig
 from training.loop import StoreDataset, fit, random_crop
-from training.losses import masked_mse
+from training.losses import masked_mse, patch_normalised
 from training.store import Store
 
 
 def backbone_path(
-    cfg: TrainConfig, mask_ratio: float, epochs: int | None = None, rain_ratio: float | None = None, seed: int = 0
+    cfg: TrainConfig,
+    mask_ratio: float,
+    epochs: int | None = None,
+    rain_ratio: float | None = None,
+    seed: int = 0,
+    norm_pix: bool = False,
 ) -> Path:
     longer = f"_ep{epochs}" if epochs not in (None, cfg.pretrain.epochs) else ""
     rain = f"_rain{round(100 * rain_ratio)}" if rain_ratio is not None else ""
+    norm = "_normpix" if norm_pix else ""
     again = f"_seed{seed}" if seed else ""
-    return cfg.out_dir / f"pretrain_mask{round(100 * mask_ratio)}{rain}{longer}{again}.safetensors"
+    return cfg.out_dir / f"pretrain_mask{round(100 * mask_ratio)}{rain}{norm}{longer}{again}.safetensors"
 
 
 def group_ratios(cfg: TrainConfig, mask_ratio: float, rain_ratio: float | None) -> float | list[float]:
@@ -39,7 +45,7 @@ def group_ratios(cfg: TrainConfig, mask_ratio: float, rain_ratio: float | None) 
     return ratios
 
 
-def pretrain_step(cfg: TrainConfig, mask_ratio: float | list[float]):
+def pretrain_step(cfg: TrainConfig, mask_ratio: float | list[float], norm_pix: bool = False):
     model_cfg = cfg.model_config
 
     def step(model: torch.nn.Module, batch: tuple, gen: torch.Generator) -> torch.Tensor:
@@ -49,7 +55,8 @@ def pretrain_step(cfg: TrainConfig, mask_ratio: float | list[float]):
         tokens = random_token_mask(n, shape, mask_ratio, gen).to(x.device)
         recon = model(x, tokens, offset)
         per_group = model_cfg.in_channels // model_cfg.groups_of_variables
-        return masked_mse(recon, x, token_mask_to_pixels(tokens, model_cfg.patch, per_group))
+        target = patch_normalised(x, model_cfg.patch, model_cfg.groups_of_variables) if norm_pix else x
+        return masked_mse(recon, target, token_mask_to_pixels(tokens, model_cfg.patch, per_group))
 
     return step
 
@@ -62,14 +69,16 @@ def pretrain(
     epochs: int | None = None,
     rain_ratio: float | None = None,
     seed: int = 0,
+    norm_pix: bool = False,
 ) -> Path:
     """Pre-train (or resume) and write the embedding + encoder weights as safetensors; returns their path.
     ``epochs`` overrides the config's (the pre-training-length ablation); ``rain_ratio`` masks the variable group
     that holds NWP rain at its own ratio (the per-group masking ablation); ``seed`` (added to the config's) repeats
-    the pre-training from other random numbers."""
+    the pre-training from other random numbers; ``norm_pix`` reconstructs each patch standardised by its own mean and
+    variance (MAE's normalised-pixel target) instead of the normalised fields."""
     ratio = cfg.pretrain.mask_ratio if mask_ratio is None else mask_ratio
     epochs = cfg.pretrain.epochs if epochs is None else epochs
-    out = backbone_path(cfg, ratio, epochs, rain_ratio, seed)
+    out = backbone_path(cfg, ratio, epochs, rain_ratio, seed, norm_pix)
     if out.exists():
         return out
     _rank, _, device = distributed.setup()
@@ -90,7 +99,7 @@ def pretrain(
     fit(
         model,
         data,
-        pretrain_step(cfg, group_ratios(cfg, ratio, rain_ratio)),
+        pretrain_step(cfg, group_ratios(cfg, ratio, rain_ratio), norm_pix),
         opt,
         sched,
         epochs,
@@ -101,6 +110,7 @@ def pretrain(
         device,
         f"pretrain mask {ratio:.0%}"
         + ("" if rain_ratio is None else f", rain group {rain_ratio:.0%}")
+        + (", per-patch normalised targets" if norm_pix else "")
         + (f", seed {cfg.seed + seed}" if seed else ""),
         resume,
         progress,
