@@ -20,12 +20,12 @@ from training.methods import parse_method
 EXPECTED = (
     "for lite.yaml on a 2-core CPU: the shipped weights alone (--method pretrained_continuous) about 20 min (archive "
     "+ store ~6 min, pre-training ~5 min, fine-tuning ~6 min, evaluation ~5 min); every method and ablation of the "
-    "config about 10 h (45 fine-tunings of 2-27 min, 8 pre-trainings of 4-20 min, evaluation ~120 min); "
+    "config about 11 h (54 fine-tunings of 2-27 min, 11 pre-trainings of 2-20 min, evaluation ~150 min); "
     "lite_p16.yaml about 3.5 h; lite_unlabelled.yaml about 1 h more (96 extra runs ~11 min, pre-training ~16 min, "
     "5 fine-tunings, evaluation ~15 min); lite_runs96.yaml about 75 min (96 runs, 3 seeds of U-Net, full method and "
     "scratch); lite_runs96_skip64.yaml about 40 min more (3 fine-tunings of 12 min, evaluation); "
     "lite_skip64.yaml about 35 min (48 runs: 3 pre-trainings of 2 min, 3 fine-tunings of 6 min, evaluation 8 min); "
-    "lite_heldout96.yaml about 5 h (3 U-Nets, full methods and scratch, a 24-epoch pre-training, 24 label-share "
+    "lite_heldout96.yaml about 5.5 h (3 U-Nets, full methods and scratch, a 24-epoch pre-training, 27 label-share "
     "fine-tunings, 9 fine-tunings of 20 epochs (4.5-10 min), each network evaluated on 96 held-out runs in ~4.4 min)"
 )
 
