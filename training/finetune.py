@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from engine.model.config import ModelConfig, UNetConfig
-from engine.model.network import PostProcessor
+from engine.model.network import BACKBONE, PostProcessor
 from engine.model.patch_embed import random_token_mask
 from engine.model.unet import UNet
 from engine.model.weights import save_weights
@@ -48,7 +48,7 @@ def encoder_depth(name: str, stages: int) -> int:
 def encoder_groups(core: PostProcessor, lr: float, decay: float) -> list[dict]:
     """Optimiser groups for the patch embedding and encoder: ``lr`` at the last stage, ``lr * decay ** depth``
     below it (layer-wise decay, Bao et al. 2022 BEiT; He et al. 2022 MAE). One group when ``decay`` is 1."""
-    back = [(n, p) for n, p in core.named_parameters() if n.startswith(("embed.", "encoder."))]
+    back = [(n, p) for n, p in core.named_parameters() if n.startswith(BACKBONE)]
     if decay == 1.0:
         return [{"params": [p for _, p in back], "lr": lr}]
     stages = len(core.encoder.stages)
@@ -142,11 +142,11 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
     core = build(cfg, method)
     if backbone is not None:
         missing = core.load_state_dict(load_file(str(backbone)), strict=False)
-        assert not [k for k in missing.missing_keys if k.startswith(("embed.", "encoder."))]
+        assert not [k for k in missing.missing_keys if k.startswith(BACKBONE)]
     f = cfg.finetune
     if isinstance(core, PostProcessor):
-        back = [p for n, p in core.named_parameters() if n.startswith(("embed.", "encoder."))]
-        head = [p for n, p in core.named_parameters() if not n.startswith(("embed.", "encoder."))]
+        back = [p for n, p in core.named_parameters() if n.startswith(BACKBONE)]
+        head = [p for n, p in core.named_parameters() if not n.startswith(BACKBONE)]
         if method.frozen:
             for p in back:
                 p.requires_grad_(False)

@@ -16,6 +16,8 @@ from engine.model.internimage import InternImageEncoder
 from engine.model.patch_embed import PatchEmbed3D
 from engine.model.upernet import HighResolutionSkip, UPerNet
 
+BACKBONE = ("embed.", "encoder.")  # parameter-name prefixes of what fine-tuning inherits from pre-training
+
 
 class PostProcessor(nn.Module):
     def __init__(self, cfg: ModelConfig, task: str = "segment") -> None:
@@ -55,4 +57,4 @@ class PostProcessor(nn.Module):
 
     def backbone_state(self) -> dict[str, torch.Tensor]:
         """The parts fine-tuning inherits from pre-training: embedding and encoder."""
-        return {k: v for k, v in self.state_dict().items() if k.startswith(("embed.", "encoder."))}
+        return {k: v for k, v in self.state_dict().items() if k.startswith(BACKBONE)}
