@@ -40,7 +40,7 @@ def test_the_input_skip_keeps_the_backbone_a_pretraining_can_fill():
     assert segment(torch.randn(2, 16, 64, 64)).shape == (2, 3, 64, 64)
     assert segment.refine.skip[0].in_channels == cfg.folded_channels + cfg.in_channels
     assert segment.refine.out.in_channels == 8  # the refinement's width is the config's
-    missing = segment.load_state_dict(pretrain.backbone_state(), strict=False).missing_keys
+    missing = segment.load_state_dict(pretrain.pretrained_state(), strict=False).missing_keys
     assert not [k for k in missing if k.startswith(("embed.", "encoder."))]
 
 

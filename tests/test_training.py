@@ -180,6 +180,37 @@ def test_layer_wise_decay_slows_each_encoder_stage_below_the_last_and_leaves_the
         parse_method("pretrained_frozen_ld50", cfg.finetune.loss, 0.9)
 
 
+def test_a_head_method_starts_from_the_pretrained_pyramid_and_refuses_a_backbone_only_file(
+    tiny_config: Path, tmp_path: Path
+):
+    from safetensors.torch import load_file, save_file
+
+    from training.finetune import build, load_pretrained
+    from training.pretrain import pretrain
+
+    cfg = load_config(tiny_config)
+    saved_path = pretrain(cfg, 0.9, progress=False)
+    saved = load_file(str(saved_path))
+    plain = build(cfg, parse_method("pretrained_continuous", cfg.finetune.loss, 0.9))
+    with_head = build(cfg, parse_method("pretrained_continuous_head", cfg.finetune.loss, 0.9))
+    load_pretrained(plain, saved_path, head=False)
+    load_pretrained(with_head, saved_path, head=True)
+    for core in (plain, with_head):
+        assert torch.equal(core.state_dict()["encoder.stem.0.weight"], saved["encoder.stem.0.weight"])
+    assert torch.equal(with_head.state_dict()["head.fuse.0.weight"], saved["head.fuse.0.weight"])
+    assert not torch.equal(plain.state_dict()["head.fuse.0.weight"], saved["head.fuse.0.weight"])
+    assert "head.out.weight" not in saved  # the reconstruction's 16-channel output is never inherited
+    assert with_head.refine is not None and not any(k.startswith("refine.") for k in saved)
+
+    old = tmp_path / "backbone_only.safetensors"
+    save_file({k: v for k, v in saved.items() if k.startswith(("embed.", "encoder."))}, str(old))
+    load_pretrained(plain, old, head=False)  # enough for a method that starts a new head
+    with pytest.raises(DataError, match="backbone_only.safetensors.*delete it to pre-train again"):
+        load_pretrained(with_head, old, head=True)
+    with pytest.raises(ValueError, match="not pre-trained"):
+        parse_method("scratch_head", cfg.finetune.loss, 0.9)
+
+
 def test_finetune_after_pretraining_ships_checked_weights(tiny_config: Path):
     cfg = load_config(tiny_config)
     path = finetune(cfg, parse_method("pretrained_continuous", cfg.finetune.loss, 0.9), progress=False)

@@ -10,8 +10,9 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
+from engine.errors import DataError
 from engine.model.config import ModelConfig, UNetConfig
-from engine.model.network import BACKBONE, PostProcessor
+from engine.model.network import BACKBONE, PostProcessor, inherited
 from engine.model.patch_embed import random_token_mask
 from engine.model.unet import UNet
 from engine.model.weights import save_weights
@@ -56,6 +57,22 @@ def encoder_groups(core: PostProcessor, lr: float, decay: float) -> list[dict]:
     for n, p in back:
         by_depth.setdefault(encoder_depth(n, stages), []).append(p)
     return [{"params": ps, "lr": lr * decay**d} for d, ps in sorted(by_depth.items())]
+
+
+def load_pretrained(core: PostProcessor, path: Path, head: bool) -> None:
+    """Load what fine-tuning inherits from the pre-trained weights at ``path`` (``PostProcessor.pretrained_state``)
+    into ``core``; the rest of ``core`` keeps its fresh initialisation."""
+    saved = load_file(str(path))
+    wanted = {k for k in core.state_dict() if inherited(k, head)}
+    lacking = sorted(wanted - set(saved))
+    if lacking:
+        raise DataError(
+            f"lacks {len(lacking)} of the {len(wanted)} pre-trained tensors fine-tuning needs (first: {lacking[0]}); "
+            "files written before pre-training kept its UPerNet pyramid hold only the embedding and encoder: "
+            "delete it to pre-train again",
+            path,
+        )
+    core.load_state_dict({k: saved[k] for k in wanted}, strict=False)
 
 
 def build(cfg: TrainConfig, method: Method) -> torch.nn.Module:
@@ -141,8 +158,7 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
     store = Store(cfg.data.store)
     core = build(cfg, method)
     if backbone is not None:
-        missing = core.load_state_dict(load_file(str(backbone)), strict=False)
-        assert not [k for k in missing.missing_keys if k.startswith(BACKBONE)]
+        load_pretrained(core, backbone, method.head_transfer)
     f = cfg.finetune
     if isinstance(core, PostProcessor):
         back = [p for n, p in core.named_parameters() if n.startswith(BACKBONE)]
@@ -208,6 +224,7 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
                     "pretrain_epochs": method.pretrain_epochs or cfg.pretrain.epochs,
                     "encoder_lr_scale": method.encoder_lr_scale,
                     "layer_decay": method.layer_decay,
+                    "head_transfer": method.head_transfer,
                     "finetune_epochs": epochs,
                     "finetune_mask_ratio": finetune_mask_ratio(cfg, method),
                     "seed": cfg.seed + method.seed,

@@ -16,7 +16,8 @@ to NN % in its last block during fine-tuning, instead of the model size's; a reg
 ``_ldNN`` (layer-wise learning-rate decay, as MAE and BEiT fine-tune: each encoder stage learns at NN % of the rate
 of the stage above it, the patch embedding and stem at the lowest rate; pre-trained low-level features move least),
 ``_normpix`` (pre-training reconstructs each masked patch standardised by its own mean and variance, MAE's
-normalised-pixel target, instead of the normalised fields)."""
+normalised-pixel target, instead of the normalised fields), ``_head`` (fine-tuning inherits the pre-trained UPerNet
+pyramid too, pooling, FPN and fusion, not only the embedding and encoder; ``method.md`` starts a new head)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ class Method:
     drop_path: float | None = None  # None: the model size's
     layer_decay: float = 1.0  # encoder learning rate x layer_decay ** (stages above); 1.0 = one rate
     pretrain_norm_pix: bool = False  # pre-training targets standardised per patch
+    head_transfer: bool = False  # fine-tuning starts from the pre-trained UPerNet pyramid, not a new one
 
     @property
     def val_best(self) -> bool:
@@ -65,7 +67,7 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
         raise ValueError(f"unknown method {name!r}")
     loss, frozen, fraction, mask, epochs, enc, draw, rain, seed = base, False, 1.0, default_mask, None, 1.0, 0, None, 0
     val_events: tuple[float, ...] = ()
-    ft_epochs, ft_mask, drop, decay, norm_pix = None, None, None, 1.0, False
+    ft_epochs, ft_mask, drop, decay, norm_pix, head_transfer = None, None, None, 1.0, False, False
     for part in parts[1:]:
         if part in ("onehot", "weighted", "ce"):
             loss = LossConfig(kind="onehot", class_weights=base.class_weights)
@@ -75,6 +77,8 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
             loss = LossConfig(kind="focal", class_weights=base.class_weights)
         elif part == "normpix":
             norm_pix = True
+        elif part == "head":
+            head_transfer = True
         elif part == "frozen":
             frozen = True
         elif m := re.fullmatch(r"(\d+)pct", part):
@@ -110,6 +114,8 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
         raise ValueError(f"{name!r}: _dpNN is the encoder's stochastic depth; the U-Net has none")
     if norm_pix and head != "pretrained":
         raise ValueError(f"{name!r}: _normpix changes pre-training; this method is not pre-trained")
+    if head_transfer and head != "pretrained":
+        raise ValueError(f"{name!r}: _head inherits the pre-trained UPerNet pyramid; this method is not pre-trained")
     if decay != 1.0 and (arch == "unet" or frozen):
         raise ValueError(f"{name!r}: _ldNN decays the learning rate of a trained encoder; this method has none")
     if draw and fraction == 1.0:
@@ -134,6 +140,7 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
         drop,
         decay,
         norm_pix,
+        head_transfer,
     )
 
 

@@ -71,7 +71,7 @@ def pretrain(
     seed: int = 0,
     norm_pix: bool = False,
 ) -> Path:
-    """Pre-train (or resume) and write the embedding + encoder weights as safetensors; returns their path.
+    """Pre-train (or resume) and write the embedding, encoder and UPerNet pyramid as safetensors; returns their path.
     ``epochs`` overrides the config's (the pre-training-length ablation); ``rain_ratio`` masks the variable group
     that holds NWP rain at its own ratio (the per-group masking ablation); ``seed`` (added to the config's) repeats
     the pre-training from other random numbers; ``norm_pix`` reconstructs each patch standardised by its own mean and
@@ -117,7 +117,9 @@ def pretrain(
         workers=cfg.data.loader_workers,
     )
     if distributed.is_main():
-        state = {k: v.detach().cpu().contiguous() for k, v in distributed.unwrap(model).backbone_state().items()}
+        # The pyramid too, for `_head` methods; a method that starts a new head loads only the backbone.
+        kept = distributed.unwrap(model).pretrained_state(head=True)
+        state = {k: v.detach().cpu().contiguous() for k, v in kept.items()}
         with atomic_path(out) as tmp:
             save_file(state, str(tmp))
     distributed.barrier()

@@ -3,7 +3,7 @@
 ``task="pretrain"`` reconstructs the 16 normalised input channels (masked-patch MSE); ``task="segment"`` gives
 3 rain-class logits per pixel, refined at full resolution (``HighResolutionSkip``, our deviation from the paper's
 plain UPerNet, off with ``high_res_skip: false``). Fine-tuning loads the pre-trained embedding and encoder into a
-segment network.
+segment network, and with ``_head`` methods the pre-trained UPerNet pyramid as well.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from engine.model.patch_embed import PatchEmbed3D
 from engine.model.upernet import HighResolutionSkip, UPerNet
 
 BACKBONE = ("embed.", "encoder.")  # parameter-name prefixes of what fine-tuning inherits from pre-training
+PYRAMID = "head."  # the UPerNet pyramid, inherited too by ``_head`` methods, all but its task-specific output conv
+PYRAMID_OUTPUT = "head.out."
 
 
 class PostProcessor(nn.Module):
@@ -55,6 +57,13 @@ class PostProcessor(nn.Module):
             return self.refine(self.head.fused(features), skip)
         return self.head(features, x.shape[-2:])
 
-    def backbone_state(self) -> dict[str, torch.Tensor]:
-        """The parts fine-tuning inherits from pre-training: embedding and encoder."""
-        return {k: v for k, v in self.state_dict().items() if k.startswith(BACKBONE)}
+    def pretrained_state(self, head: bool = False) -> dict[str, torch.Tensor]:
+        """The parts fine-tuning inherits from pre-training: embedding and encoder, and with ``head`` the UPerNet
+        pyramid (pooling, FPN, fusion) but not its output convolution, whose channels are the task's."""
+        return {k: v for k, v in self.state_dict().items() if inherited(k, head)}
+
+
+def inherited(name: str, head: bool) -> bool:
+    """Whether parameter or buffer ``name`` comes from pre-training: the backbone always, the UPerNet pyramid if
+    ``head``."""
+    return name.startswith(BACKBONE) or (head and name.startswith(PYRAMID) and not name.startswith(PYRAMID_OUTPUT))
