@@ -294,6 +294,13 @@ def test_evaluate_scores_every_method_on_test_runs_and_a_heldout_seed(tiny_confi
     again = evaluate(cfg, ["scratch"], weights, progress=False, heldout_runs=2, merge=names)
     assert set(again["run_tables"]) == set(names) and set(again["decision_thresholds"]) == set(names)
     assert set(again["heldout_run_tables"]) == set(names)
+    # ... their per-lead tables too (what `training leadtime` reads), each adding up to its run tables.
+    from training.evaluate import lead_tables_path, read_lead_tables, run_totals
+
+    kept = read_lead_tables(lead_tables_path(cfg.results_dir))
+    assert kept["test"][0] == [1, 2, 3, 4] and set(kept["heldout_seed2024"][1]) == set(names)
+    for dataset, key in (("test", "run_tables"), ("heldout_seed2024", "heldout_run_tables")):
+        assert {m: run_totals(t) for m, t in kept[dataset][1].items()} == again[key]
     test_rows = {(r["method"], r["threshold"]) for r in again["rows"] if r["dataset"] == "test" and not r["lead_time"]}
     assert {(m, t) for m in ["raw_nwp", *names] for t in (0.1, 10.0)} <= test_rows
     # ... and the re-scored method keeps its place (the config's order) instead of moving to the end of the tables.
@@ -303,6 +310,7 @@ def test_evaluate_scores_every_method_on_test_runs_and_a_heldout_seed(tiny_confi
     # A method the config no longer names leaves the results instead of lingering from an older evaluation.
     alone = evaluate(cfg, ["scratch"], weights, progress=False, heldout_runs=2, merge=["scratch"])
     assert set(alone["run_tables"]) == {"scratch"}
+    assert set(read_lead_tables(lead_tables_path(cfg.results_dir))["test"][1]) == {"scratch"}
     assert {r["method"] for r in alone["rows"]} == {"raw_nwp", "scratch"}
 
 
@@ -316,7 +324,7 @@ def test_lead_blocks_cover_the_lead_times_in_whole_blocks():
         lead_blocks([1], 0)
 
 
-def test_skill_by_lead_time_adds_up_to_the_evaluation_and_refuses_weights_it_did_not_score(
+def test_skill_by_lead_time_adds_up_to_the_evaluation_without_rerunning_it_and_refuses_other_weights(
     tiny_config: Path, tmp_path: Path
 ):
     import dataclasses
@@ -349,7 +357,12 @@ def test_skill_by_lead_time_adds_up_to_the_evaluation_and_refuses_weights_it_did
     both = leadtime(cfg, ["scratch"], weights, dataset="test", progress=False)
     assert set(both) == {"config", "heldout_seed2024", "test"} and both["test"]["blocks"] == [[1, 6]]
     assert "## test (1 run): CSI at 10 mm/h" in (Path(cfg.results_dir) / "leadtime.md").read_text()
-    # Weights other than those evaluated are refused instead of mixing two networks in one table.
+    # The blocks come from the per-lead tables `evaluate` kept: no network runs again, and none is needed ...
+    assert leadtime(cfg, names, {}, hours=2, progress=False)["heldout_seed2024"] == section
+    # ... while results written before those tables existed are scored again from the weights, to the same blocks,
+    (Path(cfg.results_dir) / "evaluation_leads.npz").unlink()
+    assert leadtime(cfg, names, weights, hours=2, progress=False)["heldout_seed2024"] == section
+    # and weights other than those evaluated are refused instead of mixing two networks in one table.
     with pytest.raises(DataError, match="re-run `python -m training evaluate`"):
         leadtime(cfg, ["scratch"], {"scratch": weights["pretrained_continuous"]}, progress=False)
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import re
+import zipfile
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from engine.data.atomic import atomic_write_bytes
+from engine.data.atomic import atomic_path, atomic_write_bytes
 from engine.data.catalog import Catalog
 from engine.data.demo import generate
 from engine.errors import DataError
@@ -40,6 +41,7 @@ from training.store import Store
 
 THRESHOLDS = (0.1, 10.0)
 SCORES = ("csi", "pod", "far", "bias", "f1", "ets")
+LEAD_TABLES = "evaluation_leads.npz"  # per-run, per-lead val-tuned tables beside evaluation.json (training leadtime)
 
 
 def _rows(method: str, dataset: str, per_lead: dict[float, dict], leads: list[int], decision: str) -> list[dict]:
@@ -132,8 +134,8 @@ def event_tables(probs: np.ndarray, obs: np.ndarray, mask: np.ndarray, taus: dic
 def _score_model_on_store(
     model, store: Store, runs: list[str], decisions: dict[str, dict], device: torch.device | str = "cpu"
 ) -> tuple[dict, list[int], dict]:
-    """Tables per decision and event summed over runs (per lead time), and the val-tuned tables of each run
-    (summed over lead times) for the paired comparisons."""
+    """Tables per decision and event summed over runs (per lead time), and the val-tuned tables of each run per
+    lead time (``_per_run_lead``)."""
     mask = Catalog(store.meta["archive"]).grid.qpe_mask
     tables: dict[str, dict[float, list]] = {d: {thr: [] for thr in THRESHOLDS} for d in decisions}
     leads: list[int] = []
@@ -142,14 +144,59 @@ def _score_model_on_store(
         for d, taus in decisions.items():
             for thr, t in event_tables(probs, obs, mask, taus).items():
                 tables[d][thr].append(t)
-    return {d: {thr: sum_tables(t) for thr, t in v.items()} for d, v in tables.items()}, leads, _per_run(tables)
+    return {d: {thr: sum_tables(t) for thr, t in v.items()} for d, v in tables.items()}, leads, _per_run_lead(tables)
 
 
-def _per_run(tables: dict[str, dict[float, list]]) -> dict[str, list[list[int]]]:
-    """Each run's val-tuned contingency table summed over lead times (the unit of the paired bootstrap)."""
+def _per_run_lead(tables: dict[str, dict[float, list]]) -> dict[str, np.ndarray]:
+    """Each run's val-tuned contingency tables per lead time: event -> (runs, leads, 4) counts, ``TABLE_KEYS``
+    order. Summed over lead times they are the unit of the paired bootstrap; summed over blocks of lead times,
+    what ``training leadtime`` reports."""
     return {
-        f"{thr:g}": [[int(np.sum(t[k])) for k in TABLE_KEYS] for t in tables["val_tuned"][thr]] for thr in THRESHOLDS
+        f"{thr:g}": np.array([np.stack([np.asarray(t[k]) for k in TABLE_KEYS], axis=-1) for t in per_run], np.int64)
+        for thr, per_run in tables["val_tuned"].items()
     }
+
+
+def run_totals(lead_tables: dict[str, np.ndarray]) -> dict[str, list[list[int]]]:
+    """Each run's table summed over lead times, as ``evaluation.json`` keeps them (``run_tables``)."""
+    return {thr: a.sum(axis=1).tolist() for thr, a in lead_tables.items()}
+
+
+def lead_tables_path(results_dir: str | Path) -> Path:
+    return Path(results_dir) / LEAD_TABLES
+
+
+def write_lead_tables(path: Path, sections: dict[str, tuple[list[int], dict[str, dict[str, np.ndarray]]]]) -> None:
+    """Write each dataset's lead times and its methods' per-run, per-lead tables (``_per_run_lead``) to one
+    compressed ``.npz`` beside ``evaluation.json``, atomically."""
+    arrays = {}
+    for dataset, (leads, methods) in sections.items():
+        arrays[f"{dataset}|leads"] = np.asarray(leads, dtype=np.int64)
+        for name, tables in methods.items():
+            for thr, a in tables.items():
+                arrays[f"{dataset}|{name}|{thr}"] = a.astype(np.int32)  # counts of one run and lead: < 2**31
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
+
+
+def read_lead_tables(path: Path) -> dict[str, tuple[list[int], dict[str, dict[str, np.ndarray]]]]:
+    """What ``write_lead_tables`` wrote; empty if there is no such file (results written before it existed)."""
+    if not path.exists():
+        return {}
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise DataError(f"cannot read the per-lead tables ({exc}): re-run `python -m training evaluate`", path) from exc
+    out: dict[str, tuple[list[int], dict[str, dict[str, np.ndarray]]]] = {}
+    for key, a in arrays.items():
+        dataset, *rest = key.split("|")
+        leads, methods = out.setdefault(dataset, ([], {}))
+        if rest == ["leads"]:
+            leads.extend(int(v) for v in a)
+        else:
+            methods.setdefault(rest[0], {})[rest[1]] = a.astype(np.int64)
+    return out
 
 
 def comparison_pairs(methods: list[str], ship: str) -> list[tuple[str, str]]:
@@ -243,7 +290,7 @@ def _score_model_on_archive(
         for d, taus in decisions.items():
             for thr, t in event_tables(probs, obs, cat.grid.qpe_mask, taus).items():
                 tables[d][thr].append(t)
-    return {d: {thr: sum_tables(t) for thr, t in v.items()} for d, v in tables.items()}, leads, _per_run(tables)
+    return {d: {thr: sum_tables(t) for thr, t in v.items()} for d, v in tables.items()}, leads, _per_run_lead(tables)
 
 
 def archive_leads(cat: Catalog, lead_times: tuple[int, int]) -> list[int]:
@@ -314,15 +361,17 @@ def evaluate(
     archive = Catalog(cfg.data.archive)
     rows = _nwp_rows(archive, test_runs, "test", archive_leads(archive, cfg.data.lead_times))
     mask = archive.grid.qpe_mask
-    decisions_by_method, val_csi, run_tables = {}, {}, {}
+    decisions_by_method, val_csi = {}, {}
+    test_leads: dict[str, dict[str, np.ndarray]] = {}
+    test_lead_list: list[int] = []
     for name in methods:
         model, _ = load_model(weights[name])
         taus, val_csi[name] = tune_decisions(model, store, mask, device)
         decisions_by_method[name] = taus
         decisions = {"argmax": ARGMAX, "val_tuned": taus}
-        tables, leads, run_tables[name] = _score_model_on_store(model, store, test_runs, decisions, device)
+        tables, test_lead_list, test_leads[name] = _score_model_on_store(model, store, test_runs, decisions, device)
         for d in decisions:
-            rows += _rows(name, "test", tables[d], leads, d)
+            rows += _rows(name, "test", tables[d], test_lead_list, d)
         if progress:
             agg = [r for r in rows if r["method"] == name and r["lead_time"] is None]
             print(
@@ -340,12 +389,12 @@ def evaluate(
     rows += _nwp_rows(cat, cat.runs(), HELDOUT, leads)
     # Every method, the label-share runs included: the scarce-label question needs the held-out runs' power too.
     inputs: dict = {}
-    heldout_tables = {}
+    heldout_leads: dict[str, dict[str, np.ndarray]] = {}
     for name in methods:
         model, manifest = load_model(weights[name])
         decisions = {"argmax": ARGMAX, "val_tuned": decisions_by_method[name]}
         stats = NormStats.from_dict(manifest["normalisation"])
-        tables, leads, heldout_tables[name] = _score_model_on_archive(
+        tables, leads, heldout_leads[name] = _score_model_on_archive(
             model, stats, cat, decisions, leads, inputs, device
         )
         for d in decisions:
@@ -360,22 +409,38 @@ def evaluate(
         "decision_thresholds": {m: {f"{k:g}": v for k, v in t.items()} for m, t in decisions_by_method.items()},
         "validation_csi": {m: {f"{k:g}": v for k, v in t.items()} for m, t in val_csi.items()},
         "heldout_runs": cat.runs(),
-        "run_tables": run_tables,
-        "heldout_run_tables": heldout_tables,
+        "run_tables": {m: run_totals(t) for m, t in test_leads.items()},
+        "heldout_run_tables": {m: run_totals(t) for m, t in heldout_leads.items()},
         "rows": rows,
     }
     results = Path(cfg.results_dir)
+    sections = {"test": (test_lead_list, test_leads), HELDOUT: (leads, heldout_leads)}
     if merge:
         result = _merged(results / "evaluation.json", result, set(merge))
+        sections = _merged_lead_tables(lead_tables_path(results), sections, result)
     result = in_config_order(result, ["raw_nwp", *cfg.methods, *cfg.ablations])
     result["comparisons"] = [
         {"dataset": dataset, **c}
         for dataset, key in (("test", "run_tables"), (HELDOUT, "heldout_run_tables"))
         for c in compare_all(result.get(key, {}), cfg.ship)
     ]
+    write_lead_tables(lead_tables_path(results), sections)
     atomic_write_bytes(results / "evaluation.json", (json.dumps(result, indent=1) + "\n").encode())
     atomic_write_bytes(results / "README.md", render(result).encode())
     return result
+
+
+def _merged_lead_tables(path: Path, new: dict, result: dict) -> dict:
+    """``new``'s per-lead tables plus those in the file at ``path`` of the methods ``result`` kept from the
+    earlier evaluation (same lead times only)."""
+    old = read_lead_tables(path)
+    out = {}
+    for dataset, key in (("test", "run_tables"), (HELDOUT, "heldout_run_tables")):
+        leads, methods = new[dataset]
+        old_leads, old_methods = old.get(dataset, ([], {}))
+        kept = {m: old_methods[m] for m in result.get(key, {}) if m not in methods and m in old_methods}
+        out[dataset] = (leads, {**kept, **methods} if old_leads == leads else methods)
+    return out
 
 
 def compare_all(run_tables: dict[str, dict], ship: str) -> list[dict]:

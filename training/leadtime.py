@@ -3,8 +3,10 @@ time). Each method's CSI per block of lead times, at the val-tuned decisions ``e
 question ``evaluate`` tests over all lead times, asked again per block with the same run bootstrap.
 
 ``python -m training leadtime --config FILE [--method ...] [--dataset heldout_seed2024|test] [--hours 6]``
-writes ``leadtime.json`` and ``leadtime.md`` beside the config's ``evaluation.json``, which must be current: a
-method's block tables summed over the blocks must give back its tables there, or the weights changed since.
+writes ``leadtime.json`` and ``leadtime.md`` beside the config's ``evaluation.json``, from the per-run, per-lead
+tables ``evaluate`` keeps beside it (``evaluation_leads.npz``): no network runs again. Methods scored before those
+tables existed are scored again from their weights, which must be current: a method's block tables summed over the
+blocks must give back its tables in ``evaluation.json``, or the weights changed since.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ from training.evaluate import (
     archive_predictions,
     compare_all,
     event_tables,
+    lead_tables_path,
     pooled_repeats,
+    read_lead_tables,
     store_predictions,
     window_csi,
 )
@@ -55,21 +59,29 @@ def _block_index(leads: Sequence[int], blocks: Sequence[tuple[int, int]]) -> np.
     return np.array([next(i for i, (lo, hi) in enumerate(blocks) if lo <= lead <= hi) for lead in leads])
 
 
-def block_tables(
+def run_lead_tables(
     predictions: Iterator[tuple[str, list[int], np.ndarray, np.ndarray]],
     mask: np.ndarray,
     taus: dict[float, float | None],
-    blocks: Sequence[tuple[int, int]],
-) -> BlockTables:
-    """Per event, per run, per block of lead times: the contingency table at the decisions ``taus``."""
-    out: BlockTables = {f"{thr:g}": [] for thr in THRESHOLDS}
-    for _, leads, probs, obs in predictions:
-        where = _block_index(leads, blocks)
+) -> dict[str, np.ndarray]:
+    """Per event: each run's contingency tables per lead time at the decisions ``taus``, (runs, leads, 4)."""
+    per_run: dict[str, list[np.ndarray]] = {f"{thr:g}": [] for thr in THRESHOLDS}
+    for _, _, probs, obs in predictions:
         for thr, t in event_tables(probs, obs, mask, taus).items():
-            counts = np.stack([np.asarray(t[k], dtype=np.int64) for k in TABLE_KEYS], axis=-1)  # (lead, 4)
-            per_block = np.zeros((len(blocks), 4), dtype=np.int64)
-            np.add.at(per_block, where, counts)
-            out[f"{thr:g}"].append(per_block.tolist())
+            per_run[f"{thr:g}"].append(np.stack([np.asarray(t[k], dtype=np.int64) for k in TABLE_KEYS], axis=-1))
+    return {thr: np.array(tables, dtype=np.int64) for thr, tables in per_run.items()}
+
+
+def block_tables(
+    lead_tables: dict[str, np.ndarray], leads: Sequence[int], blocks: Sequence[tuple[int, int]]
+) -> BlockTables:
+    """Per-lead tables (``run_lead_tables``) summed within each block of lead times."""
+    where = _block_index(leads, blocks)
+    out: BlockTables = {}
+    for thr, a in lead_tables.items():
+        per_block = np.zeros((a.shape[0], len(blocks), 4), dtype=np.int64)
+        np.add.at(per_block, (slice(None), where), a)
+        out[thr] = per_block.tolist()
     return out
 
 
@@ -124,8 +136,14 @@ def leadtime(
     device = pick_device(None if device is None else str(device))
     torch.set_num_threads(cfg.threads)
     runs = evaluation[RUN_KEYS[dataset][0]]
-    if dataset == HELDOUT:
-        cat, store = Catalog(cfg.out_dir / f"heldout_seed{HELDOUT_SEED}_{len(runs)}runs"), None
+    # What `evaluate` scored per lead time, if it kept it: then no weights, archive or store are read at all.
+    cached_leads, cached = read_lead_tables(lead_tables_path(results)).get(dataset, ([], {}))
+    cat: Catalog | None = None
+    store: Store | None = None
+    if all(m in cached for m in methods):
+        leads = cached_leads
+    elif dataset == HELDOUT:
+        cat = Catalog(cfg.out_dir / f"heldout_seed{HELDOUT_SEED}_{len(runs)}runs")
         leads = archive_leads(cat, cfg.data.lead_times)
     else:
         store = Store(cfg.data.store)
@@ -133,10 +151,14 @@ def leadtime(
         leads = sorted({s["lead"] for s in store.meta["samples"]})
     blocks = lead_blocks(leads, hours)
     inputs: dict = {}
-    tables: dict[str, BlockTables] = {}
-    for name in methods:
+
+    def infer(name: str) -> dict[str, np.ndarray]:
+        """``name``'s per-lead tables from its weights, at the decisions ``evaluation.json`` holds for it."""
+        if name not in weights:
+            raise DataError(f"{name}: no per-lead tables from `evaluate` and no weights to score it again", path)
         model, manifest = load_model(weights[name])
         taus = {float(k): v for k, v in evaluation["decision_thresholds"][name].items()}
+        assert cat is not None
         if store is None:
             if cat.runs() != runs:
                 raise DataError(f"{cat.root}: its runs are not the {len(runs)} {path} scored on {dataset}")
@@ -145,7 +167,13 @@ def leadtime(
         else:
             predictions = store_predictions(model, store, runs, device)
         bar = tqdm(predictions, total=len(runs), desc=f"{name} on {dataset}", unit="run", disable=not progress)
-        tables[name] = block_tables(bar, cat.grid.qpe_mask, taus, blocks)
+        return run_lead_tables(bar, cat.grid.qpe_mask, taus)
+
+    tables: dict[str, BlockTables] = {}
+    for name in methods:
+        # Results older than `evaluate`'s per-lead tables are scored again from the weights.
+        per_lead = cached[name] if name in cached and cached_leads == leads else infer(name)
+        tables[name] = block_tables(per_lead, leads, blocks)
         _check_against_evaluation(name, tables[name], evaluation, dataset, path)
         if progress:
             per_block = _block_csi({name: tables[name]})[name]["10"]
