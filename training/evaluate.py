@@ -135,7 +135,7 @@ def _score_model_on_store(
     model, store: Store, runs: list[str], decisions: dict[str, dict], device: torch.device | str = "cpu"
 ) -> tuple[dict, list[int], dict]:
     """Tables per decision and event summed over runs (per lead time), and the val-tuned tables of each run per
-    lead time (``_per_run_lead``)."""
+    lead time (``per_run_lead``)."""
     mask = Catalog(store.meta["archive"]).grid.qpe_mask
     tables: dict[str, dict[float, list]] = {d: {thr: [] for thr in THRESHOLDS} for d in decisions}
     leads: list[int] = []
@@ -144,16 +144,17 @@ def _score_model_on_store(
         for d, taus in decisions.items():
             for thr, t in event_tables(probs, obs, mask, taus).items():
                 tables[d][thr].append(t)
-    return {d: {thr: sum_tables(t) for thr, t in v.items()} for d, v in tables.items()}, leads, _per_run_lead(tables)
+    summed = {d: {thr: sum_tables(t) for thr, t in v.items()} for d, v in tables.items()}
+    return summed, leads, per_run_lead(tables["val_tuned"])
 
 
-def _per_run_lead(tables: dict[str, dict[float, list]]) -> dict[str, np.ndarray]:
-    """Each run's val-tuned contingency tables per lead time: event -> (runs, leads, 4) counts, ``TABLE_KEYS``
-    order. Summed over lead times they are the unit of the paired bootstrap; summed over blocks of lead times,
-    what ``training leadtime`` reports."""
+def per_run_lead(per_run: dict[float, list]) -> dict[str, np.ndarray]:
+    """Each run's contingency tables per lead time (event -> one per-lead table per run): event -> (runs, leads,
+    4) counts in ``TABLE_KEYS`` order. Summed over lead times they are the unit of the paired bootstrap; summed over
+    blocks of lead times, what ``training leadtime`` reports."""
     return {
-        f"{thr:g}": np.array([np.stack([np.asarray(t[k]) for k in TABLE_KEYS], axis=-1) for t in per_run], np.int64)
-        for thr, per_run in tables["val_tuned"].items()
+        f"{thr:g}": np.array([np.stack([np.asarray(t[k]) for k in TABLE_KEYS], axis=-1) for t in tables], np.int64)
+        for thr, tables in per_run.items()
     }
 
 
@@ -167,7 +168,7 @@ def lead_tables_path(results_dir: str | Path) -> Path:
 
 
 def write_lead_tables(path: Path, sections: dict[str, tuple[list[int], dict[str, dict[str, np.ndarray]]]]) -> None:
-    """Write each dataset's lead times and its methods' per-run, per-lead tables (``_per_run_lead``) to one
+    """Write each dataset's lead times and its methods' per-run, per-lead tables (``per_run_lead``) to one
     compressed ``.npz`` beside ``evaluation.json``, atomically."""
     arrays = {}
     for dataset, (leads, methods) in sections.items():
@@ -290,7 +291,8 @@ def _score_model_on_archive(
         for d, taus in decisions.items():
             for thr, t in event_tables(probs, obs, cat.grid.qpe_mask, taus).items():
                 tables[d][thr].append(t)
-    return {d: {thr: sum_tables(t) for thr, t in v.items()} for d, v in tables.items()}, leads, _per_run_lead(tables)
+    summed = {d: {thr: sum_tables(t) for thr, t in v.items()} for d, v in tables.items()}
+    return summed, leads, per_run_lead(tables["val_tuned"])
 
 
 def archive_leads(cat: Catalog, lead_times: tuple[int, int]) -> list[int]:

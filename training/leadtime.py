@@ -35,6 +35,7 @@ from training.evaluate import (
     compare_all,
     event_tables,
     lead_tables_path,
+    per_run_lead,
     pooled_repeats,
     read_lead_tables,
     store_predictions,
@@ -65,11 +66,11 @@ def run_lead_tables(
     taus: dict[float, float | None],
 ) -> dict[str, np.ndarray]:
     """Per event: each run's contingency tables per lead time at the decisions ``taus``, (runs, leads, 4)."""
-    per_run: dict[str, list[np.ndarray]] = {f"{thr:g}": [] for thr in THRESHOLDS}
+    per_run: dict[float, list] = {thr: [] for thr in THRESHOLDS}
     for _, _, probs, obs in predictions:
         for thr, t in event_tables(probs, obs, mask, taus).items():
-            per_run[f"{thr:g}"].append(np.stack([np.asarray(t[k], dtype=np.int64) for k in TABLE_KEYS], axis=-1))
-    return {thr: np.array(tables, dtype=np.int64) for thr, tables in per_run.items()}
+            per_run[thr].append(t)
+    return per_run_lead(per_run)
 
 
 def block_tables(
