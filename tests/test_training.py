@@ -367,6 +367,20 @@ def test_skill_by_lead_time_adds_up_to_the_evaluation_without_rerunning_it_and_r
         leadtime(cfg, ["scratch"], {"scratch": weights["pretrained_continuous"]}, progress=False)
 
 
+def test_a_truncated_per_lead_cache_is_named_with_the_way_out(tmp_path: Path):
+    from training.evaluate import read_lead_tables, write_lead_tables
+
+    path = tmp_path / "evaluation_leads.npz"
+    assert read_lead_tables(path) == {}  # results from before the cache: nothing, not an error
+    tables = {"scratch": {"10": np.arange(24).reshape(2, 3, 4)}}
+    write_lead_tables(path, {"test": ([1, 2, 3], tables)})
+    (leads, methods) = read_lead_tables(path)["test"]
+    assert leads == [1, 2, 3] and np.array_equal(methods["scratch"]["10"], tables["scratch"]["10"])
+    path.write_bytes(path.read_bytes()[:40])
+    with pytest.raises(DataError, match="evaluation_leads.npz.*re-run `python -m training evaluate`"):
+        read_lead_tables(path)
+
+
 def test_comparisons_pair_the_questions_the_method_must_answer():
     from training.evaluate import compare, comparison_pairs, pooled_repeats
 
