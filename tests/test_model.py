@@ -65,6 +65,15 @@ def test_each_variable_group_can_have_its_own_masking_ratio():
         random_token_mask(1, (4, 6, 8), [0.5, 0.5])
 
 
+def test_tube_masking_hides_the_same_locations_in_every_variable_group_at_the_exact_ratio():
+    mask = random_token_mask(3, (4, 6, 8), 0.75, torch.Generator().manual_seed(0), tube=True)
+    assert (mask == mask[:, :1]).all(), "a masked place is masked in every variable group"
+    assert (mask.flatten(2).sum(2) == 36).all()
+    assert not torch.equal(mask[0], mask[1])
+    with pytest.raises(ValueError, match="one ratio for all variable groups"):
+        random_token_mask(1, (4, 6, 8), [0.75, 0.75, 0.75, 1.0], tube=True)
+
+
 def test_masked_tokens_carry_no_information_about_their_input():
     torch.manual_seed(0)
     embed = PatchEmbed3D(TINY).eval()

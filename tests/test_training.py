@@ -152,6 +152,10 @@ def test_ablation_names_parse_into_methods_with_their_own_backbones(tiny_config:
     with pytest.raises(ValueError, match="not pre-trained"):
         parse_method("scratch_normpix", cfg.finetune.loss, 0.9)
     assert parse_method("pretrained_continuous_ft20_dp20", cfg.finetune.loss, 0.9).drop_path == 0.2
+    assert parse_method("pretrained_continuous_tube_seed2", cfg.finetune.loss, 0.9).pretrain_tube
+    assert backbone_path(cfg, 0.9, tube=True) not in paths | {backbone_path(cfg, 0.9, norm_pix=True)}
+    with pytest.raises(ValueError, match="_tube"):
+        parse_method("pretrained_tube_rain100", cfg.finetune.loss, 0.9)
     with pytest.raises(ValueError, match="U-Net has none"):
         parse_method("unet_dp20", cfg.finetune.loss, 0.9)
 

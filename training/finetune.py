@@ -147,6 +147,7 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
             method.pretrain_rain_ratio,
             method.seed,
             method.pretrain_norm_pix,
+            method.pretrain_tube,
         )
         if method.pretrained
         else None
@@ -221,6 +222,7 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
                     "pretrain_mask_ratio": method.pretrain_mask_ratio,
                     "pretrain_rain_group_mask_ratio": method.pretrain_rain_ratio,
                     "pretrain_norm_pix": method.pretrain_norm_pix,
+                    "pretrain_tube": method.pretrain_tube,
                     "pretrain_epochs": method.pretrain_epochs or cfg.pretrain.epochs,
                     "encoder_lr_scale": method.encoder_lr_scale,
                     "layer_decay": method.layer_decay,

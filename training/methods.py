@@ -17,7 +17,9 @@ to NN % in its last block during fine-tuning, instead of the model size's; a reg
 of the stage above it, the patch embedding and stem at the lowest rate; pre-trained low-level features move least),
 ``_normpix`` (pre-training reconstructs each masked patch standardised by its own mean and variance, MAE's
 normalised-pixel target, instead of the normalised fields), ``_head`` (fine-tuning inherits the pre-trained UPerNet
-pyramid too, pooling, FPN and fusion, not only the embedding and encoder; ``method.md`` starts a new head)."""
+pyramid too, pooling, FPN and fusion, not only the embedding and encoder; ``method.md`` starts a new head),
+``_tube`` (pre-training masks the same locations in every variable group, as VideoMAE's tube masking, so a masked
+patch cannot be read off the other variables at its place)."""
 
 from __future__ import annotations
 
@@ -48,6 +50,7 @@ class Method:
     layer_decay: float = 1.0  # encoder learning rate x layer_decay ** (stages above); 1.0 = one rate
     pretrain_norm_pix: bool = False  # pre-training targets standardised per patch
     head_transfer: bool = False  # fine-tuning starts from the pre-trained UPerNet pyramid, not a new one
+    pretrain_tube: bool = False  # pre-training masks whole locations across the variable groups
 
     @property
     def val_best(self) -> bool:
@@ -67,7 +70,7 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
         raise ValueError(f"unknown method {name!r}")
     loss, frozen, fraction, mask, epochs, enc, draw, rain, seed = base, False, 1.0, default_mask, None, 1.0, 0, None, 0
     val_events: tuple[float, ...] = ()
-    ft_epochs, ft_mask, drop, decay, norm_pix, head_transfer = None, None, None, 1.0, False, False
+    ft_epochs, ft_mask, drop, decay, norm_pix, head_transfer, tube = None, None, None, 1.0, False, False, False
     for part in parts[1:]:
         if part in ("onehot", "weighted", "ce"):
             loss = LossConfig(kind="onehot", class_weights=base.class_weights)
@@ -79,6 +82,8 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
             norm_pix = True
         elif part == "head":
             head_transfer = True
+        elif part == "tube":
+            tube = True
         elif part == "frozen":
             frozen = True
         elif m := re.fullmatch(r"(\d+)pct", part):
@@ -114,6 +119,8 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
         raise ValueError(f"{name!r}: _dpNN is the encoder's stochastic depth; the U-Net has none")
     if norm_pix and head != "pretrained":
         raise ValueError(f"{name!r}: _normpix changes pre-training; this method is not pre-trained")
+    if tube and (head != "pretrained" or rain is not None):
+        raise ValueError(f"{name!r}: _tube masks whole locations in pre-training; not with _rainNN or without one")
     if head_transfer and head != "pretrained":
         raise ValueError(f"{name!r}: _head inherits the pre-trained UPerNet pyramid; this method is not pre-trained")
     if decay != 1.0 and (arch == "unet" or frozen):
@@ -141,6 +148,7 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
         decay,
         norm_pix,
         head_transfer,
+        tube,
     )
 
 

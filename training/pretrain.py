@@ -28,12 +28,14 @@ def backbone_path(
     rain_ratio: float | None = None,
     seed: int = 0,
     norm_pix: bool = False,
+    tube: bool = False,
 ) -> Path:
     longer = f"_ep{epochs}" if epochs not in (None, cfg.pretrain.epochs) else ""
     rain = f"_rain{round(100 * rain_ratio)}" if rain_ratio is not None else ""
     norm = "_normpix" if norm_pix else ""
+    tubes = "_tube" if tube else ""
     again = f"_seed{seed}" if seed else ""
-    return cfg.out_dir / f"pretrain_mask{round(100 * mask_ratio)}{rain}{norm}{longer}{again}.safetensors"
+    return cfg.out_dir / f"pretrain_mask{round(100 * mask_ratio)}{rain}{norm}{tubes}{longer}{again}.safetensors"
 
 
 def group_ratios(cfg: TrainConfig, mask_ratio: float, rain_ratio: float | None) -> float | list[float]:
@@ -45,14 +47,14 @@ def group_ratios(cfg: TrainConfig, mask_ratio: float, rain_ratio: float | None) 
     return ratios
 
 
-def pretrain_step(cfg: TrainConfig, mask_ratio: float | list[float], norm_pix: bool = False):
+def pretrain_step(cfg: TrainConfig, mask_ratio: float | list[float], norm_pix: bool = False, tube: bool = False):
     model_cfg = cfg.model_config
 
     def step(model: torch.nn.Module, batch: tuple, gen: torch.Generator) -> torch.Tensor:
         x, _, offset = random_crop(batch[0], None, cfg.crop, model_cfg.patch, gen)
         n, _, h, w = x.shape
         shape = (model_cfg.groups_of_variables, h // model_cfg.patch, w // model_cfg.patch)
-        tokens = random_token_mask(n, shape, mask_ratio, gen).to(x.device)
+        tokens = random_token_mask(n, shape, mask_ratio, gen, tube=tube).to(x.device)
         recon = model(x, tokens, offset)
         per_group = model_cfg.in_channels // model_cfg.groups_of_variables
         target = patch_normalised(x, model_cfg.patch, model_cfg.groups_of_variables) if norm_pix else x
@@ -70,15 +72,17 @@ def pretrain(
     rain_ratio: float | None = None,
     seed: int = 0,
     norm_pix: bool = False,
+    tube: bool = False,
 ) -> Path:
     """Pre-train (or resume) and write the embedding, encoder and UPerNet pyramid as safetensors; returns their path.
     ``epochs`` overrides the config's (the pre-training-length ablation); ``rain_ratio`` masks the variable group
     that holds NWP rain at its own ratio (the per-group masking ablation); ``seed`` (added to the config's) repeats
     the pre-training from other random numbers; ``norm_pix`` reconstructs each patch standardised by its own mean and
-    variance (MAE's normalised-pixel target) instead of the normalised fields."""
+    variance (MAE's normalised-pixel target) instead of the normalised fields; ``tube`` masks the same locations in
+    every variable group."""
     ratio = cfg.pretrain.mask_ratio if mask_ratio is None else mask_ratio
     epochs = cfg.pretrain.epochs if epochs is None else epochs
-    out = backbone_path(cfg, ratio, epochs, rain_ratio, seed, norm_pix)
+    out = backbone_path(cfg, ratio, epochs, rain_ratio, seed, norm_pix, tube)
     if out.exists():
         return out
     _rank, _, device = distributed.setup()
@@ -99,7 +103,7 @@ def pretrain(
     fit(
         model,
         data,
-        pretrain_step(cfg, group_ratios(cfg, ratio, rain_ratio), norm_pix),
+        pretrain_step(cfg, group_ratios(cfg, ratio, rain_ratio), norm_pix, tube),
         opt,
         sched,
         epochs,
@@ -111,6 +115,7 @@ def pretrain(
         f"pretrain mask {ratio:.0%}"
         + ("" if rain_ratio is None else f", rain group {rain_ratio:.0%}")
         + (", per-patch normalised targets" if norm_pix else "")
+        + (", tubes across variables" if tube else "")
         + (f", seed {cfg.seed + seed}" if seed else ""),
         resume,
         progress,

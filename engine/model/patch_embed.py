@@ -69,9 +69,17 @@ def random_token_mask(
     ratio: float | Sequence[float],
     generator: torch.Generator | None = None,
     device=None,
+    tube: bool = False,
 ) -> torch.Tensor:
     """MAE-style masking: per sample, shuffle the tokens and mask exactly ``round(ratio * L)`` of them. A sequence
-    gives one ratio per variable group (``shape[0]`` of them), each applied to that group's tokens."""
+    gives one ratio per variable group (``shape[0]`` of them), each applied to that group's tokens. ``tube`` masks
+    the same locations in every variable group (as VideoMAE masks the same patch in every frame), so a masked
+    patch cannot be read off the other variables at its place."""
+    if tube:
+        if isinstance(ratio, Sequence):
+            raise ValueError("tube masking hides whole locations: one ratio for all variable groups")
+        one = random_token_mask(n, (1, *shape[1:]), ratio, generator, device)
+        return one.expand(n, *shape).contiguous()
     if isinstance(ratio, Sequence):
         if len(ratio) != shape[0]:
             raise ValueError(f"{len(ratio)} masking ratios for {shape[0]} variable groups")
