@@ -203,7 +203,8 @@ def test_a_head_method_starts_from_the_pretrained_pyramid_and_refuses_a_backbone
         assert torch.equal(core.state_dict()["encoder.stem.0.weight"], saved["encoder.stem.0.weight"])
     assert torch.equal(with_head.state_dict()["head.fuse.0.weight"], saved["head.fuse.0.weight"])
     assert not torch.equal(plain.state_dict()["head.fuse.0.weight"], saved["head.fuse.0.weight"])
-    assert "head.out.weight" not in saved  # the reconstruction's 16-channel output is never inherited
+    # The file keeps the reconstruction's 16-channel output (for `training probe`); no segmenter inherits it.
+    assert saved["head.out.weight"].shape[0] == 16 and with_head.head.out.weight.shape[0] == 3
     assert with_head.refine is not None and not any(k.startswith("refine.") for k in saved)
 
     old = tmp_path / "backbone_only.safetensors"
@@ -213,6 +214,44 @@ def test_a_head_method_starts_from_the_pretrained_pyramid_and_refuses_a_backbone
         load_pretrained(with_head, old, head=True)
     with pytest.raises(ValueError, match="not pre-trained"):
         parse_method("scratch_head", cfg.finetune.loss, 0.9)
+
+
+def test_probe_scores_each_variable_under_both_maskings_and_names_what_it_cannot_probe(
+    tiny_config: Path, tmp_path: Path
+):
+    from safetensors.torch import load_file, save_file
+
+    from training.pretrain import backbone_path, pretrain
+    from training.probe import explained, probe
+
+    target = torch.randn(2, 16, 8, 8)
+    mask = torch.zeros_like(target, dtype=torch.bool)
+    mask[..., :4] = True
+    assert np.allclose(explained(target, target, mask), 1.0)
+    assert np.allclose(explained(torch.zeros_like(target), target, mask), 0.0)  # the training mean: nothing learnt
+    outside = torch.where(mask, target, torch.randn_like(target) * 100)
+    assert np.allclose(explained(outside, target, mask), 1.0), "only masked pixels count"
+
+    raw = yaml.safe_load(tiny_config.read_text())
+    raw.update(name="tiny_probe", weights_dir=str(tmp_path / "weights"), results_dir=str(tmp_path / "results"))
+    raw["data"]["store"] = str(tmp_path / "store")
+    raw["split"] = {"train": 1, "val": 1, "test": 0}
+    path = tmp_path / "probe.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    cfg = load_config(path)
+    prepare(cfg, progress=False)
+    pretrain(cfg, 0.75, progress=False)
+    rows = probe(cfg, parse_method("pretrained_continuous", cfg.finetune.loss, 0.75), samples=3)
+    assert [r["variable"] for r in rows][-1] == "tp" and len(rows) == 16
+    assert all(np.isfinite([r["own"], r["tube"]]).all() and r["own"] <= 1 and r["tube"] <= 1 for r in rows)
+    with pytest.raises(DataError, match="not pre-trained"):
+        probe(cfg, parse_method("scratch", cfg.finetune.loss, 0.75))
+    with pytest.raises(DataError, match="pretrain_mask90.safetensors: not pre-trained yet"):
+        probe(cfg, parse_method("pretrained_mask90", cfg.finetune.loss, 0.75))
+    saved = backbone_path(cfg, 0.75)
+    save_file({k: v for k, v in load_file(str(saved)).items() if not k.startswith("head.out.")}, str(saved))
+    with pytest.raises(DataError, match="holds no reconstruction output"):
+        probe(cfg, parse_method("pretrained_continuous", cfg.finetune.loss, 0.75))
 
 
 def test_finetune_after_pretraining_ships_checked_weights(tiny_config: Path):
@@ -738,13 +777,13 @@ def test_compare_pairs_methods_of_two_result_files_on_shared_runs(tmp_path: Path
 
 
 @pytest.mark.parametrize(
-    "command", ["prepare", "pretrain", "finetune", "evaluate", "leadtime", "reproduce", "ship", "bench"]
+    "command", ["prepare", "pretrain", "finetune", "evaluate", "leadtime", "probe", "reproduce", "ship", "bench"]
 )
 def test_training_commands_have_help_offering_only_options_that_act(command: str):
     res = subprocess.run([sys.executable, "-m", "training", command, "--help"], capture_output=True, text=True)
     assert res.returncode == 0 and "--config" in res.stdout
     assert ("--no-resume" in res.stdout) == (command in ("pretrain", "finetune", "reproduce"))  # they checkpoint
-    assert ("--quiet" in res.stdout) == (command not in ("ship", "bench"))  # they show progress bars
+    assert ("--quiet" in res.stdout) == (command not in ("ship", "bench", "probe"))  # they show progress bars
 
 
 def test_a_mistyped_method_is_named_in_a_one_line_error():

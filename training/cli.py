@@ -1,4 +1,4 @@
-"""``python -m training {prepare,pretrain,finetune,evaluate,leadtime,reproduce,ship,bench} --config FILE`` and
+"""``python -m training {prepare,pretrain,finetune,evaluate,leadtime,probe,reproduce,ship,bench} --config FILE`` and
 ``python -m training compare FILE:METHOD FILE:METHOD``."""
 
 from __future__ import annotations
@@ -148,6 +148,22 @@ def cmd_ship(cfg: TrainConfig, args) -> None:
     ship(cfg)
 
 
+def cmd_probe(cfg: TrainConfig, args) -> None:
+    from training.probe import probe
+
+    methods = _methods(cfg, args.method or [cfg.ship])
+    tables = {m.name: probe(cfg, m, args.samples) for m in methods}
+    print(
+        f"share of each masked field's variance rebuilt on {args.samples} validation samples "
+        "(own: the method's masking; tube: whole places masked in every variable group)"
+    )
+    print("| variable | " + " | ".join(f"{n} own | {n} tube" for n in tables) + " |")
+    print("| --- |" + " --- | --- |" * len(tables))
+    for i, row in enumerate(next(iter(tables.values()))):
+        cells = " | ".join(f"{t[i]['own']:.3f} | {t[i]['tube']:.3f}" for t in tables.values())
+        print(f"| {row['variable']} | {cells} |")
+
+
 def cmd_bench(cfg: TrainConfig, args) -> None:
     from training.bench import bench_training
 
@@ -186,6 +202,7 @@ COMMANDS = {
     "finetune": cmd_finetune,
     "evaluate": cmd_evaluate,
     "leadtime": cmd_leadtime,
+    "probe": cmd_probe,
     "reproduce": cmd_reproduce,
     "ship": cmd_ship,
     "bench": cmd_bench,
@@ -196,6 +213,7 @@ HELP = {
     "finetune": "train the segmentation methods (all of the config's methods and ablations, or --method)",
     "evaluate": "score every trained method and the raw NWP on the test runs and a held-out-seed archive",
     "leadtime": "CSI per block of lead times and the evaluation's paired tests per block (after evaluate)",
+    "probe": "what pre-training learned per variable: the share of masked fields' variance its network rebuilds",
     "reproduce": "prepare, pretrain, finetune, evaluate and ship: the chain that made engine/weights/",
     "ship": "copy the config's chosen method into engine/weights/ with its evaluation metrics",
     "bench": "time the config's pre-training and fine-tuning steps: samples/s, TFLOP/s, share of the GPU's peak",
@@ -212,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, help_text in HELP.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--config", required=True, help="YAML file, e.g. training/configs/lite.yaml")
-        if name not in ("ship", "bench"):
+        if name not in ("ship", "bench", "probe"):
             p.add_argument("--quiet", action="store_true", help="no progress bars")
         if name in ("pretrain", "finetune", "reproduce"):  # the commands that checkpoint and resume
             p.add_argument("--no-resume", action="store_true", help="ignore existing checkpoints and start over")
@@ -220,6 +238,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             p.add_argument(
                 "--method", nargs="+", help="only these methods (default: the config's methods and ablations)"
             )
+        if name == "probe":
+            p.add_argument("--method", nargs="+", help="pre-trained methods to probe (default: the config's ship)")
         if name == "bench":
             p.add_argument("--device", help="cpu or cuda (default: CUDA if present)")
             p.add_argument("--repeats", type=int, default=10, help="timed steps after two warm-up steps (default 10)")
@@ -227,6 +247,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if name == "leadtime":
             p.add_argument("--dataset", default=HELDOUT, choices=[HELDOUT, "test"], help=f"default {HELDOUT}")
             p.add_argument("--hours", type=int, default=6, help="lead hours per block (default 6: 1-6 h, 7-12 h, ...)")
+        if name == "probe":
+            p.add_argument("--samples", type=int, default=24, help="validation samples, spread over the runs (24)")
         if name == "pretrain":
             p.add_argument("--mask-ratio", type=float, help="override the config's masking ratio")
             p.add_argument("--epochs", type=int, help="override the config's epochs (methods name it _ptNN)")

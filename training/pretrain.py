@@ -74,7 +74,7 @@ def pretrain(
     norm_pix: bool = False,
     tube: bool = False,
 ) -> Path:
-    """Pre-train (or resume) and write the embedding, encoder and UPerNet pyramid as safetensors; returns their path.
+    """Pre-train (or resume) and write the reconstruction network as safetensors; returns their path.
     ``epochs`` overrides the config's (the pre-training-length ablation); ``rain_ratio`` masks the variable group
     that holds NWP rain at its own ratio (the per-group masking ablation); ``seed`` (added to the config's) repeats
     the pre-training from other random numbers; ``norm_pix`` reconstructs each patch standardised by its own mean and
@@ -122,9 +122,9 @@ def pretrain(
         workers=cfg.data.loader_workers,
     )
     if distributed.is_main():
-        # The pyramid too, for `_head` methods; a method that starts a new head loads only the backbone.
-        kept = distributed.unwrap(model).pretrained_state(head=True)
-        state = {k: v.detach().cpu().contiguous() for k, v in kept.items()}
+        # The whole reconstruction network: fine-tuning loads what its method inherits (`network.inherited`),
+        # `training probe` the rest.
+        state = {k: v.detach().cpu().contiguous() for k, v in distributed.unwrap(model).state_dict().items()}
         with atomic_path(out) as tmp:
             save_file(state, str(tmp))
     distributed.barrier()

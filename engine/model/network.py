@@ -57,11 +57,6 @@ class PostProcessor(nn.Module):
             return self.refine(self.head.fused(features), skip)
         return self.head(features, x.shape[-2:])
 
-    def pretrained_state(self, head: bool = False) -> dict[str, torch.Tensor]:
-        """The parts fine-tuning inherits from pre-training: embedding and encoder, and with ``head`` the UPerNet
-        pyramid (pooling, FPN, fusion) but not its output convolution, whose channels are the task's."""
-        return {k: v for k, v in self.state_dict().items() if inherited(k, head)}
-
 
 def inherited(name: str, head: bool) -> bool:
     """Whether parameter or buffer ``name`` comes from pre-training: the backbone always, the UPerNet pyramid if
