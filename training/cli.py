@@ -20,7 +20,7 @@ from training.methods import parse_method
 EXPECTED = (
     "for lite.yaml on a 2-core CPU: the shipped weights alone (--method pretrained_continuous) about 20 min (archive "
     "+ store ~6 min, pre-training ~5 min, fine-tuning ~6 min, evaluation ~5 min); every method and ablation of the "
-    "config about 11.5 h (60 fine-tunings of 2-27 min, 11 pre-trainings of 2-20 min, evaluation ~170 min); "
+    "config about 12 h (63 fine-tunings of 2-27 min, 14 pre-trainings of 2-20 min, evaluation ~180 min); "
     "lite_p16.yaml about 3.5 h; lite_unlabelled.yaml about 1 h more (96 extra runs ~11 min, pre-training ~16 min, "
     "5 fine-tunings, evaluation ~15 min); lite_runs96.yaml about 75 min (96 runs, 3 seeds of U-Net, full method and "
     "scratch); lite_runs96_skip64.yaml about 40 min more (3 fine-tunings of 12 min, evaluation); "
