@@ -137,21 +137,7 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
     out = weights_path(cfg, method)
     if out.exists():
         return out
-    backbone = (
-        pretrain(
-            cfg,
-            method.pretrain_mask_ratio,
-            resume,
-            progress,
-            method.pretrain_epochs,
-            method.pretrain_rain_ratio,
-            method.seed,
-            method.pretrain_norm_pix,
-            method.pretrain_tube,
-        )
-        if method.pretrained
-        else None
-    )
+    backbone = pretrain(cfg, resume=resume, progress=progress, **method.pretraining) if method.pretrained else None
     _, _, device = distributed.setup()
     # Early stopping (`_valbest`) leaves the seed alone: its run retraces its last-epoch twin step for step, so
     # the two differ only in which epoch's weights are kept.

@@ -53,6 +53,19 @@ class Method:
     pretrain_tube: bool = False  # pre-training masks whole locations across the variable groups
 
     @property
+    def pretraining(self) -> dict:
+        """This method's pre-training as keyword arguments of ``pretrain`` and ``backbone_path``: methods with the
+        same values share one pre-trained file."""
+        return {
+            "mask_ratio": self.pretrain_mask_ratio,
+            "epochs": self.pretrain_epochs,
+            "rain_ratio": self.pretrain_rain_ratio,
+            "seed": self.seed,
+            "norm_pix": self.pretrain_norm_pix,
+            "tube": self.pretrain_tube,
+        }
+
+    @property
     def val_best(self) -> bool:
         """Whether the best of the validation checks is kept, not the last epoch."""
         return bool(self.val_events)

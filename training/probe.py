@@ -37,15 +37,7 @@ def probe(cfg: TrainConfig, method: Method, samples: int = 24, seed: int = 0) ->
     ``samples`` validation samples spread over the validation runs, the same masks for every network."""
     if not method.pretrained:
         raise DataError(f"{method.name} is not pre-trained: nothing to probe")
-    path = backbone_path(
-        cfg,
-        method.pretrain_mask_ratio,
-        method.pretrain_epochs,
-        method.pretrain_rain_ratio,
-        method.seed,
-        method.pretrain_norm_pix,
-        method.pretrain_tube,
-    )
+    path = backbone_path(cfg, **method.pretraining)
     if not path.exists():
         raise DataError(f"not pre-trained yet: `python -m training finetune --method {method.name}` makes it", path)
     saved = load_file(str(path))
