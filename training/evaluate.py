@@ -364,16 +364,16 @@ def evaluate(
     rows = _nwp_rows(archive, test_runs, "test", archive_leads(archive, cfg.data.lead_times))
     mask = archive.grid.qpe_mask
     decisions_by_method, val_csi = {}, {}
-    test_leads: dict[str, dict[str, np.ndarray]] = {}
-    test_lead_list: list[int] = []
+    test_lead_tables: dict[str, dict[str, np.ndarray]] = {}
+    test_leads: list[int] = []
     for name in methods:
         model, _ = load_model(weights[name])
         taus, val_csi[name] = tune_decisions(model, store, mask, device)
         decisions_by_method[name] = taus
         decisions = {"argmax": ARGMAX, "val_tuned": taus}
-        tables, test_lead_list, test_leads[name] = _score_model_on_store(model, store, test_runs, decisions, device)
+        tables, test_leads, test_lead_tables[name] = _score_model_on_store(model, store, test_runs, decisions, device)
         for d in decisions:
-            rows += _rows(name, "test", tables[d], test_lead_list, d)
+            rows += _rows(name, "test", tables[d], test_leads, d)
         if progress:
             agg = [r for r in rows if r["method"] == name and r["lead_time"] is None]
             print(
@@ -391,12 +391,12 @@ def evaluate(
     rows += _nwp_rows(cat, cat.runs(), HELDOUT, leads)
     # Every method, the label-share runs included: the scarce-label question needs the held-out runs' power too.
     inputs: dict = {}
-    heldout_leads: dict[str, dict[str, np.ndarray]] = {}
+    heldout_lead_tables: dict[str, dict[str, np.ndarray]] = {}
     for name in methods:
         model, manifest = load_model(weights[name])
         decisions = {"argmax": ARGMAX, "val_tuned": decisions_by_method[name]}
         stats = NormStats.from_dict(manifest["normalisation"])
-        tables, leads, heldout_leads[name] = _score_model_on_archive(
+        tables, leads, heldout_lead_tables[name] = _score_model_on_archive(
             model, stats, cat, decisions, leads, inputs, device
         )
         for d in decisions:
@@ -411,12 +411,12 @@ def evaluate(
         "decision_thresholds": {m: {f"{k:g}": v for k, v in t.items()} for m, t in decisions_by_method.items()},
         "validation_csi": {m: {f"{k:g}": v for k, v in t.items()} for m, t in val_csi.items()},
         "heldout_runs": cat.runs(),
-        "run_tables": {m: run_totals(t) for m, t in test_leads.items()},
-        "heldout_run_tables": {m: run_totals(t) for m, t in heldout_leads.items()},
+        "run_tables": {m: run_totals(t) for m, t in test_lead_tables.items()},
+        "heldout_run_tables": {m: run_totals(t) for m, t in heldout_lead_tables.items()},
         "rows": rows,
     }
     results = Path(cfg.results_dir)
-    sections = {"test": (test_lead_list, test_leads), HELDOUT: (leads, heldout_leads)}
+    sections = {"test": (test_leads, test_lead_tables), HELDOUT: (leads, heldout_lead_tables)}
     if merge:
         result = _merged(results / "evaluation.json", result, set(merge))
         sections = _merged_lead_tables(lead_tables_path(results), sections, result)

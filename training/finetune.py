@@ -60,8 +60,8 @@ def encoder_groups(core: PostProcessor, lr: float, decay: float) -> list[dict]:
 
 
 def load_pretrained(core: PostProcessor, path: Path, head: bool) -> None:
-    """Load what fine-tuning inherits from the pre-trained weights at ``path`` (``PostProcessor.pretrained_state``)
-    into ``core``; the rest of ``core`` keeps its fresh initialisation."""
+    """Load what fine-tuning inherits (``network.inherited``) from the pre-trained network at ``path`` into
+    ``core``; the rest of ``core`` keeps its fresh initialisation."""
     saved = load_file(str(path))
     wanted = {k for k in core.state_dict() if inherited(k, head)}
     lacking = sorted(wanted - set(saved))
