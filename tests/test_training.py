@@ -357,6 +357,42 @@ def test_evaluate_scores_every_method_on_test_runs_and_a_heldout_seed(tiny_confi
     assert {r["method"] for r in alone["rows"]} == {"raw_nwp", "scratch"}
 
 
+def test_evaluate_names_each_networks_training_archive_and_flags_comparisons_across_archives(
+    tiny_config: Path, tmp_path: Path
+):
+    import dataclasses
+
+    from training.evaluate import evaluate
+    from training.store import Store
+
+    cfg = dataclasses.replace(load_config(tiny_config), results_dir=str(tmp_path / "results"))
+    names = ["scratch", "pretrained_continuous"]
+    weights = {n: finetune(cfg, parse_method(n, cfg.finetune.loss, 0.9), progress=False) for n in names}
+    archive = Store(cfg.data.store).meta["fingerprint"]
+    result = evaluate(cfg, names, weights, progress=False, heldout_runs=2)
+    assert result["trained_on"] == {n: archive for n in names} and result["test_archive"] == archive
+    assert {c["archives"] for c in result["comparisons"]} == {"same"}
+    readme = (Path(cfg.results_dir) / "README.md").read_text()
+    assert (
+        f"`{archive[:8]}` (the archive the latest evaluation read its test runs from): scratch, pretrained_continuous"
+        in readme
+    )
+    # The same network as if trained on a regenerated archive: its comparisons now say they mix archives.
+    manifest_path = weights["scratch"].with_suffix(".json")
+    manifest = manifest_path.read_text()
+    manifest_path.write_text(json.dumps({**json.loads(manifest), "data_fingerprint": "ab" * 32}))
+    try:
+        mixed = evaluate(cfg, ["scratch"], weights, progress=False, heldout_runs=2, merge=names)
+    finally:
+        manifest_path.write_text(manifest)
+    assert mixed["trained_on"] == {"scratch": "ab" * 32, "pretrained_continuous": archive}
+    pair = [c for c in mixed["comparisons"] if (c["a"], c["b"]) == ("pretrained_continuous", "scratch")]
+    assert pair and {c["archives"] for c in pair} == {f"{archive[:8]} vs abababab"}
+    readme = (Path(cfg.results_dir) / "README.md").read_text()
+    assert "`abababab`: scratch" in readme and "measures the archive as well as the method" in readme
+    assert f"| {archive[:8]} vs abababab |" in readme
+
+
 def test_lead_blocks_cover_the_lead_times_in_whole_blocks():
     from training.leadtime import lead_blocks
 
@@ -727,10 +763,14 @@ def test_two_process_ddp_with_gloo(tiny_config: Path):
     assert manifest["architecture"] == "unet"
 
 
-def _evaluation_file(path: Path, runs: list[str], tables: dict[str, list[list[int]]]) -> Path:
+def _evaluation_file(
+    path: Path, runs: list[str], tables: dict[str, list[list[int]]], trained_on: dict | None = None
+) -> Path:
     """A minimal evaluation.json: per-run contingency tables (hits, misses, false alarms, correct negatives) on
-    the held-out archive, the same at both thresholds."""
+    the held-out archive, the same at both thresholds, and the training archive of each network if given."""
     result = {"heldout_runs": runs, "heldout_run_tables": {m: {"0.1": t, "10": t} for m, t in tables.items()}}
+    if trained_on is not None:
+        result["trained_on"] = trained_on
     path.write_text(json.dumps(result))
     return path
 
@@ -774,6 +814,33 @@ def test_compare_pairs_methods_of_two_result_files_on_shared_runs(tmp_path: Path
         text=True,
     )
     assert res.returncode == 0 and "scratch_10pct, 2 draws" in res.stdout and "10 mm/h: +0.3333" in res.stdout
+    assert "not recorded" in res.stdout
+
+
+def test_compare_warns_when_the_two_sides_learnt_from_different_training_archives(tmp_path: Path):
+    from training.compare import compare_results
+
+    runs = [f"202607{d:02d}00" for d in range(1, 9)]
+    old, new = "3b7b1ff1" + "0" * 56, "778d44bc" + "0" * 56
+    tables = {"unet": [[5, 5, 5, 100]] * 8, "unet_seed1": [[8, 2, 2, 100]] * 8}
+    first = _evaluation_file(tmp_path / "first.json", runs, tables, {"unet": old, "unet_seed1": new})
+    second = _evaluation_file(tmp_path / "second.json", runs, tables, {"unet": new, "unet_seed1": new})
+    assert compare_results((first, "unet_seed1"), (second, "unet"))[0]["archives"] == "same"
+    assert compare_results((first, "unet"), (second, "unet"))[0]["archives"] == "3b7b1ff1 vs 778d44bc"
+    # A pool over seeds is as mixed as its members.
+    assert compare_results((first, "unet"), (second, "unet"), pool="seed")[0]["archives"] == (
+        "3b7b1ff1+778d44bc vs 778d44bc"
+    )
+    res = subprocess.run(
+        [sys.executable, "-m", "training", "compare", f"{first}:unet", f"{second}:unet"], capture_output=True, text=True
+    )
+    assert res.returncode == 0 and "warning: trained on different archives (3b7b1ff1 vs 778d44bc)" in res.stdout
+    res = subprocess.run(
+        [sys.executable, "-m", "training", "compare", f"{first}:unet_seed1", f"{second}:unet"],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0 and "both trained on the same archive" in res.stdout and "warning" not in res.stdout
 
 
 @pytest.mark.parametrize(

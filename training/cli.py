@@ -182,6 +182,7 @@ def cmd_bench(cfg: TrainConfig, args) -> None:
 
 def cmd_compare(args) -> None:
     from training.compare import compare_results, parse_spec
+    from training.provenance import SAME, UNKNOWN
 
     rows = compare_results(parse_spec(args.a), parse_spec(args.b), args.dataset, args.pool)
     if args.json:
@@ -189,6 +190,16 @@ def cmd_compare(args) -> None:
         return
     print(f"CSI of A minus B on {rows[0]['dataset']} ({rows[0]['runs']} runs, paired bootstrap over runs):")
     print(f"  A = {rows[0]['a']}\n  B = {rows[0]['b']}")
+    archives = rows[0]["archives"]
+    if archives == SAME:
+        print("  both trained on the same archive")
+    elif archives == UNKNOWN:
+        print("  training archives not recorded on one side (scored before `evaluate` kept them): check by hand")
+    else:
+        print(
+            f"  warning: trained on different archives ({archives}): the difference includes the archive's, "
+            "about one training seed's luck"
+        )
     for r in rows:
         print(
             f"  {r['threshold']:g} mm/h: {r['difference']:+.4f} (95 % interval {r['low']:+.4f} to {r['high']:+.4f}), "

@@ -14,6 +14,7 @@ from pathlib import Path
 from engine.errors import DataError
 from training.config import HELDOUT
 from training.evaluate import compare, pooled_repeats
+from training.provenance import archive_label, archives, members
 
 RUN_KEYS = {"test": ("test_runs", "run_tables"), HELDOUT: ("heldout_runs", "heldout_run_tables")}
 
@@ -26,10 +27,12 @@ def parse_spec(spec: str) -> tuple[Path, str]:
     return Path(path), method
 
 
-def method_tables(path: Path, method: str, dataset: str, pool: str | None) -> tuple[list[str], dict, str]:
+def method_tables(
+    path: Path, method: str, dataset: str, pool: str | None
+) -> tuple[list[str], dict, str, set[str | None]]:
     """The runs of ``dataset`` in the evaluation at ``path`` and ``method``'s per-run contingency tables there;
     with ``pool="seed"`` (``"draw"``), summed with its ``_seedN`` (``_drawN``) twins, as ``evaluate`` pools them.
-    Returns the label used."""
+    Also returns the label used and the training archives of the networks behind it (``training.provenance``)."""
     if dataset not in RUN_KEYS:
         raise DataError(f"unknown dataset {dataset!r}: one of {sorted(RUN_KEYS)}")
     try:
@@ -42,26 +45,28 @@ def method_tables(path: Path, method: str, dataset: str, pool: str | None) -> tu
     if not isinstance(result, dict) or tables_key not in result:
         raise DataError(f"{path}: no {tables_key} (not written by `python -m training evaluate`)")
     tables = result[tables_key]
+    trained_on = result.get("trained_on", {})
     if method not in tables:
         raise DataError(f"{path}: no method {method!r} on {dataset}; it has {', '.join(tables)}")
     if pool is None:
-        return result[runs_key], tables[method], method
+        return result[runs_key], tables[method], method, archives(method, trained_on)
     if pool not in ("seed", "draw"):
         raise ValueError(f"pool must be 'seed', 'draw' or None, not {pool!r}")
     pools = {name: t for name, t in pooled_repeats(tables, pool).items() if name.startswith(f"{method}, ")}
     if not pools:
         raise DataError(f"{path}: no _{pool}N twins of {method!r} to pool on {dataset}")
     label, pooled = next(iter(pools.items()))
-    return result[runs_key], pooled, label
+    return result[runs_key], pooled, label, {trained_on.get(m) for m in members(label, tables)}
 
 
 def compare_results(
     a: tuple[Path, str], b: tuple[Path, str], dataset: str = HELDOUT, pool: str | None = None
 ) -> list[dict]:
     """CSI of method ``a`` minus method ``b`` per event threshold, with the 95 % paired-bootstrap interval over
-    the runs both files scored (``training.evaluate.compare``); ``pool``: see ``method_tables``."""
-    runs_a, tables_a, label_a = method_tables(*a, dataset, pool)
-    runs_b, tables_b, label_b = method_tables(*b, dataset, pool)
+    the runs both files scored (``training.evaluate.compare``); ``pool``: see ``method_tables``. Each row says
+    whether the two sides' networks learnt from the same training archive (``archives``)."""
+    runs_a, tables_a, label_a, archives_a = method_tables(*a, dataset, pool)
+    runs_b, tables_b, label_b, archives_b = method_tables(*b, dataset, pool)
     if runs_a != runs_b:
         raise DataError(
             f"{a[0]} and {b[0]} scored different {dataset} runs ({len(runs_a)} and {len(runs_b)}): "
@@ -69,5 +74,13 @@ def compare_results(
         )
     rows = compare({"a": tables_a, "b": tables_b}, [("a", "b")])
     return [
-        {**r, "a": f"{a[0]}:{label_a}", "b": f"{b[0]}:{label_b}", "dataset": dataset, "runs": len(runs_a)} for r in rows
+        {
+            **r,
+            "a": f"{a[0]}:{label_a}",
+            "b": f"{b[0]}:{label_b}",
+            "dataset": dataset,
+            "runs": len(runs_a),
+            "archives": archive_label(archives_a, archives_b),
+        }
+        for r in rows
     ]

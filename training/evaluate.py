@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import zipfile
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -37,10 +37,12 @@ from training.methods import (
     stopping_rule,
     without_protocol,
 )
+from training.provenance import UNKNOWN, by_archive, comparison_archives
 from training.store import Store
 
 THRESHOLDS = (0.1, 10.0)
 SCORES = ("csi", "pod", "far", "bias", "f1", "ets")
+PER_METHOD = ("decision_thresholds", "validation_csi", "run_tables", "heldout_run_tables", "trained_on")
 LEAD_TABLES = "evaluation_leads.npz"  # per-run, per-lead val-tuned tables beside evaluation.json (training leadtime)
 
 
@@ -366,8 +368,10 @@ def evaluate(
     decisions_by_method, val_csi = {}, {}
     test_lead_tables: dict[str, dict[str, np.ndarray]] = {}
     test_leads: list[int] = []
+    trained_on: dict[str, str | None] = {}
     for name in methods:
-        model, _ = load_model(weights[name])
+        model, manifest = load_model(weights[name])
+        trained_on[name] = manifest.get("data_fingerprint")
         taus, val_csi[name] = tune_decisions(model, store, mask, device)
         decisions_by_method[name] = taus
         decisions = {"argmax": ARGMAX, "val_tuned": taus}
@@ -413,6 +417,8 @@ def evaluate(
         "heldout_runs": cat.runs(),
         "run_tables": {m: run_totals(t) for m, t in test_lead_tables.items()},
         "heldout_run_tables": {m: run_totals(t) for m, t in heldout_lead_tables.items()},
+        "test_archive": store.meta["fingerprint"],
+        "trained_on": trained_on,
         "rows": rows,
     }
     results = Path(cfg.results_dir)
@@ -424,7 +430,7 @@ def evaluate(
     result["comparisons"] = [
         {"dataset": dataset, **c}
         for dataset, key in (("test", "run_tables"), (HELDOUT, "heldout_run_tables"))
-        for c in compare_all(result.get(key, {}), cfg.ship)
+        for c in compare_all(result.get(key, {}), cfg.ship, result.get("trained_on", {}))
     ]
     write_lead_tables(lead_tables_path(results), sections)
     atomic_write_bytes(results / "evaluation.json", (json.dumps(result, indent=1) + "\n").encode())
@@ -445,11 +451,15 @@ def _merged_lead_tables(path: Path, new: dict, result: dict) -> dict:
     return out
 
 
-def compare_all(run_tables: dict[str, dict], ship: str) -> list[dict]:
-    """Every paired question (``comparison_pairs``) the methods in ``run_tables`` and their pools can answer."""
+def compare_all(run_tables: dict[str, dict], ship: str, trained_on: Mapping[str, str | None]) -> list[dict]:
+    """Every paired question (``comparison_pairs``) the methods in ``run_tables`` and their pools can answer, each
+    labelled with whether its two sides learnt from the same training archive (``training.provenance``)."""
     pooled = {**pooled_repeats(run_tables), **pooled_repeats(run_tables, "seed")}
     pairs = comparison_pairs([*run_tables, *pooled], ship)
-    return compare({**run_tables, **pooled}, pairs)
+    return [
+        {**c, "archives": comparison_archives(c["a"], c["b"], trained_on)}
+        for c in compare({**run_tables, **pooled}, pairs)
+    ]
 
 
 def _merged(path: Path, new: dict, keep: set[str]) -> dict:
@@ -464,7 +474,7 @@ def _merged(path: Path, new: dict, keep: set[str]) -> dict:
     fresh = set(new["run_tables"]) | {"raw_nwp"}
     kept = [m for m in old.get("decision_thresholds", {}) if m not in fresh and m in keep]
     merged = dict(new)
-    for key in ("decision_thresholds", "validation_csi", "run_tables", "heldout_run_tables"):
+    for key in PER_METHOD:
         merged[key] = {**{m: old.get(key, {})[m] for m in kept if m in old.get(key, {})}, **new[key]}
     nwp = [r for r in new["rows"] if r["method"] == "raw_nwp"]
     merged["rows"] = nwp + [r for r in old["rows"] if r["method"] in kept] + [r for r in new["rows"] if r not in nwp]
@@ -480,7 +490,7 @@ def in_config_order(result: dict, order: Sequence[str]) -> dict:
         return rank.get(method, len(rank))
 
     out = dict(result, rows=sorted(result["rows"], key=lambda r: key(r["method"])))  # stable: leads stay in order
-    for name in ("decision_thresholds", "validation_csi", "run_tables", "heldout_run_tables"):
+    for name in PER_METHOD:
         if name in result:
             out[name] = dict(sorted(result[name].items(), key=lambda kv: key(kv[0])))
     return out
@@ -548,6 +558,7 @@ def render(result: dict) -> str:
             for m, t in result.get("validation_csi", {}).items()
         ),
         "",
+        *_archives(result),
     ]
     for dataset in sorted({r["dataset"] for r in rows}, key=lambda d: d != "test"):
         for decision in ("val_tuned", "argmax"):
@@ -579,6 +590,29 @@ def render(result: dict) -> str:
     return "\n".join(lines + _label_share(rows) + _seed_spread(rows) + _comparisons(result.get("comparisons", [])))
 
 
+def _archives(result: dict) -> list[str]:
+    """Which training archive each network learnt from, when the evaluation recorded it."""
+    trained_on = result.get("trained_on")
+    if not trained_on:
+        return []
+    test = result.get("test_archive")
+    groups = [
+        f"{'not recorded' if fp is None else f'`{fp[:8]}`'}"
+        + (" (the archive the latest evaluation read its test runs from)" if fp is not None and fp == test else "")
+        + f": {', '.join(methods)}"
+        for fp, methods in by_archive(trained_on).items()
+    ]
+    lines = ["Training archive of each network (the fingerprint in its manifest): " + "; ".join(groups) + "."]
+    if len(by_archive(trained_on)) > 1:
+        lines += [
+            "",
+            "Networks trained on different archives differ by about one training seed's luck even where the",
+            "archives differ only at rounding level (experiments.md), so a comparison across archives (the",
+            "`training archives` column below) measures the archive as well as the method.",
+        ]
+    return [*lines, ""]
+
+
 def _comparisons(comparisons: list[dict]) -> list[str]:
     """One table of paired differences per dataset (rows without a dataset predate the held-out tests: test)."""
     lines: list[str] = []
@@ -590,14 +624,14 @@ def _comparisons(comparisons: list[dict]) -> list[str]:
             "CSI(A) - CSI(B) on all those runs, its 95 % interval from 2000 resamples of the runs (the same draw",
             "for both, Hamill 1999), and the share of resamples in which A scores higher.",
             "",
-            "| A | B | event | CSI(A) - CSI(B) | 95 % interval | P(A better) |",
-            "| --- | --- | --- | --- | --- | --- |",
+            "| A | B | event | CSI(A) - CSI(B) | 95 % interval | P(A better) | training archives |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
         ]
         for c in comparisons:
             if c.get("dataset", "test") == dataset:
                 lines.append(
                     f"| {c['a']} | {c['b']} | >= {c['threshold']:g} mm/h | {c['difference']:+.3f} | "
-                    f"{c['low']:+.3f} to {c['high']:+.3f} | {c['p_better']:.2f} |"
+                    f"{c['low']:+.3f} to {c['high']:+.3f} | {c['p_better']:.2f} | {c.get('archives', UNKNOWN)} |"
                 )
         lines.append("")
     return lines

@@ -12,7 +12,7 @@ blocks must give back its tables in ``evaluation.json``, or the weights changed 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +41,7 @@ from training.evaluate import (
     store_predictions,
     window_csi,
 )
+from training.provenance import SAME, UNKNOWN
 from training.store import Store
 
 # A run's tables: event threshold ("0.1", "10") -> per run -> per block -> [hits, misses, false alarms, cn].
@@ -185,7 +186,7 @@ def leadtime(
         "blocks": [list(b) for b in blocks],
         "raw_nwp": _nwp_blocks(evaluation, dataset, blocks),
         "tables": tables,
-        "comparisons": _comparisons(tables, blocks, cfg.ship),
+        "comparisons": _comparisons(tables, blocks, cfg.ship, evaluation.get("trained_on", {})),
     }
     out_path = results / "leadtime.json"
     try:
@@ -212,11 +213,13 @@ def _in_block(tables: dict[str, BlockTables], b: int) -> dict[str, dict[str, lis
     return {m: {thr: [run[b] for run in per_run] for thr, per_run in t.items()} for m, t in tables.items()}
 
 
-def _comparisons(tables: dict[str, BlockTables], blocks: Sequence[tuple[int, int]], ship: str) -> list[dict]:
+def _comparisons(
+    tables: dict[str, BlockTables], blocks: Sequence[tuple[int, int]], ship: str, trained_on: Mapping[str, str | None]
+) -> list[dict]:
     """``evaluate``'s paired questions (pools over seeds and draws included), one block at a time."""
     out = []
     for b, (lo, hi) in enumerate(blocks):
-        out += [{"leads": [lo, hi], **c} for c in compare_all(_in_block(tables, b), ship)]
+        out += [{"leads": [lo, hi], **c} for c in compare_all(_in_block(tables, b), ship, trained_on)]
     return out
 
 
@@ -246,15 +249,21 @@ def render(result: dict) -> str:
         for thr in (10.0, 0.1):
             lines += [f"## {dataset}: paired differences at {thr:g} mm/h", ""]
             lines += ["| A - B | " + " | ".join(heads) + " |", "| --- |" + " --- |" * len(heads)]
-            cells: dict[tuple[str, str], list[str]] = {}
+            cells: dict[tuple[str, str, str], list[str]] = {}
             for c in section["comparisons"]:
                 if c["threshold"] == thr:
-                    cells.setdefault((c["a"], c["b"]), []).append(
+                    cells.setdefault((c["a"], c["b"], _archive_note(c)), []).append(
                         f"{c['difference']:+.3f} ({c['low']:+.3f} to {c['high']:+.3f})"
                     )
-            lines += [f"| {a} - {b} | " + " | ".join(v) + " |" for (a, b), v in cells.items()]
+            lines += [f"| {a} - {b}{note} | " + " | ".join(v) + " |" for (a, b, note), v in cells.items()]
             lines.append("")
     return "\n".join(lines)
+
+
+def _archive_note(comparison: dict) -> str:
+    """`` (trained on 3b7b1ff1 vs 778d44bc)`` for a pair whose networks learnt from different archives."""
+    archives = comparison.get("archives", SAME)
+    return "" if archives in (SAME, UNKNOWN) else f" (trained on {archives})"
 
 
 def _cell(v: float | None) -> str:

@@ -1,0 +1,63 @@
+"""Which training archive each scored network learnt from, and whether a comparison mixes archives.
+
+Every network's manifest records the fingerprint of the archive it was trained on (``data_fingerprint``,
+``training.store.fingerprint``). Two archives that differ only at rounding level (the same generator under another
+environment) still send training elsewhere, by about as much as another training seed: on this twin the full method
+retrained on a regenerated archive scored 0.015 CSI lower at 10 mm/h on the test runs (experiments.md, "Which full
+method to compare with"). A paired test between networks trained on different archives therefore measures the
+archive as well as the method. ``evaluate`` records each method's archive (``trained_on`` in ``evaluation.json``)
+and labels its comparisons; ``compare`` says so for methods of two files.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+POOLED = re.compile(r"^(?P<base>.+), \d+ (?P<kind>seed|draw)s$")
+SAME = "same"
+UNKNOWN = "not recorded"
+
+
+def members(name: str, methods: Iterable[str]) -> list[str]:
+    """The networks behind a method name among ``methods``: the method itself, or for a pooled name ``X, N seeds``
+    (``X, N draws``, as ``training.evaluate.pooled_repeats`` names them) ``X`` and its ``_seedN`` (``_drawN``)
+    twins."""
+    pooled = POOLED.match(name)
+    if pooled is None:
+        return [name]
+    base, kind = pooled["base"], pooled["kind"]
+    return [m for m in methods if re.sub(rf"_{kind}\d+", "", m) == base]
+
+
+def archives(name: str, trained_on: Mapping[str, str | None]) -> set[str | None]:
+    """The training-archive fingerprints of the networks behind ``name`` (None where a network's is unknown)."""
+    return {trained_on.get(m) for m in members(name, trained_on) or [name]}
+
+
+def archive_label(a: set[str | None], b: set[str | None]) -> str:
+    """``"same"`` when every network on both sides learnt from one archive; ``"not recorded"`` when any archive is
+    unknown; otherwise the short fingerprints of each side, ``"3b7b1ff1 vs 778d44bc"`` (``+`` joins a side's
+    several archives)."""
+    if None in a | b or not a or not b:
+        return UNKNOWN
+    if len(a | b) == 1:
+        return SAME
+
+    def side(fps: set) -> str:
+        return "+".join(sorted(fp[:8] for fp in fps))
+
+    return f"{side(a)} vs {side(b)}"
+
+
+def comparison_archives(a: str, b: str, trained_on: Mapping[str, str | None]) -> str:
+    """``archive_label`` for methods (or pooled names) ``a`` and ``b`` of one evaluation."""
+    return archive_label(archives(a, trained_on), archives(b, trained_on))
+
+
+def by_archive(trained_on: Mapping[str, str | None]) -> dict[str | None, list[str]]:
+    """Methods grouped by the archive they learnt from, in ``trained_on``'s order."""
+    out: dict[str | None, list[str]] = {}
+    for method, fp in trained_on.items():
+        out.setdefault(fp, []).append(method)
+    return out
