@@ -95,6 +95,31 @@ def test_store_is_the_same_whatever_the_number_of_workers(
         assert (one / name).read_bytes() == (two / name).read_bytes(), name
 
 
+def test_an_nwp_file_rewritten_at_the_same_size_makes_prepare_rebuild_the_store(tiny_config: Path, tmp_path: Path):
+    import shutil
+
+    from training.fingerprint import fingerprint, listing_fingerprint
+
+    raw = yaml.safe_load(tiny_config.read_text())
+    archive = Path(shutil.copytree(raw["data"]["archive"], tmp_path / "archive"))
+    raw["data"].update(archive=str(archive), store=str(tmp_path / "store"))
+    path = tmp_path / "copy.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    store = prepare(load_config(path), progress=False)
+    before = (store / "x.npy").read_bytes(), json.loads((store / "store.json").read_text())["fingerprint"]
+    assert before[1] == fingerprint(archive) and before[1].startswith("sha256:")
+    # A corrected delivery of one forecast hour: same file name, same size (simple packing), other values.
+    grib = sorted(archive.glob("nwp/*/*_f001.grib2"))[0]
+    data = bytearray(grib.read_bytes())
+    listing = listing_fingerprint(archive)
+    data[-12] ^= 0xFF  # inside the last field's packed values, before the end section "7777"
+    grib.write_bytes(bytes(data))
+    assert listing_fingerprint(archive) == listing  # what the older fingerprint could not see
+    store = prepare(load_config(path), progress=False)
+    after = (store / "x.npy").read_bytes(), json.loads((store / "store.json").read_text())["fingerprint"]
+    assert after[1] == fingerprint(archive) != before[1] and after[0] != before[0]
+
+
 def test_unlabelled_runs_are_normalised_like_the_training_runs_and_feed_only_pretraining(
     tiny_config: Path, tmp_path: Path
 ):
@@ -363,6 +388,7 @@ def test_evaluate_names_each_networks_training_archive_and_flags_comparisons_acr
     import dataclasses
 
     from training.evaluate import evaluate
+    from training.fingerprint import short
     from training.store import Store
 
     cfg = dataclasses.replace(load_config(tiny_config), results_dir=str(tmp_path / "results"))
@@ -373,24 +399,23 @@ def test_evaluate_names_each_networks_training_archive_and_flags_comparisons_acr
     assert result["trained_on"] == {n: archive for n in names} and result["test_archive"] == archive
     assert {c["archives"] for c in result["comparisons"]} == {"same"}
     readme = (Path(cfg.results_dir) / "README.md").read_text()
-    assert (
-        f"`{archive[:8]}` (the archive the latest evaluation read its test runs from): scratch, pretrained_continuous"
-        in readme
-    )
+    listed = "(the archive the latest evaluation read its test runs from): scratch, pretrained_continuous"
+    assert f"`{short(archive)}` {listed}" in readme
     # The same network as if trained on a regenerated archive: its comparisons now say they mix archives.
     manifest_path = weights["scratch"].with_suffix(".json")
     manifest = manifest_path.read_text()
-    manifest_path.write_text(json.dumps({**json.loads(manifest), "data_fingerprint": "ab" * 32}))
+    other = "sha256:" + "ab" * 32
+    manifest_path.write_text(json.dumps({**json.loads(manifest), "data_fingerprint": other}))
     try:
         mixed = evaluate(cfg, ["scratch"], weights, progress=False, heldout_runs=2, merge=names)
     finally:
         manifest_path.write_text(manifest)
-    assert mixed["trained_on"] == {"scratch": "ab" * 32, "pretrained_continuous": archive}
+    assert mixed["trained_on"] == {"scratch": other, "pretrained_continuous": archive}
     pair = [c for c in mixed["comparisons"] if (c["a"], c["b"]) == ("pretrained_continuous", "scratch")]
-    assert pair and {c["archives"] for c in pair} == {f"{archive[:8]} vs abababab"}
+    assert pair and {c["archives"] for c in pair} == {f"{short(archive)} vs abababab"}
     readme = (Path(cfg.results_dir) / "README.md").read_text()
     assert "`abababab`: scratch" in readme and "measures the archive as well as the method" in readme
-    assert f"| {archive[:8]} vs abababab |" in readme
+    assert f"| {short(archive)} vs abababab |" in readme
 
 
 def test_lead_blocks_cover_the_lead_times_in_whole_blocks():
@@ -814,7 +839,7 @@ def test_compare_pairs_methods_of_two_result_files_on_shared_runs(tmp_path: Path
         text=True,
     )
     assert res.returncode == 0 and "scratch_10pct, 2 draws" in res.stdout and "10 mm/h: +0.3333" in res.stdout
-    assert "not recorded" in res.stdout
+    assert "cannot tell whether both learnt from the same archive" in res.stdout
 
 
 def test_compare_warns_when_the_two_sides_learnt_from_different_training_archives(tmp_path: Path):
@@ -871,4 +896,10 @@ def test_reproduce_says_whether_the_shipped_weights_came_out_bit_identical_and_w
     msg = reproduction_report(old, other_data)
     assert msg.startswith("not bit-identical") and "training archive differs" in msg and "0.227 -> 0.210" in msg
     same_data = {**other_data, "data_fingerprint": "f" * 64}
-    assert "training itself differed" in reproduction_report(old, same_data)
+    assert "file names and sizes match" in reproduction_report(old, same_data)  # all an older fingerprint says
+    content = {**other_data, "data_fingerprint": "sha256:" + "c" * 64}
+    assert "byte for byte" in reproduction_report({**old, "data_fingerprint": content["data_fingerprint"]}, content)
+    # Old weights with the older listing fingerprint are compared with the archive's listing fingerprint.
+    assert "differs" in reproduction_report(old, content, archive_listing="e" * 64)
+    assert "file names and sizes match" in reproduction_report(old, content, archive_listing="f" * 64)
+    assert "cannot tell" in reproduction_report(old, content)

@@ -15,6 +15,7 @@ import torch
 from engine.errors import DataError
 from engine.model.weights import load_model, read_manifest, save_weights
 from training.config import HELDOUT, TrainConfig, load_config
+from training.fingerprint import is_listing, listing_fingerprint, short
 from training.methods import parse_method
 
 EXPECTED = (
@@ -110,21 +111,35 @@ def ship(cfg: TrainConfig) -> None:
     new = save_weights(dst, model, {k: v for k, v in manifest.items() if k not in ("file", "sha256")})
     print(f"shipped {src.name} as {dst} (sha256 {new['sha256'][:12]}...)")
     if previous is not None:
-        print(reproduction_report(previous, new))
+        old_fp, archive = previous.get("data_fingerprint"), Path(cfg.data.archive)
+        # The shipped weights may record the older listing fingerprint: compare the archive in the same terms.
+        listing = listing_fingerprint(archive) if old_fp and is_listing(old_fp) and archive.is_dir() else None
+        print(reproduction_report(previous, new, listing))
 
 
-def reproduction_report(previous: dict, new: dict) -> str:
+def reproduction_report(previous: dict, new: dict, archive_listing: str | None = None) -> str:
     """Whether newly shipped weights are bit-identical to the file they replaced and, if not, whether the training
-    data (archive fingerprint) differed, with the headline CSI at 10 mm/h of both."""
+    data (archive fingerprint) differed, with the headline CSI at 10 mm/h of both. ``archive_listing``: the
+    training archive's older listing fingerprint, to compare with old weights that record one."""
     if previous["sha256"] == new["sha256"]:
         return f"reproduced: bit-identical to the weights it replaced (sha256 {new['sha256'][:12]}...)"
     fp_old, fp_new = previous.get("data_fingerprint"), new.get("data_fingerprint")
-    why = (
-        f"the training archive differs from the one the old weights saw (fingerprint {str(fp_old)[:12]}... -> "
-        f"{str(fp_new)[:12]}...: its description or file sizes differ)"
-        if fp_old != fp_new
-        else "the training data are the same, so training itself differed (library build, threads or device)"
-    )
+    if fp_old and fp_new and is_listing(fp_old) and not is_listing(fp_new):
+        fp_new = archive_listing
+    if not fp_old or not fp_new:
+        why = "cannot tell whether the training data differed (no fingerprint of the same kind for both)"
+    elif fp_old != fp_new:
+        why = (
+            f"the training archive differs from the one the old weights saw (fingerprint {short(fp_old)}... -> "
+            f"{short(fp_new)}...)"
+        )
+    elif is_listing(fp_old):
+        why = (
+            "the archive's file names and sizes match the old weights' (all their older fingerprint covers): "
+            "training itself differed, or a file changed at the same size"
+        )
+    else:
+        why = "the training data are the same byte for byte, so training itself differed (library build, CPU, threads)"
     scores = []
     for dataset in ("test", HELDOUT):
         old, now = (m.get("metrics", {}).get(dataset, {}).get("csi_10") for m in (previous, new))
@@ -194,7 +209,10 @@ def cmd_compare(args) -> None:
     if archives == SAME:
         print("  both trained on the same archive")
     elif archives == UNKNOWN:
-        print("  training archives not recorded on one side (scored before `evaluate` kept them): check by hand")
+        print(
+            "  cannot tell whether both learnt from the same archive (not recorded, or fingerprints of two kinds): "
+            "check by hand"
+        )
     else:
         print(
             f"  warning: trained on different archives ({archives}): the difference includes the archive's, "

@@ -30,6 +30,7 @@ from engine.verify.categorical import (
 )
 from engine.verify.report import score_folder
 from training.config import HELDOUT, HELDOUT_SEED, TrainConfig
+from training.fingerprint import short
 from training.methods import (
     config_length_twin,
     last_epoch_twin,
@@ -597,7 +598,7 @@ def _archives(result: dict) -> list[str]:
         return []
     test = result.get("test_archive")
     groups = [
-        f"{'not recorded' if fp is None else f'`{fp[:8]}`'}"
+        f"{'not recorded' if fp is None else f'`{short(fp)}`'}"
         + (" (the archive the latest evaluation read its test runs from)" if fp is not None and fp == test else "")
         + f": {', '.join(methods)}"
         for fp, methods in by_archive(trained_on).items()

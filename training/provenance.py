@@ -14,9 +14,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
+from training.fingerprint import is_listing, short
+
 POOLED = re.compile(r"^(?P<base>.+), \d+ (?P<kind>seed|draw)s$")
 SAME = "same"
-UNKNOWN = "not recorded"
+UNKNOWN = "cannot tell"
 
 
 def members(name: str, methods: Iterable[str]) -> list[str]:
@@ -36,16 +38,18 @@ def archives(name: str, trained_on: Mapping[str, str | None]) -> set[str | None]
 
 
 def archive_label(a: set[str | None], b: set[str | None]) -> str:
-    """``"same"`` when every network on both sides learnt from one archive; ``"not recorded"`` when any archive is
-    unknown; otherwise the short fingerprints of each side, ``"3b7b1ff1 vs 778d44bc"`` (``+`` joins a side's
-    several archives)."""
-    if None in a | b or not a or not b:
+    """``"same"`` when every network on both sides learnt from one archive; ``"cannot tell"`` when an archive was
+    not recorded or the fingerprints are of two kinds (``training.fingerprint``: an older listing fingerprint and a
+    content one never match, even for one archive); otherwise the short fingerprints of each side,
+    ``"3b7b1ff1 vs 778d44bc"`` (``+`` joins a side's several archives)."""
+    both = a | b
+    if None in both or not a or not b or len({is_listing(fp) for fp in both if fp is not None}) > 1:
         return UNKNOWN
-    if len(a | b) == 1:
+    if len(both) == 1:
         return SAME
 
     def side(fps: set) -> str:
-        return "+".join(sorted(fp[:8] for fp in fps))
+        return "+".join(sorted(short(fp) for fp in fps))
 
     return f"{side(a)} vs {side(b)}"
 

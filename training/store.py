@@ -11,7 +11,6 @@ An unlabelled store (``data.unlabelled:`` in the config) has no ``y.npy``; its s
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from engine.data.demo import generate
 from engine.normalise import NormStats, normalise, stack_channels
 from engine.parallel import in_processes
 from training.config import TrainConfig
+from training.fingerprint import fingerprint
 
 
 def cyclic_split(runs: list[str], blocks: dict) -> dict[str, str]:
@@ -35,18 +35,6 @@ def cyclic_split(runs: list[str], blocks: dict) -> dict[str, str]:
         pos = i % period
         out[run] = "train" if pos < blocks["train"] else "val" if pos < blocks["train"] + blocks["val"] else "test"
     return out
-
-
-def fingerprint(archive: Path) -> str:
-    """sha256 over the archive's description and every file's name and size."""
-    h = hashlib.sha256()
-    meta = archive / "archive.json"
-    if meta.exists():
-        h.update(meta.read_bytes())
-    for p in sorted(archive.rglob("*")):
-        if p.is_file() and p.suffix in (".grib2", ".nc"):
-            h.update(f"{p.relative_to(archive)}:{p.stat().st_size}\n".encode())
-    return h.hexdigest()
 
 
 def prepare(cfg: TrainConfig, progress: bool = True) -> Path:
@@ -80,7 +68,7 @@ def _prepare_labelled(cfg: TrainConfig, progress: bool) -> Path:
     cat = Catalog(archive)
     runs = cat.runs()
     split = cyclic_split(runs, cfg.split)
-    fp = fingerprint(archive)
+    fp = fingerprint(archive, progress)
     if _up_to_date(store, fingerprint=fp, split_blocks=cfg.split):
         return store
     leads = list(range(cfg.data.lead_times[0], cfg.data.lead_times[1] + 1))
@@ -123,7 +111,7 @@ def prepare_unlabelled(cfg: TrainConfig, stats: NormStats, progress: bool = True
     u = cfg.data.unlabelled
     archive = _archive(Path(u.archive), u.runs, u.demo_seed, u.start, cfg.data.lead_times[1], progress, cfg.threads)
     store = Path(u.store)
-    fp = fingerprint(archive)
+    fp = fingerprint(archive, progress)
     if _up_to_date(store, fingerprint=fp, normalisation=stats.to_dict()):
         return store
     cat = Catalog(archive)
