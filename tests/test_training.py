@@ -115,6 +115,8 @@ def test_an_nwp_file_rewritten_at_the_same_size_makes_prepare_rebuild_the_store(
     data[-12] ^= 0xFF  # inside the last field's packed values, before the end section "7777"
     grib.write_bytes(bytes(data))
     assert listing_fingerprint(archive) == listing  # what the older fingerprint could not see
+    with pytest.raises(DataError, match=r"store: built from an earlier state of .*archive.*training prepare"):
+        Store(store).require_current()  # what pretrain, finetune and evaluate check before they read the store
     store = prepare(load_config(path), progress=False)
     after = (store / "x.npy").read_bytes(), json.loads((store / "store.json").read_text())["fingerprint"]
     assert after[1] == fingerprint(archive) != before[1] and after[0] != before[0]
@@ -416,6 +418,32 @@ def test_evaluate_names_each_networks_training_archive_and_flags_comparisons_acr
     readme = (Path(cfg.results_dir) / "README.md").read_text()
     assert "`abababab`: scratch" in readme and "measures the archive as well as the method" in readme
     assert f"| {short(archive)} vs abababab |" in readme
+
+
+def test_a_one_method_rescore_keeps_the_raw_nwp_rows_while_both_archives_are_unchanged(
+    tiny_config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    import dataclasses
+
+    from training.evaluate import evaluate
+
+    cfg = dataclasses.replace(load_config(tiny_config), results_dir=str(tmp_path / "results"))
+    weights = {"scratch": finetune(cfg, parse_method("scratch", cfg.finetune.loss, 0.9), progress=False)}
+    first = evaluate(cfg, ["scratch"], weights, progress=False, heldout_runs=2)
+    assert first["test_archive"].startswith("sha256:") and first["heldout_archive"].startswith("sha256:")
+
+    def rescored(*args, **kwargs):
+        raise AssertionError("the raw NWP was scored again")
+
+    monkeypatch.setattr("training.evaluate.score_folder", rescored)
+    again = evaluate(cfg, ["scratch"], weights, progress=False, heldout_runs=2, merge=["scratch"])
+    nwp = [[r for r in res["rows"] if r["method"] == "raw_nwp"] for res in (first, again)]
+    assert nwp[0] == nwp[1] and len(nwp[0]) == 2 * 2 * 5  # 2 datasets x 2 thresholds x (4 leads + aggregate)
+    # Once the held-out archive is not the one those rows were scored on, they are scored again.
+    path = Path(cfg.results_dir) / "evaluation.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "heldout_archive": "sha256:" + "0" * 64}))
+    with pytest.raises(AssertionError, match="scored again"):
+        evaluate(cfg, ["scratch"], weights, progress=False, heldout_runs=2, merge=["scratch"])
 
 
 def test_lead_blocks_cover_the_lead_times_in_whole_blocks():

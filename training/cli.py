@@ -45,9 +45,18 @@ def cmd_prepare(cfg: TrainConfig, args) -> None:
     print(f"store ready: {prepare(cfg, progress=not args.quiet)}")
 
 
+def _current_store(cfg: TrainConfig, args) -> None:
+    """Refuse to train on a store its archive has changed under (``Store.require_current``)."""
+    from training.store import Store
+
+    if Path(cfg.data.store, "store.json").exists():
+        Store(cfg.data.store).require_current(progress=not args.quiet)
+
+
 def cmd_pretrain(cfg: TrainConfig, args) -> None:
     from training.pretrain import pretrain
 
+    _current_store(cfg, args)
     out = pretrain(cfg, args.mask_ratio, resume=not args.no_resume, progress=not args.quiet, epochs=args.epochs)
     print(f"backbone: {out}")
 
@@ -55,6 +64,7 @@ def cmd_pretrain(cfg: TrainConfig, args) -> None:
 def cmd_finetune(cfg: TrainConfig, args) -> None:
     from training.finetune import finetune
 
+    _current_store(cfg, args)
     for method in _methods(cfg, args.method):
         print(f"{method.name}: {finetune(cfg, method, resume=not args.no_resume, progress=not args.quiet)}")
 

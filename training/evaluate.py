@@ -30,7 +30,7 @@ from engine.verify.categorical import (
 )
 from engine.verify.report import score_folder
 from training.config import HELDOUT, HELDOUT_SEED, TrainConfig
-from training.fingerprint import short
+from training.fingerprint import fingerprint, is_listing, short
 from training.methods import (
     config_length_twin,
     last_epoch_twin,
@@ -345,6 +345,25 @@ def _nwp_rows(cat: Catalog, runs: list[str], dataset: str, leads: list[int]) -> 
     ]
 
 
+def _kept_nwp_rows(
+    path: Path, archives: dict[str, str], runs: dict[str, list[str]], leads: dict[str, list[int]]
+) -> list[dict] | None:
+    """The raw NWP's rows of the evaluation at ``path`` if it scored the same runs and lead times (per dataset) of
+    byte-identical archives (content fingerprints ``test_archive`` and ``heldout_archive``), else None."""
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    same = all(old.get(k) == v and not is_listing(v) for k, v in archives.items())
+    if not same or old.get("test_runs") != runs["test"] or old.get("heldout_runs") != runs[HELDOUT]:
+        return None
+    kept = [r for r in old["rows"] if r["method"] == "raw_nwp"]
+    for dataset, wanted in leads.items():
+        if {r["lead_time"] for r in kept if r["dataset"] == dataset} != {*wanted, None}:
+            return None
+    return kept
+
+
 def evaluate(
     cfg: TrainConfig,
     methods: list[str],
@@ -357,14 +376,31 @@ def evaluate(
     """Score ``methods`` on the test runs and on ``heldout_runs`` (default: the config's) runs generated from a
     seed never used in training, and write ``evaluation.json`` + ``README.md``. Results already in
     ``evaluation.json`` (same test runs) for the methods named in ``merge`` are kept, so one method can be
-    re-scored alone; results of methods named in neither list are dropped. The models run on ``device``
+    re-scored alone (the raw NWP's too, while both archives are byte for byte those it was scored on); results of
+    methods named in neither list are dropped. The models run on ``device``
     (default: the GPU if one is visible)."""
     device = pick_device(None if device is None else str(device))
     store = Store(cfg.data.store)
+    store.require_current(progress)
     test_runs = store.runs("test")
     torch.set_num_threads(cfg.threads)
     archive = Catalog(cfg.data.archive)
-    rows = _nwp_rows(archive, test_runs, "test", archive_leads(archive, cfg.data.lead_times))
+    # A fresh archive from a seed never used in training: the methods and the raw NWP on a season of its own.
+    n_heldout = heldout_runs or cfg.heldout_runs
+    heldout = cfg.out_dir / f"heldout_seed{HELDOUT_SEED}_{n_heldout}runs"
+    if not (heldout / "archive.json").exists():
+        last = cfg.data.lead_times[1]
+        generate(heldout, runs=n_heldout, seed=HELDOUT_SEED, leads=last, progress=progress, workers=cfg.threads)
+    cat = Catalog(heldout)
+    leads = archive_leads(cat, cfg.data.lead_times)
+    archives = {"test_archive": store.meta["fingerprint"], "heldout_archive": fingerprint(heldout, progress)}
+    results = Path(cfg.results_dir)
+    # The raw NWP depends on nothing but the two archives: a one-method re-score keeps its rows if they are unchanged.
+    nwp_leads = {"test": archive_leads(archive, cfg.data.lead_times), HELDOUT: leads}
+    runs = {"test": test_runs, HELDOUT: cat.runs()}
+    rows = _kept_nwp_rows(results / "evaluation.json", archives, runs, nwp_leads) if merge else None
+    if rows is None:
+        rows = [r for d, c in (("test", archive), (HELDOUT, cat)) for r in _nwp_rows(c, runs[d], d, nwp_leads[d])]
     mask = archive.grid.qpe_mask
     decisions_by_method, val_csi = {}, {}
     test_lead_tables: dict[str, dict[str, np.ndarray]] = {}
@@ -385,15 +421,6 @@ def evaluate(
                 f"evaluated {name} (val-tuned P thresholds {taus}): "
                 + ", ".join(f"{r['decision']} CSI@{r['threshold']:g} {r['csi']}" for r in agg)
             )
-    # A fresh archive from a seed never used in training: the shipped method vs raw NWP.
-    n_heldout = heldout_runs or cfg.heldout_runs
-    heldout = cfg.out_dir / f"heldout_seed{HELDOUT_SEED}_{n_heldout}runs"
-    if not (heldout / "archive.json").exists():
-        last = cfg.data.lead_times[1]
-        generate(heldout, runs=n_heldout, seed=HELDOUT_SEED, leads=last, progress=progress, workers=cfg.threads)
-    cat = Catalog(heldout)
-    leads = archive_leads(cat, cfg.data.lead_times)
-    rows += _nwp_rows(cat, cat.runs(), HELDOUT, leads)
     # Every method, the label-share runs included: the scarce-label question needs the held-out runs' power too.
     inputs: dict = {}
     heldout_lead_tables: dict[str, dict[str, np.ndarray]] = {}
@@ -418,11 +445,10 @@ def evaluate(
         "heldout_runs": cat.runs(),
         "run_tables": {m: run_totals(t) for m, t in test_lead_tables.items()},
         "heldout_run_tables": {m: run_totals(t) for m, t in heldout_lead_tables.items()},
-        "test_archive": store.meta["fingerprint"],
+        **archives,
         "trained_on": trained_on,
         "rows": rows,
     }
-    results = Path(cfg.results_dir)
     sections = {"test": (test_leads, test_lead_tables), HELDOUT: (leads, heldout_lead_tables)}
     if merge:
         result = _merged(results / "evaluation.json", result, set(merge))

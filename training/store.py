@@ -21,10 +21,11 @@ from tqdm import tqdm
 from engine.data.atomic import atomic_path, atomic_write_bytes
 from engine.data.catalog import Catalog
 from engine.data.demo import generate
+from engine.errors import DataError
 from engine.normalise import NormStats, normalise, stack_channels
 from engine.parallel import in_processes
 from training.config import TrainConfig
-from training.fingerprint import fingerprint
+from training.fingerprint import fingerprint, is_listing, listing_fingerprint, short
 
 
 def cyclic_split(runs: list[str], blocks: dict) -> dict[str, str]:
@@ -187,6 +188,19 @@ class Store:
         y = self.path / "y.npy"
         self.y = np.load(y, mmap_mode="r") if y.exists() else None  # None: an unlabelled store
         self.stats = NormStats.from_dict(self.meta["normalisation"])
+
+    def require_current(self, progress: bool = False) -> None:
+        """Refuse a store whose archive changed after ``prepare`` built it: training or scoring it would use data
+        the archive no longer holds. A store whose archive was deleted is taken as it is."""
+        archive, recorded = Path(self.meta["archive"]), self.meta["fingerprint"]
+        if not archive.is_dir():
+            return
+        now = listing_fingerprint(archive) if is_listing(recorded) else fingerprint(archive, progress)
+        if now != recorded:
+            raise DataError(
+                f"{self.path}: built from an earlier state of {archive} (fingerprint {short(recorded)}..., now "
+                f"{short(now)}...): run `python -m training prepare` to rebuild it"
+            )
 
     def indices(self, split: str, fraction: float = 1.0, seed: int = 0) -> np.ndarray:
         """Sample indices of a split; ``fraction`` < 1 keeps that share of its *runs* (labelled-data ablation)."""
