@@ -514,7 +514,7 @@ def test_a_truncated_per_lead_cache_is_named_with_the_way_out(tmp_path: Path):
 
 
 def test_comparisons_pair_the_questions_the_method_must_answer():
-    from training.evaluate import compare, comparison_pairs, pooled_repeats
+    from training.questions import compare, comparison_pairs, pooled_repeats
 
     names = ["unet", "scratch", "pretrained_mask75", "scratch_10pct", "pretrained_10pct", "pretrained_10pct_pt30"]
     assert comparison_pairs(names, "pretrained_mask75") == [
@@ -619,7 +619,7 @@ def test_comparisons_pair_the_questions_the_method_must_answer():
 
 
 def test_the_seed_spread_table_shows_each_seed_and_survives_a_seed_without_events():
-    from training.evaluate import _seed_spread
+    from training.report import _seed_spread
 
     def row(method: str, thr: float, csi: float | None) -> dict:
         return {

@@ -100,8 +100,8 @@ def cmd_leadtime(cfg: TrainConfig, args) -> None:
 
 def ship(cfg: TrainConfig) -> None:
     """Copy the chosen method's weights into ``engine/weights/<name>`` with the headline metrics."""
-    from training.evaluate import headline
     from training.finetune import weights_path
+    from training.report import headline
 
     src = weights_path(cfg, parse_method(cfg.ship, cfg.finetune.loss, cfg.pretrain.mask_ratio))
     model, manifest = load_model(src)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from engine.errors import DataError
 from training.config import HELDOUT
-from training.evaluate import compare, pooled_repeats
 from training.provenance import archive_label, archives, members
+from training.questions import compare, pooled_repeats
 
 RUN_KEYS = {"test": ("test_runs", "run_tables"), HELDOUT: ("heldout_runs", "heldout_run_tables")}
 
@@ -63,7 +63,7 @@ def compare_results(
     a: tuple[Path, str], b: tuple[Path, str], dataset: str = HELDOUT, pool: str | None = None
 ) -> list[dict]:
     """CSI of method ``a`` minus method ``b`` per event threshold, with the 95 % paired-bootstrap interval over
-    the runs both files scored (``training.evaluate.compare``); ``pool``: see ``method_tables``. Each row says
+    the runs both files scored (``training.questions.compare``); ``pool``: see ``method_tables``. Each row says
     whether the two sides' networks learnt from the same training archive (``archives``)."""
     runs_a, tables_a, label_a, archives_a = method_tables(*a, dataset, pool)
     runs_b, tables_b, label_b, archives_b = method_tables(*b, dataset, pool)

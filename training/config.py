@@ -16,6 +16,7 @@ from engine.model.config import SIZES, ModelConfig
 
 HELDOUT_SEED = 2024  # the generator seed of the held-out archive: no training or demo data uses it
 HELDOUT = f"heldout_seed{HELDOUT_SEED}"  # that archive's dataset name in every evaluation.json
+THRESHOLDS = (0.1, 10.0)  # the rain events every evaluation scores, mm/h
 
 
 @dataclass(frozen=True)

@@ -27,21 +27,19 @@ from engine.normalise import NormStats
 from engine.predict import pick_device
 from engine.verify.categorical import TABLE_KEYS, categorical_scores
 from training.compare import RUN_KEYS
-from training.config import HELDOUT, HELDOUT_SEED, TrainConfig
+from training.config import HELDOUT, HELDOUT_SEED, THRESHOLDS, TrainConfig
 from training.evaluate import (
-    THRESHOLDS,
     archive_leads,
     archive_predictions,
-    compare_all,
     event_tables,
     lead_tables_path,
     per_run_lead,
-    pooled_repeats,
     read_lead_tables,
     store_predictions,
-    window_csi,
 )
 from training.provenance import SAME, UNKNOWN
+from training.questions import compare_all, pooled_repeats
+from training.report import window_csi
 from training.store import Store
 
 # A run's tables: event threshold ("0.1", "10") -> per run -> per block -> [hits, misses, false alarms, cn].

@@ -23,7 +23,7 @@ UNKNOWN = "cannot tell"
 
 def members(name: str, methods: Iterable[str]) -> list[str]:
     """The networks behind a method name among ``methods``: the method itself, or for a pooled name ``X, N seeds``
-    (``X, N draws``, as ``training.evaluate.pooled_repeats`` names them) ``X`` and its ``_seedN`` (``_drawN``)
+    (``X, N draws``, as ``training.questions.pooled_repeats`` names them) ``X`` and its ``_seedN`` (``_drawN``)
     twins."""
     pooled = POOLED.match(name)
     if pooled is None:
