@@ -62,9 +62,13 @@ def cmd_pretrain(cfg: TrainConfig, args) -> None:
 
 
 def cmd_finetune(cfg: TrainConfig, args) -> None:
+    _current_store(cfg, args)
+    _finetune_methods(cfg, args)
+
+
+def _finetune_methods(cfg: TrainConfig, args) -> None:
     from training.finetune import finetune
 
-    _current_store(cfg, args)
     for method in _methods(cfg, args.method):
         print(f"{method.name}: {finetune(cfg, method, resume=not args.no_resume, progress=not args.quiet)}")
 
@@ -163,7 +167,7 @@ def cmd_reproduce(cfg: TrainConfig, args) -> None:
     print(f"reproduce {cfg.name}: expected {EXPECTED}")
     t0 = time.perf_counter()
     cmd_prepare(cfg, args)
-    cmd_finetune(cfg, args)
+    _finetune_methods(cfg, args)  # the store is the one prepare just checked against the archive
     cmd_evaluate(cfg, args)
     ship(cfg)
     print(f"reproduced in {(time.perf_counter() - t0) / 60:.1f} min")

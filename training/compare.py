@@ -13,7 +13,7 @@ from pathlib import Path
 
 from engine.errors import DataError
 from training.config import HELDOUT
-from training.provenance import archive_label, archives, members
+from training.provenance import archive_label, archives
 from training.questions import compare, pooled_repeats
 
 RUN_KEYS = {"test": ("test_runs", "run_tables"), HELDOUT: ("heldout_runs", "heldout_run_tables")}
@@ -56,7 +56,7 @@ def method_tables(
     if not pools:
         raise DataError(f"{path}: no _{pool}N twins of {method!r} to pool on {dataset}")
     label, pooled = next(iter(pools.items()))
-    return result[runs_key], pooled, label, {trained_on.get(m) for m in members(label, tables)}
+    return result[runs_key], pooled, label, archives(label, trained_on)
 
 
 def compare_results(

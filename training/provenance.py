@@ -1,8 +1,8 @@
 """Which training archive each scored network learnt from, and whether a comparison mixes archives.
 
 Every network's manifest records the fingerprint of the archive it was trained on (``data_fingerprint``,
-``training.store.fingerprint``). Two archives that differ only at rounding level (the same generator under another
-environment) still send training elsewhere, by about as much as another training seed: on this twin the full method
+``training.fingerprint``). Two archives that differ only at rounding level (the same generator on another machine)
+still send training elsewhere, by about as much as another training seed: on this twin the full method
 retrained on a regenerated archive scored 0.015 CSI lower at 10 mm/h on the test runs (experiments.md, "Which full
 method to compare with"). A paired test between networks trained on different archives therefore measures the
 archive as well as the method. ``evaluate`` records each method's archive (``trained_on`` in ``evaluation.json``)
