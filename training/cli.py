@@ -19,8 +19,9 @@ from training.fingerprint import is_listing, listing_fingerprint, short
 from training.methods import parse_method
 
 EXPECTED = (
-    "for lite.yaml on a 2-core CPU: the shipped weights alone (--method pretrained_continuous) about 20 min (archive "
-    "+ store ~6 min, pre-training ~5 min, fine-tuning ~6 min, evaluation ~5 min); every method and ablation of the "
+    "for lite.yaml on a 2-core CPU: the shipped weights alone (--method pretrained_continuous) about 10 min (8.2 min "
+    "measured: archive + store ~2 min, pre-training ~2 min, fine-tuning ~3 min, evaluation ~2 min); every method and "
+    "ablation of the "
     "config about 12 h (63 fine-tunings of 2-27 min, 14 pre-trainings of 2-20 min, evaluation ~180 min); "
     "lite_p16.yaml about 3.5 h; lite_unlabelled.yaml about 1 h more (96 extra runs ~11 min, pre-training ~16 min, "
     "5 fine-tunings, evaluation ~15 min); lite_runs96.yaml about 75 min (96 runs, 3 seeds of U-Net, full method and "
