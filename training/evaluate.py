@@ -293,8 +293,7 @@ def evaluate(
     seed never used in training, and write ``evaluation.json`` + ``README.md``. Results already in
     ``evaluation.json`` (same test runs) for the methods named in ``merge`` are kept, so one method can be
     re-scored alone (the raw NWP's too, while both archives are byte for byte those it was scored on); results of
-    methods named in neither list are dropped. The models run on ``device``
-    (default: the GPU if one is visible)."""
+    methods named in neither list are dropped. The models run on ``device`` (default: the GPU if one is visible)."""
     device = pick_device(None if device is None else str(device))
     store = Store(cfg.data.store)
     store.require_current(progress)
