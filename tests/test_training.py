@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import yaml
@@ -444,6 +445,64 @@ def test_a_one_method_rescore_keeps_the_raw_nwp_rows_while_both_archives_are_unc
     path.write_text(json.dumps({**json.loads(path.read_text()), "heldout_archive": "sha256:" + "0" * 64}))
     with pytest.raises(AssertionError, match="scored again"):
         evaluate(cfg, ["scratch"], weights, progress=False, heldout_runs=2, merge=["scratch"])
+
+
+def test_oracle_tables_count_each_decision_level_as_a_direct_comparison_would():
+    from training.ceiling import LEVEL_FACTORS, level_tables
+
+    rng = np.random.default_rng(3)
+    obs = rng.lognormal(0.0, 2.0, (40, 40)) * (rng.uniform(size=(40, 40)) < 0.5)
+    obs[0, :5] = np.nan
+    valid = np.isfinite(obs) & (rng.uniform(size=obs.shape) < 0.9)
+    field = obs * rng.lognormal(0.0, 0.3, obs.shape)
+    tables = level_tables({"nature": np.nan_to_num(field)}, obs, valid)
+    for thr in (0.1, 10.0):
+        for k, level in enumerate(thr * LEVEL_FACTORS):
+            yes, event = np.nan_to_num(field)[valid] >= level, obs[valid] >= thr
+            direct = [np.sum(yes & event), np.sum(~yes & event), np.sum(yes & ~event), np.sum(~yes & ~event)]
+            assert tables["nature", thr][k].tolist() == direct, (thr, level)
+
+
+def test_the_ceiling_puts_oracles_that_know_nature_beside_the_networks_and_refuses_changed_observations(
+    tiny_config: Path, tmp_path: Path
+):
+    import dataclasses
+
+    from engine.data.catalog import run_time
+    from engine.data.qpe import qpe_filename, read_qpe_file, write_qpe
+    from training.ceiling import ceiling
+    from training.evaluate import evaluate
+
+    cfg = dataclasses.replace(load_config(tiny_config), results_dir=str(tmp_path / "results"))
+    weights = {"scratch": finetune(cfg, parse_method("scratch", cfg.finetune.loss, 0.9), progress=False)}
+    scored = evaluate(cfg, ["scratch"], weights, progress=False, heldout_runs=2)
+    result = ceiling(cfg, progress=False)
+    page = (Path(cfg.results_dir) / "ceiling.md").read_text()
+    assert "| raw NWP |" in page and "| our network from scratch (3 seeds) |" in page and "(the ceiling)" in page
+    # What the networks scored is carried over as evaluate wrote it, not scored again.
+    mine = next(
+        r
+        for r in scored["rows"]
+        if (r["dataset"], r["method"], r["threshold"], r["lead_time"]) == ("test", "scratch", 10.0, None)
+        and r["decision"] == "val_tuned"
+    )
+    assert result["networks"]["test"]["scratch"]["10"]["csi"] == mine["csi"]
+    # Knowing nature's rain leaves only the QPE's measurement noise: near-perfect light-rain CSI, far above the NWP.
+    for dataset in ("test", "heldout_seed2024"):
+        nature = result["oracles"]["nature"]["0.1"][dataset]["csi"]
+        assert nature > 0.9 and nature > result["networks"][dataset]["raw_nwp"]["0.1"]["csi"] + 0.2
+    # Observations that are not the twin's (a QPE file rewritten) are refused, naming the archive and the hour.
+    heldout = cfg.out_dir / "heldout_seed2024_2runs"
+    valid = run_time(scored["heldout_runs"][0]) + pd.Timedelta(hours=2)
+    path = heldout / "qpe" / qpe_filename(valid)
+    original = path.read_bytes()
+    write_qpe(path, valid, read_qpe_file(path).values[0] * 1.5)
+    try:
+        with pytest.raises(DataError, match=rf"run {scored['heldout_runs'][0]} \+ 2 h is not the twin's") as err:
+            ceiling(cfg, progress=False)
+    finally:
+        path.write_bytes(original)
+    assert str(heldout) in str(err.value)
 
 
 def test_lead_blocks_cover_the_lead_times_in_whole_blocks():
@@ -897,7 +956,8 @@ def test_compare_warns_when_the_two_sides_learnt_from_different_training_archive
 
 
 @pytest.mark.parametrize(
-    "command", ["prepare", "pretrain", "finetune", "evaluate", "leadtime", "probe", "reproduce", "ship", "bench"]
+    "command",
+    ["prepare", "pretrain", "finetune", "evaluate", "leadtime", "probe", "ceiling", "reproduce", "ship", "bench"],
 )
 def test_training_commands_have_help_offering_only_options_that_act(command: str):
     res = subprocess.run([sys.executable, "-m", "training", command, "--help"], capture_output=True, text=True)

@@ -1,5 +1,5 @@
-"""``python -m training {prepare,pretrain,finetune,evaluate,leadtime,probe,reproduce,ship,bench} --config FILE`` and
-``python -m training compare FILE:METHOD FILE:METHOD``."""
+"""``python -m training {prepare,pretrain,finetune,evaluate,leadtime,probe,ceiling,reproduce,ship,bench} --config
+FILE`` and ``python -m training compare FILE:METHOD FILE:METHOD``."""
 
 from __future__ import annotations
 
@@ -194,6 +194,14 @@ def cmd_probe(cfg: TrainConfig, args) -> None:
         print(f"| {row['variable']} | {cells} |")
 
 
+def cmd_ceiling(cfg: TrainConfig, args) -> None:
+    from training.ceiling import ceiling
+
+    ceiling(cfg, progress=not args.quiet)
+    print(f"wrote {Path(cfg.results_dir) / 'ceiling.md'}:")
+    print((Path(cfg.results_dir) / "ceiling.md").read_text())
+
+
 def cmd_bench(cfg: TrainConfig, args) -> None:
     from training.bench import bench_training
 
@@ -247,6 +255,7 @@ COMMANDS = {
     "evaluate": cmd_evaluate,
     "leadtime": cmd_leadtime,
     "probe": cmd_probe,
+    "ceiling": cmd_ceiling,
     "reproduce": cmd_reproduce,
     "ship": cmd_ship,
     "bench": cmd_bench,
@@ -258,6 +267,7 @@ HELP = {
     "evaluate": "score every trained method and the raw NWP on the test runs and a held-out-seed archive",
     "leadtime": "CSI per block of lead times and the evaluation's paired tests per block (after evaluate)",
     "probe": "what pre-training learned per variable: the share of masked fields' variance its network rebuilds",
+    "ceiling": "how much skill the demo twin leaves to win: oracles that know parts of nature, beside the networks",
     "reproduce": "prepare, pretrain, finetune, evaluate and ship: the chain that made engine/weights/",
     "ship": "copy the config's chosen method into engine/weights/ with its evaluation metrics",
     "bench": "time the config's pre-training and fine-tuning steps: samples/s, TFLOP/s, share of the GPU's peak",

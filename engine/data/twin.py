@@ -144,12 +144,14 @@ class Twin:
 
     # ---- one hour -------------------------------------------------------------------------------------
     def state(
-        self, hour: int, errors: Errors | None = None, cell_seed: tuple[int, ...] | None = None
+        self, hour: int, errors: Errors | None = None, cell_seed: tuple[int, ...] | None = None, cells: bool = True
     ) -> dict[str, np.ndarray]:
         """All 16 channels (our units; ``tp`` = rain in the hour ending at ``hour``) plus ``lift``.
 
         ``hour`` counts from ``start``. ``errors`` None means nature; otherwise the NWP's view, with its own
-        convection drawn from ``cell_seed``.
+        convection drawn from ``cell_seed``. Nature's state also holds ``tp_expected``, its rain before the
+        small-scale variability (the mean of ``tp`` over that noise). ``cells=False`` leaves out the convective
+        cells (what ``training ceiling`` asks of a forecast that knows only the weather systems).
         """
         nwp = errors is not None
         e = errors or Errors()
@@ -224,10 +226,11 @@ class Twin:
 
         # Convective cells in moist, unstable air; most in the afternoon (06 UTC = 15 KST).
         instability = (t850 - t500) - 24.0 + (rh_base - 75.0) / 8.0
-        w_cells = self._cells(hour, instability, cell_seed if nwp else (s, 11), weak=nwp)
+        w_cells = self._cells(hour, instability, cell_seed if nwp else (s, 11), weak=nwp) if cells else 0.0
 
         lift = w_front + w_trough * (rh_base / 90.0) + w_typhoon + w_oro * (rh_base / 90.0) + w_cells
         moist = (rh_base / 100.0) ** 4
+        expected = None
         if nwp:
             rain = NWP_RAIN_GAIN * moist * np.clip(lift - NWP_LIFT_THRESHOLD, 0, None) ** 1.25
             rain = gaussian_filter(rain, 1.0)
@@ -235,7 +238,7 @@ class Twin:
                 lift > DRIZZLE_LIFT
             )  # smoothing, drizzle
         else:
-            rain = RAIN_GAIN * moist * np.clip(lift - LIFT_THRESHOLD, 0, None) ** 1.4
+            rain = expected = RAIN_GAIN * moist * np.clip(lift - LIFT_THRESHOLD, 0, None) ** 1.4
             noise = gaussian_filter(np.random.default_rng([s, 12, hour]).standard_normal(lat.shape), 2.0)
             rain = rain * np.exp(RAIN_NOISE * noise / max(noise.std(), 1e-9) - RAIN_NOISE**2 / 2)
             rain = np.where(rain < 0.03, 0.0, rain)
@@ -252,7 +255,7 @@ class Twin:
         t2m = t2m_sea - 0.0065 * self.terrain + self.land * (3.5 * diurnal) - 2.0 * wet
         r850 = np.clip(rh_base + 22.0 * wet + 4.0 * np.tanh(lift), 3.0, 100.0)
         r500 = np.clip(30.0 + 0.45 * (rh_base - 58.0) + 55.0 * np.tanh(rain / 4.0) + 10 * np.tanh(lift), 3.0, 100.0)
-        return {
+        out = {
             "gh1000": z1000,
             "gh850": z850,
             "gh500": z500,
@@ -271,6 +274,9 @@ class Twin:
             "tp": rain,
             "lift": lift,
         }
+        if expected is not None:
+            out["tp_expected"] = expected
+        return out
 
     def _cells(self, hour: int, instability: np.ndarray, seed: tuple[int, ...], weak: bool) -> np.ndarray:
         """Lift from convective cells alive at ``hour`` (born in the last 3 hours, each lives 1-3 h)."""
