@@ -6,6 +6,9 @@ random places, a small-scale multiplicative variability (log-sd ``RAIN_NOISE``) 
 from part of nature and says "yes" where it reaches a level tuned for CSI on the validation runs, as ``evaluate``
 tunes the networks' probability thresholds:
 
+* ``nwp_in_place``: the NWP's own rain had its run's errors been zero: fronts, troughs and typhoons where nature
+  has them, the NWP's physics, smoothing and own random cells unchanged. What calibrating the NWP's amounts could
+  reach without its displacement and timing errors, the part of its error no post-processor can know run by run.
 * ``nature``: nature's rain itself; misses only the measurement noise.
 * ``nature_expected``: nature's rain before its small-scale variability. That noise is independent of everything
   an NWP run holds and scales the rain alike everywhere, so the chance of an event grows with this amount and no
@@ -32,16 +35,16 @@ from tqdm import tqdm
 from engine.data.atomic import atomic_write_bytes
 from engine.data.catalog import Catalog, run_time
 from engine.data.demo import GENERATOR_VERSION
-from engine.data.twin import Twin
+from engine.data.twin import Errors, Twin
 from engine.errors import DataError
 from engine.verify.categorical import TABLE_KEYS, categorical_scores
 from training.config import HELDOUT, HELDOUT_SEED, THRESHOLDS, TrainConfig
 from training.evaluate import archive_leads
 from training.store import Store
 
-ORACLES = ("nature", "nature_expected", "systems")
-# Candidate decision levels, as multiples of the event threshold (1/8 octave apart, 1/16x to 4x).
-LEVEL_FACTORS = 2.0 ** (np.arange(-32, 17) / 8)
+ORACLES = ("nwp_in_place", "systems", "nature_expected", "nature")
+# Candidate decision levels, as multiples of the event threshold (1/8 octave apart, 1/16x to 64x: the NWP drizzles).
+LEVEL_FACTORS = 2.0 ** (np.arange(-32, 49) / 8)
 NETWORKS = ("unet", "scratch", "pretrained_continuous")  # pooled with their `_seedN` twins
 
 
@@ -61,13 +64,16 @@ def twin_of(root: Path) -> Twin:
     return Twin(int(meta["seed"]), run_time(meta["runs"][0]), days=days)
 
 
-def oracle_fields(twin: Twin, hour: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Each oracle's rain amount (mm/h) for the hour ending ``hour`` after the twin's start, and the QPE."""
+def oracle_fields(twin: Twin, run: str, lead: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Each oracle's rain amount (mm/h) for the hour ending at ``run`` + ``lead``, and the QPE of that hour."""
+    r = int((run_time(run) - twin.start) / pd.Timedelta(days=1))
+    hour = 24 * r + lead
     nature = twin.state(hour)
     fields = {
-        "nature": nature["tp"],
-        "nature_expected": nature["tp_expected"],
+        "nwp_in_place": twin.state(hour, Errors(), cell_seed=(twin.seed, 21, r))["tp"],
         "systems": twin.state(hour, cells=False)["tp_expected"],
+        "nature_expected": nature["tp_expected"],
+        "nature": nature["tp"],
     }
     return fields, twin.qpe(hour, nature["tp"])
 
@@ -96,7 +102,7 @@ def _summed(samples: Iterable[tuple[str, int, np.ndarray]], twin: Twin, mask: np
     """``level_tables`` summed over (run, lead time, observed QPE) samples, each QPE checked against the twin's."""
     total = {(n, thr): np.zeros((len(LEVEL_FACTORS), 4), np.int64) for n in ORACLES for thr in THRESHOLDS}
     for run, lead, obs in samples:
-        fields, rebuilt = oracle_fields(twin, int((run_time(run) - twin.start) / pd.Timedelta(hours=1)) + lead)
+        fields, rebuilt = oracle_fields(twin, run, lead)
         if not np.array_equal(rebuilt, obs, equal_nan=True):
             raise DataError(
                 f"the QPE valid at run {run} + {lead} h is not the twin's (changed since the generator wrote it?): "
@@ -211,6 +217,7 @@ LABELS = {
     "unet": "U-Net (3 seeds' tables summed)",
     "scratch": "our network from scratch (3 seeds)",
     "pretrained_continuous": "the full method (3 seeds)",
+    "nwp_in_place": "oracle: the NWP's own rain without its run's errors (systems in place)",
     "systems": "oracle: nature's weather systems exactly, no convective cells",
     "nature_expected": "**oracle: nature before its small-scale variability (the ceiling)**",
     "nature": "oracle: nature's rain itself (misses only the QPE's noise)",
@@ -234,7 +241,7 @@ def render(result: dict) -> str:
         nwp = rows.get("raw_nwp", {})
         lines += [f"## {title}", "", "| forecast | CSI 0.1 mm/h | share | CSI 10 mm/h | share | bias 10 mm/h |"]
         lines.append("| --- | --- | --- | --- | --- | --- |")
-        for name in ("raw_nwp", *NETWORKS, "systems", "nature_expected", "nature"):
+        for name in ("raw_nwp", *NETWORKS, *ORACLES):
             if name not in rows:
                 continue
             cells = []
