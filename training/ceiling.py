@@ -9,12 +9,13 @@ tunes the networks' probability thresholds:
 * ``nwp_in_place``: the NWP's own rain had its run's errors been zero: fronts, troughs and typhoons where nature
   has them, the NWP's physics, smoothing and own random cells unchanged. What calibrating the NWP's amounts could
   reach without its displacement and timing errors, the part of its error no post-processor can know run by run.
-* ``nature``: nature's rain itself; misses only the measurement noise.
+* ``systems``: nature's rain before its small-scale variability, without the convective cells: the fronts, troughs,
+  typhoons and orographic lift exactly, the cells not at all. A reference, not a bound (a forecast can raise its
+  odds where cells are likely).
 * ``nature_expected``: nature's rain before its small-scale variability. That noise is independent of everything
   an NWP run holds and scales the rain alike everywhere, so the chance of an event grows with this amount and no
   forecast of the twin can expect a better CSI (up to the tuning): **the ceiling** for every method.
-* ``systems``: the same without the convective cells: the fronts, troughs, typhoons and orographic lift exactly,
-  the cells not at all. A reference, not a bound (a forecast can raise its odds where cells are likely).
+* ``nature``: nature's rain itself; misses only the measurement noise.
 
 ``python -m training ceiling --config FILE`` scores them on the config's test runs and on the held-out archive that
 ``evaluate`` scored, beside the networks' and the raw NWP's CSI from ``evaluation.json``. The QPE they are scored
@@ -25,6 +26,7 @@ answer the same observations.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -137,12 +139,13 @@ def _network_rows(evaluation: dict, dataset: str) -> dict[str, dict[float, dict]
     rows = [r for r in evaluation["rows"] if r["dataset"] == dataset and r["lead_time"] is None]
     out: dict[str, dict[float, dict]] = {}
     for name in ("raw_nwp", *NETWORKS):
-        members = {name, *(f"{name}_seed{k}" for k in (1, 2))} if name != "raw_nwp" else {name}
         for thr in THRESHOLDS:
             picked = [
                 r
                 for r in rows
-                if r["method"] in members and r["threshold"] == thr and r["decision"] in ("raw", "val_tuned")
+                if re.fullmatch(rf"{name}(_seed\d+)?", r["method"])
+                and r["threshold"] == thr
+                and r["decision"] in ("raw", "val_tuned")
             ]
             if not picked:
                 continue
@@ -214,9 +217,9 @@ def ceiling(cfg: TrainConfig, progress: bool = True) -> dict:
 
 LABELS = {
     "raw_nwp": "raw NWP",
-    "unet": "U-Net (3 seeds' tables summed)",
-    "scratch": "our network from scratch (3 seeds)",
-    "pretrained_continuous": "the full method (3 seeds)",
+    "unet": "U-Net",
+    "scratch": "our network from scratch",
+    "pretrained_continuous": "the full method",
     "nwp_in_place": "oracle: the NWP's own rain without its run's errors (systems in place)",
     "systems": "oracle: nature's weather systems exactly, no convective cells",
     "nature_expected": "**oracle: nature before its small-scale variability (the ceiling)**",
@@ -251,7 +254,13 @@ def render(result: dict) -> str:
                 # `nature` knows the noise the ceiling does not: its share (above 100 %) would only confuse.
                 share = "" if base is None or top == base or name == "nature" else f"{(csi - base) / (top - base):.0%}"
                 cells += [f"{csi:.3f}", share]
-            lines.append(f"| {LABELS[name]} | " + " | ".join(cells) + f" | {rows[name]['10']['bias']:.2f} |")
+            seeds = len(rows[name]["10"].get("members", []))
+            label = (
+                LABELS[name]
+                if name not in NETWORKS
+                else LABELS[name] + (" (1 seed)" if seeds == 1 else f" ({seeds} seeds, tables summed)")
+            )
+            lines.append(f"| {label} | " + " | ".join(cells) + f" | {rows[name]['10']['bias']:.2f} |")
         lines.append("")
     levels = ", ".join(
         f"`{n}` {o['0.1']['level_mm_h']:g} / {o['10']['level_mm_h']:g}" for n, o in result["oracles"].items()
