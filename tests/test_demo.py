@@ -115,3 +115,16 @@ def test_windward_slopes_get_more_rain(twin: Twin, nature):
     wind_ward = land & (up > np.percentile(up[land], 90))
     lee = land & (up == 0)
     assert rain[wind_ward].mean() > 1.5 * rain[lee].mean()
+
+
+def test_natures_expected_rain_is_its_rain_without_the_noise_and_cells_only_add_rain(
+    twin: Twin, nature: list[dict[str, np.ndarray]]
+):
+    """What `training ceiling` builds its oracles on: ``tp_expected`` is the mean of ``tp`` over nature's
+    small-scale variability, and the convective cells add lift (never take rain away)."""
+    ratio = sum(s["tp"].sum() for s in nature) / sum(s["tp_expected"].sum() for s in nature)
+    assert 0.97 <= ratio <= 1.0, ratio  # the noise has mean 1; drizzle below 0.03 mm/h is cut
+    assert all(np.all(s["tp_expected"][s["tp"] > 0] > 0) for s in nature), "the noise never makes rain from none"
+    without = [twin.state(h, cells=False)["tp_expected"] for h in range(0, 72, 3)]
+    assert all(np.all(w <= s["tp_expected"] + 1e-12) for w, s in zip(without, nature, strict=True))
+    assert sum(w.sum() for w in without) < 0.99 * sum(s["tp_expected"].sum() for s in nature)
