@@ -40,7 +40,7 @@ from engine.data.demo import GENERATOR_VERSION
 from engine.data.twin import Errors, Twin
 from engine.errors import DataError
 from engine.verify.categorical import TABLE_KEYS, categorical_scores
-from training.config import HELDOUT, HELDOUT_SEED, THRESHOLDS, TrainConfig
+from training.config import HELDOUT, THRESHOLDS, TrainConfig
 from training.evaluate import archive_leads
 from training.store import Store
 
@@ -94,10 +94,14 @@ def level_tables(
         for name, field in fields.items():
             # Index of the highest level each pixel reaches (-1: none); "yes at level k" = index >= k.
             idx = np.searchsorted(levels, field[valid], side="right") - 1
-            reached_yes = np.bincount(idx[event] + 1, minlength=len(levels) + 1)[::-1].cumsum()[::-1][1:]
-            reached_no = np.bincount(idx[~event] + 1, minlength=len(levels) + 1)[::-1].cumsum()[::-1][1:]
+            reached_yes, reached_no = (_reaching(idx[e], len(levels)) for e in (event, ~event))
             out[name, thr] = np.stack([reached_yes, n_yes - reached_yes, reached_no, n_no - reached_no], axis=1)
     return out
+
+
+def _reaching(idx: np.ndarray, n_levels: int) -> np.ndarray:
+    """For each level k, how many of the pixels (highest level reached ``idx``, -1 for none) reach it."""
+    return np.bincount(idx + 1, minlength=n_levels + 1)[::-1].cumsum()[::-1][1:]
 
 
 def _summed(samples: Iterable[tuple[str, int, np.ndarray]], twin: Twin, mask: np.ndarray, where: str) -> dict:
@@ -170,7 +174,7 @@ def ceiling(cfg: TrainConfig, progress: bool = True) -> dict:
     val_runs, test_runs = store.runs("val"), store.runs("test")
     if test_runs != evaluation["test_runs"]:
         raise DataError("its test runs are not the store's: run `python -m training evaluate` again", path)
-    heldout = Catalog(cfg.out_dir / f"heldout_seed{HELDOUT_SEED}_{len(evaluation['heldout_runs'])}runs")
+    heldout = Catalog(cfg.heldout_archive(len(evaluation["heldout_runs"])))
     heldout_twin = twin_of(heldout.root)
     heldout_leads = archive_leads(heldout, cfg.data.lead_times)
 

@@ -98,6 +98,10 @@ class TrainConfig:
     def out_dir(self) -> Path:
         return Path(self.data.store).parent / f"runs_{self.name}"
 
+    def heldout_archive(self, runs: int) -> Path:
+        """Where ``evaluate`` generates (and later commands read) the held-out archive of ``runs`` runs."""
+        return self.out_dir / f"heldout_seed{HELDOUT_SEED}_{runs}runs"
+
 
 def _data_config(raw: dict) -> DataConfig:
     unlabelled = raw.get("unlabelled")

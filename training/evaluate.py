@@ -302,7 +302,7 @@ def evaluate(
     archive = Catalog(cfg.data.archive)
     # A fresh archive from a seed never used in training: the methods and the raw NWP on a season of its own.
     n_heldout = heldout_runs or cfg.heldout_runs
-    heldout = cfg.out_dir / f"heldout_seed{HELDOUT_SEED}_{n_heldout}runs"
+    heldout = cfg.heldout_archive(n_heldout)
     if not (heldout / "archive.json").exists():
         last = cfg.data.lead_times[1]
         generate(heldout, runs=n_heldout, seed=HELDOUT_SEED, leads=last, progress=progress, workers=cfg.threads)

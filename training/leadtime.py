@@ -27,7 +27,7 @@ from engine.normalise import NormStats
 from engine.predict import pick_device
 from engine.verify.categorical import TABLE_KEYS, categorical_scores
 from training.compare import RUN_KEYS
-from training.config import HELDOUT, HELDOUT_SEED, THRESHOLDS, TrainConfig
+from training.config import HELDOUT, THRESHOLDS, TrainConfig
 from training.evaluate import (
     archive_leads,
     archive_predictions,
@@ -143,7 +143,7 @@ def leadtime(
     if all(m in cached for m in methods):
         leads = cached_leads
     elif dataset == HELDOUT:
-        cat = Catalog(cfg.out_dir / f"heldout_seed{HELDOUT_SEED}_{len(runs)}runs")
+        cat = Catalog(cfg.heldout_archive(len(runs)))
         leads = archive_leads(cat, cfg.data.lead_times)
     else:
         store = Store(cfg.data.store)
