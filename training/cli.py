@@ -21,14 +21,16 @@ from training.methods import parse_method
 EXPECTED = (
     "for lite.yaml on a 2-core CPU: the shipped weights alone (--method pretrained_continuous) about 10 min (8.2 min "
     "measured: archive + store ~2 min, pre-training ~2 min, fine-tuning ~3 min, evaluation ~2 min); every method and "
-    "ablation of the "
-    "config about 12 h (63 fine-tunings of 2-27 min, 14 pre-trainings of 2-20 min, evaluation ~180 min); "
+    "ablation of the config about 12 h (63 fine-tunings of 2-27 min, 14 pre-trainings of 2-20 min, evaluation "
+    "~180 min); "
     "lite_p16.yaml about 3.5 h; lite_unlabelled.yaml about 1 h more (96 extra runs ~11 min, pre-training ~16 min, "
     "5 fine-tunings, evaluation ~15 min); lite_runs96.yaml about 75 min (96 runs, 3 seeds of U-Net, full method and "
     "scratch); lite_runs96_skip64.yaml about 40 min more (3 fine-tunings of 12 min, evaluation); "
     "lite_skip64.yaml about 35 min (48 runs: 3 pre-trainings of 2 min, 3 fine-tunings of 6 min, evaluation 8 min); "
     "lite_heldout96.yaml about 5.5 h (3 U-Nets, full methods and scratch, a 24-epoch pre-training, 27 label-share "
-    "fine-tunings, 9 fine-tunings of 20 epochs (4.5-10 min), each network evaluated on 96 held-out runs in ~4.4 min)"
+    "fine-tunings, 9 fine-tunings of 20 epochs (4.5-10 min), each network evaluated on 96 held-out runs in ~4.4 min); "
+    "lite_unlabelled_heldout96.yaml about 35 min (96 extra runs and their store ~2 min, 2 pre-trainings of ~8 min, "
+    "2 fine-tunings, evaluation on 96 held-out runs ~10 min)"
 )
 
 
