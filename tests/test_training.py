@@ -447,6 +447,68 @@ def test_a_one_method_rescore_keeps_the_raw_nwp_rows_while_both_archives_are_unc
         evaluate(cfg, ["scratch"], weights, progress=False, heldout_runs=2, merge=["scratch"])
 
 
+def test_pretraining_on_the_season_so_far_keeps_those_heldout_runs_out_of_every_paired_test(
+    tiny_config: Path, tmp_path: Path
+):
+    from training.compare import compare_results
+    from training.evaluate import evaluate
+    from training.provenance import SEEN, seen_in_pretraining
+
+    raw = yaml.safe_load(tiny_config.read_text())
+    raw.update(name="tiny_season", results_dir=str(tmp_path / "results"))
+    season = {"store": str(tmp_path / "season"), "runs": 2, "demo_seed": 2024, "start": "2026-07-01"}
+    raw["data"]["unlabelled"] = season | {"archive": "", "before": "2026-07-02"}
+    path = tmp_path / "season.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    # The unlabelled archive is the held-out archive itself, generated where `evaluate` will look for it.
+    raw["data"]["unlabelled"]["archive"] = str(load_config(path).heldout_archive(2))
+    path.write_text(yaml.safe_dump(raw))
+    cfg = load_config(path)
+    prepare(cfg, progress=False)
+    assert Store(cfg.data.unlabelled.store).runs("unlabelled") == ["2026070100"]  # the season so far: one run
+    names = ["scratch", "pretrained_continuous"]
+    weights = {n: finetune(cfg, parse_method(n, cfg.finetune.loss, 0.9), progress=False) for n in names}
+    result = evaluate(cfg, names, weights, progress=False, heldout_runs=2)
+    assert result["heldout_runs"] == ["2026070100", "2026070200"] and result[SEEN] == ["2026070100"]
+    # The in-file paired test on the held-out archive is the difference on the unseen run alone.
+    (pair,) = [
+        c
+        for c in result["comparisons"]
+        if (c["dataset"], c["a"], c["b"], c["threshold"]) == ("heldout_seed2024", *names[::-1], 0.1)
+    ]
+    csi = [t[0] / (t[0] + t[1] + t[2]) for t in (result["heldout_run_tables"][n]["0.1"][1] for n in names[::-1])]
+    assert pair["difference"] == pytest.approx(csi[0] - csi[1], abs=1e-4)
+    readme = (Path(cfg.results_dir) / "README.md").read_text()
+    assert "Pre-training read the NWP (never the QPE) of 1 of these held-out runs" in readme
+    file = Path(cfg.results_dir) / "evaluation.json"
+    rows = compare_results((file, "pretrained_continuous"), (file, "scratch"))
+    assert rows[0]["runs"] == 1 and rows[0]["seen_left_out"] == 1
+    assert rows[0]["difference"] == pytest.approx(csi[0] - csi[1], abs=1e-4)
+    res = subprocess.run(
+        [sys.executable, "-m", "training", "compare", f"{file}:pretrained_continuous", f"{file}:scratch"],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0 and "(1 runs," in res.stdout and "1 runs whose NWP the pre-training read" in res.stdout
+    # A later cut-off rebuilds the store with both runs, and then no held-out run is left to judge.
+    raw["data"]["unlabelled"]["before"] = "2026-07-03"
+    path.write_text(yaml.safe_dump(raw))
+    cfg = load_config(path)
+    prepare(cfg, progress=False)
+    assert Store(cfg.data.unlabelled.store).runs("unlabelled") == ["2026070100", "2026070200"]
+    evaluate(cfg, names, weights, progress=False, heldout_runs=2)
+    with pytest.raises(DataError, match="every heldout_seed2024 run .* was read in pre-training"):
+        compare_results((file, "pretrained_continuous"), (file, "scratch"))
+    # What a network's manifest says it read counts even where the store was rebuilt with an earlier cut-off since.
+    heldout = result["heldout_archive"]
+    store_now, manifest = (heldout, ["2026070100"]), (heldout, ["2026070100", "2026070200"])
+    assert seen_in_pretraining([store_now, manifest, ("sha256:other", ["2026070300"])], heldout) == manifest[1]
+    raw["data"]["unlabelled"]["before"] = "2026-06-30"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(DataError, match=r"heldout_seed2024_2runs: no run initialised before 2026-06-30 00:00 UTC"):
+        prepare(load_config(path), progress=False)
+
+
 def test_oracle_tables_count_each_decision_level_as_a_direct_comparison_would():
     from training.ceiling import LEVEL_FACTORS, level_tables
 

@@ -230,6 +230,8 @@ def cmd_compare(args) -> None:
         return
     print(f"CSI of A minus B on {rows[0]['dataset']} ({rows[0]['runs']} runs, paired bootstrap over runs):")
     print(f"  A = {rows[0]['a']}\n  B = {rows[0]['b']}")
+    if rows[0]["seen_left_out"]:
+        print(f"  {rows[0]['seen_left_out']} runs whose NWP the pre-training read are left out")
     archives = rows[0]["archives"]
     if archives == SAME:
         print("  both trained on the same archive")
@@ -276,7 +278,7 @@ HELP = {
 }
 COMPARE_HELP = (
     "paired bootstrap of CSI between a method of one evaluation.json and a method of another (e.g. trained under "
-    "another config), on the runs both scored"
+    "another config), on the runs both scored, less the held-out runs either config's pre-training read"
 )
 
 

@@ -29,6 +29,7 @@ from engine.verify.categorical import (
 from engine.verify.report import score_folder
 from training.config import HELDOUT, HELDOUT_SEED, THRESHOLDS, TrainConfig
 from training.fingerprint import fingerprint, is_listing
+from training.provenance import SEEN, seen_in_pretraining, unseen
 from training.questions import compare_all
 from training.report import render
 from training.store import Store
@@ -214,6 +215,17 @@ def _score_model_on_archive(
     return summed, leads, per_run_lead(tables["val_tuned"])
 
 
+def _unlabelled_sources(cfg: TrainConfig) -> list[tuple[str | None, list[str]]]:
+    """The config's unlabelled store as ``seen_in_pretraining`` reads it: its fingerprint and runs (none without)."""
+    if cfg.data.unlabelled is None:
+        return []
+    path = Path(cfg.data.unlabelled.store) / "store.json"
+    if not path.exists():
+        raise DataError("missing: the pre-training read this unlabelled store; `prepare` rebuilds it", path)
+    meta = json.loads(path.read_text())
+    return [(meta["fingerprint"], sorted({s["run"] for s in meta["samples"]}))]
+
+
 def archive_leads(cat: Catalog, lead_times: tuple[int, int]) -> list[int]:
     """The lead times of the config's range (``data.lead_times``, as the test runs') in an archive; lead 0, the
     analysis, is never scored."""
@@ -321,9 +333,11 @@ def evaluate(
     test_lead_tables: dict[str, dict[str, np.ndarray]] = {}
     test_leads: list[int] = []
     trained_on: dict[str, str | None] = {}
+    read_unlabelled = _unlabelled_sources(cfg)
     for name in methods:
         model, manifest = load_model(weights[name])
         trained_on[name] = manifest.get("data_fingerprint")
+        read_unlabelled.append((manifest.get("unlabelled_fingerprint"), manifest.get("unlabelled_runs") or []))
         taus, val_csi[name] = tune_decisions(model, store, mask, device)
         decisions_by_method[name] = taus
         decisions = {"argmax": ARGMAX, "val_tuned": taus}
@@ -358,6 +372,7 @@ def evaluate(
         "decision_thresholds": {m: {f"{k:g}": v for k, v in t.items()} for m, t in decisions_by_method.items()},
         "validation_csi": {m: {f"{k:g}": v for k, v in t.items()} for m, t in val_csi.items()},
         "heldout_runs": cat.runs(),
+        SEEN: seen_in_pretraining(read_unlabelled, archives["heldout_archive"]),
         "run_tables": {m: run_totals(t) for m, t in test_lead_tables.items()},
         "heldout_run_tables": {m: run_totals(t) for m, t in heldout_lead_tables.items()},
         **archives,
@@ -369,10 +384,13 @@ def evaluate(
         result = _merged(results / "evaluation.json", result, set(merge))
         sections = _merged_lead_tables(lead_tables_path(results), sections, result)
     result = in_config_order(result, ["raw_nwp", *cfg.methods, *cfg.ablations])
+    # Paired tests on the held-out archive leave out the runs the pre-training read (none for most configs).
+    heldout_tables = result.get("heldout_run_tables", {})
+    unseen_heldout = {m: unseen(cat.runs(), t, result[SEEN])[1] for m, t in heldout_tables.items()}
     result["comparisons"] = [
         {"dataset": dataset, **c}
-        for dataset, key in (("test", "run_tables"), (HELDOUT, "heldout_run_tables"))
-        for c in compare_all(result.get(key, {}), cfg.ship, result.get("trained_on", {}))
+        for dataset, tables in (("test", result.get("run_tables", {})), (HELDOUT, unseen_heldout))
+        for c in compare_all(tables, cfg.ship, result.get("trained_on", {}))
     ]
     write_lead_tables(lead_tables_path(results), sections)
     atomic_write_bytes(results / "evaluation.json", (json.dumps(result, indent=1) + "\n").encode())

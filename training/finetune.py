@@ -116,6 +116,12 @@ def unlabelled_fingerprint(cfg: TrainConfig) -> str | None:
     return None if u is None else Store(u.store).meta["fingerprint"]
 
 
+def unlabelled_runs(cfg: TrainConfig) -> list[str] | None:
+    """The runs of the extra pre-training data (a ``before`` cut-off may keep only some of its archive's)."""
+    u = cfg.data.unlabelled
+    return None if u is None else Store(u.store).runs("unlabelled")
+
+
 def finetune_epochs(epochs: int, labelled: int, available: int) -> int:
     """Epochs over ``labelled`` of ``available`` training samples that give every method the same number of
     optimisation steps: a smaller labelled share is seen for more epochs."""
@@ -222,6 +228,7 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
                 },
                 "data_fingerprint": store.meta["fingerprint"],
                 "unlabelled_fingerprint": unlabelled_fingerprint(cfg) if method.pretrained else None,
+                "unlabelled_runs": unlabelled_runs(cfg) if method.pretrained else None,
                 "train_runs": store.runs("train"),
                 "test_runs": store.runs("test"),
                 "git_commit": git_commit(),

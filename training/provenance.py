@@ -7,18 +7,24 @@ retrained on a regenerated archive scored 0.015 CSI lower at 10 mm/h on the test
 method to compare with"). A paired test between networks trained on different archives therefore measures the
 archive as well as the method. ``evaluate`` records each method's archive (``trained_on`` in ``evaluation.json``)
 and labels its comparisons; ``compare`` says so for methods of two files.
+
+A config may also pre-train on NWP runs of the held-out archive itself (``data.unlabelled`` pointing at it, with
+``before``: the season so far). ``evaluate`` then records those runs (``heldout_seen_in_pretraining``), and every
+paired test on the held-out archive leaves them out (``unseen``): a network is never judged on a run whose inputs
+it has read.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 from training.fingerprint import is_listing, short
 
 POOLED = re.compile(r"^(?P<base>.+), \d+ (?P<kind>seed|draw)s$")
 SAME = "same"
 UNKNOWN = "cannot tell"
+SEEN = "heldout_seen_in_pretraining"  # evaluation.json: held-out runs whose NWP the config's pre-training read
 
 
 def members(name: str, methods: Iterable[str]) -> list[str]:
@@ -65,3 +71,17 @@ def by_archive(trained_on: Mapping[str, str | None]) -> dict[str | None, list[st
     for method, fp in trained_on.items():
         out.setdefault(fp, []).append(method)
     return out
+
+
+def seen_in_pretraining(sources: Iterable[tuple[str | None, Iterable[str]]], heldout_fingerprint: str) -> list[str]:
+    """The held-out runs a config's pre-training read. ``sources``: (fingerprint, runs) of the unlabelled data as
+    its store holds it now and as each network's manifest recorded it at training time (a store rebuilt later
+    with an earlier cut-off must not hide what a network read); runs count where the unlabelled data is the
+    held-out archive itself, compared by content fingerprint, so a copy under another path counts too."""
+    return sorted({run for fp, runs in sources if fp == heldout_fingerprint for run in runs})
+
+
+def unseen(runs: list[str], tables: Mapping[str, list], seen: Collection[str]) -> tuple[list[str], dict]:
+    """``runs`` without those in ``seen``, and per-run ``tables`` (``{threshold: [one table per run]}``) on them."""
+    keep = [i for i, r in enumerate(runs) if r not in seen]
+    return [runs[i] for i in keep], {thr: [per_run[i] for i in keep] for thr, per_run in tables.items()}

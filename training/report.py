@@ -10,7 +10,7 @@ import numpy as np
 from engine.verify.categorical import TABLE_KEYS, categorical_scores
 from training.config import HELDOUT, THRESHOLDS
 from training.fingerprint import short
-from training.provenance import UNKNOWN, by_archive
+from training.provenance import SEEN, UNKNOWN, by_archive
 
 
 def _decision_ok(r: dict, decision: str) -> bool:
@@ -63,6 +63,7 @@ def render(result: dict) -> str:
         "",
         f"Held-out runs ({HELDOUT}): {', '.join(result.get('heldout_runs', []))}",
         "",
+        *_seen_note(result.get(SEEN, [])),
         "Val-tuned probability thresholds: "
         + "; ".join(
             f"{m}: " + ", ".join(f"{k} mm/h -> {v}" for k, v in t.items())
@@ -104,7 +105,8 @@ def render(result: dict) -> str:
                     f"{_fmt(window_csi(rows, method, dataset, 10.0, decision))} | {ratio} |"
                 )
             lines.append("")
-    return "\n".join(lines + _label_share(rows) + _seed_spread(rows) + _comparisons(result.get("comparisons", [])))
+    comparisons = _comparisons(result.get("comparisons", []), result.get(SEEN, []))
+    return "\n".join(lines + _label_share(rows) + _seed_spread(rows) + comparisons)
 
 
 def _archives(result: dict) -> list[str]:
@@ -130,13 +132,26 @@ def _archives(result: dict) -> list[str]:
     return [*lines, ""]
 
 
-def _comparisons(comparisons: list[dict]) -> list[str]:
+def _seen_note(seen: list[str]) -> list[str]:
+    """What a config that pre-trained on held-out runs' NWP must say beside its held-out figures."""
+    if not seen:
+        return []
+    return [
+        f"**Pre-training read the NWP (never the QPE) of {len(seen)} of these held-out runs** ({seen[0]} to "
+        f"{seen[-1]}). The held-out rows below include them; the paired tests leave them out, as "
+        "`python -m training compare` does.",
+        "",
+    ]
+
+
+def _comparisons(comparisons: list[dict], seen: list[str]) -> list[str]:
     """One table of paired differences per dataset (rows without a dataset predate the held-out tests: test)."""
     lines: list[str] = []
     for dataset in dict.fromkeys(c.get("dataset", "test") for c in comparisons):
         runs = "test runs" if dataset == "test" else f"{dataset} runs (a generator seed never used in training)"
+        left_out = f", less the {len(seen)} the pre-training read" if dataset == HELDOUT and seen else ""
         lines += [
-            f"## Are the differences real? ({runs}, val-tuned, paired bootstrap over runs)",
+            f"## Are the differences real? ({runs}{left_out}, val-tuned, paired bootstrap over runs)",
             "",
             "CSI(A) - CSI(B) on all those runs, its 95 % interval from 2000 resamples of the runs (the same draw",
             "for both, Hamill 1999), and the share of resamples in which A scores higher.",

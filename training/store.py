@@ -19,7 +19,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from engine.data.atomic import atomic_path, atomic_write_bytes
-from engine.data.catalog import Catalog
+from engine.data.catalog import Catalog, run_time
 from engine.data.demo import generate
 from engine.errors import DataError
 from engine.normalise import NormStats, normalise, stack_channels
@@ -113,14 +113,26 @@ def prepare_unlabelled(cfg: TrainConfig, stats: NormStats, progress: bool = True
     archive = _archive(Path(u.archive), u.runs, u.demo_seed, u.start, cfg.data.lead_times[1], progress, cfg.threads)
     store = Path(u.store)
     fp = fingerprint(archive, progress)
-    if _up_to_date(store, fingerprint=fp, normalisation=stats.to_dict()):
-        return store
     cat = Catalog(archive)
-    runs = cat.runs()
+    runs = unlabelled_runs(cat, u.before)
+    if _up_to_date(store, fingerprint=fp, normalisation=stats.to_dict()) and Store(store).runs("unlabelled") == runs:
+        return store
     leads = list(range(cfg.data.lead_times[0], cfg.data.lead_times[1] + 1))
     split = dict.fromkeys(runs, "unlabelled")
     _write_store(store, cat, runs, leads, stats, split, fp, None, progress, labels=False, workers=cfg.threads)
     return store
+
+
+def unlabelled_runs(cat: Catalog, before: str | None) -> list[str]:
+    """The archive's runs initialised before ``before`` (all of them for None)."""
+    runs = cat.runs()
+    if before is None:
+        return runs
+    cutoff = pd.Timestamp(before)
+    kept = [r for r in runs if run_time(r) < cutoff]
+    if not kept:
+        raise DataError(f"no run initialised before {cutoff:%Y-%m-%d %H:%M} UTC (first: {runs[0]})", cat.root)
+    return kept
 
 
 def _write_store(
