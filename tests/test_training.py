@@ -499,6 +499,14 @@ def test_pretraining_on_the_season_so_far_keeps_those_heldout_runs_out_of_every_
     evaluate(cfg, names, weights, progress=False, heldout_runs=2)
     with pytest.raises(DataError, match="every heldout_seed2024 run .* was read in pre-training"):
         compare_results((file, "pretrained_continuous"), (file, "scratch"))
+    # Back to the earlier cut-off: re-scoring scratch alone keeps what the kept network's pre-training was recorded
+    # to have read.
+    raw["data"]["unlabelled"]["before"] = "2026-07-02"
+    path.write_text(yaml.safe_dump(raw))
+    cfg = load_config(path)
+    prepare(cfg, progress=False)
+    again = evaluate(cfg, ["scratch"], weights, progress=False, heldout_runs=2, merge=names)
+    assert again[SEEN] == ["2026070100", "2026070200"]
     # What a network's manifest says it read counts even where the store was rebuilt with an earlier cut-off since.
     heldout = result["heldout_archive"]
     store_now, manifest = (heldout, ["2026070100"]), (heldout, ["2026070100", "2026070200"])

@@ -30,7 +30,8 @@ EXPECTED = (
     "lite_heldout96.yaml about 5.5 h (3 U-Nets, full methods and scratch, a 24-epoch pre-training, 27 label-share "
     "fine-tunings, 9 fine-tunings of 20 epochs (4.5-10 min), each network evaluated on 96 held-out runs in ~4.4 min); "
     "lite_unlabelled_heldout96.yaml about 35 min (96 extra runs and their store ~2 min, 2 pre-trainings of ~8 min, "
-    "2 fine-tunings, evaluation on 96 held-out runs ~10 min)"
+    "2 fine-tunings, evaluation on 96 held-out runs ~10 min); lite_season_heldout96.yaml about 42 min (the store of "
+    "48 held-out runs ~0.5 min, 3 pre-trainings of ~5 min, 3 fine-tunings of ~3 min, evaluation ~13 min)"
 )
 
 

@@ -423,6 +423,8 @@ def _merged(path: Path, new: dict, keep: set[str]) -> dict:
     fresh = set(new["run_tables"]) | {"raw_nwp"}
     kept = [m for m in old.get("decision_thresholds", {}) if m not in fresh and m in keep]
     merged = dict(new)
+    if kept:  # what the kept networks' pre-training read stays recorded, whatever the store holds now
+        merged[SEEN] = sorted(set(old.get(SEEN, [])) | set(new[SEEN]))
     for key in PER_METHOD:
         merged[key] = {**{m: old.get(key, {})[m] for m in kept if m in old.get(key, {})}, **new[key]}
     nwp = [r for r in new["rows"] if r["method"] == "raw_nwp"]
