@@ -452,6 +452,7 @@ def test_pretraining_on_the_season_so_far_keeps_those_heldout_runs_out_of_every_
 ):
     from training.compare import compare_results
     from training.evaluate import evaluate
+    from training.pretrain import backbone_data, backbone_path
     from training.provenance import SEEN, seen_in_pretraining
 
     raw = yaml.safe_load(tiny_config.read_text())
@@ -496,6 +497,11 @@ def test_pretraining_on_the_season_so_far_keeps_those_heldout_runs_out_of_every_
     cfg = load_config(path)
     prepare(cfg, progress=False)
     assert Store(cfg.data.unlabelled.store).runs("unlabelled") == ["2026070100", "2026070200"]
+    # The backbone pre-trained on the first run alone is not reused for a network of the new cut-off.
+    backbone = backbone_path(cfg, 0.9)  # the mask ratio the methods above were parsed with
+    assert json.loads(backbone_data(backbone)["unlabelled_runs"]) == ["2026070100"]
+    with pytest.raises(DataError, match=r"pretrain_mask90.safetensors: pre-trained on other data .*unlabelled_runs"):
+        finetune(cfg, parse_method("pretrained_onehot", cfg.finetune.loss, 0.9), progress=False)
     evaluate(cfg, names, weights, progress=False, heldout_runs=2)
     with pytest.raises(DataError, match="every heldout_seed2024 run .* was read in pre-training"):
         compare_results((file, "pretrained_continuous"), (file, "scratch"))

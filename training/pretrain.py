@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import safe_open
 from safetensors.torch import save_file
 from torch.utils.data import ConcatDataset, Dataset
 
 from engine.channels import BY_NAME
 from engine.data.atomic import atomic_path
+from engine.errors import DataError
 from engine.model.network import PostProcessor
 from engine.model.patch_embed import random_token_mask, token_mask_to_pixels
 from training import distributed
 from training.config import TrainConfig
+from training.fingerprint import is_listing
 from training.loop import StoreDataset, fit, random_crop
 from training.losses import masked_mse, patch_normalised
 from training.store import Store
@@ -36,6 +40,43 @@ def backbone_path(
     tubes = "_tube" if tube else ""
     again = f"_seed{seed}" if seed else ""
     return cfg.out_dir / f"pretrain_mask{round(100 * mask_ratio)}{rain}{norm}{tubes}{longer}{again}.safetensors"
+
+
+def pretraining_data(cfg: TrainConfig) -> dict[str, str]:
+    """What a pre-training reads, as a backbone records it (safetensors metadata, all strings): the training
+    store's archive fingerprint and, with unlabelled data, its fingerprint and runs (a JSON list)."""
+    data = {"data_fingerprint": Store(cfg.data.store).meta["fingerprint"]}
+    if cfg.data.unlabelled is not None:
+        extra = Store(cfg.data.unlabelled.store)
+        data["unlabelled_fingerprint"] = extra.meta["fingerprint"]
+        data["unlabelled_runs"] = json.dumps(extra.runs("unlabelled"))
+    return data
+
+
+def backbone_data(path: Path) -> dict[str, str]:
+    """The data a backbone recorded when it was written (empty for backbones written before it was recorded)."""
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata() or {}
+    return {k: v for k, v in meta.items() if k in ("data_fingerprint", "unlabelled_fingerprint", "unlabelled_runs")}
+
+
+def require_same_data(path: Path, now: dict[str, str]) -> None:
+    """Refuse to reuse a backbone pre-trained on other data than the config names now (another archive, another
+    ``before`` cut-off): fine-tuning on it would record data it never read. Fingerprints of two kinds (listing and
+    content, ``training.fingerprint``) cannot be compared and pass, as does a backbone that recorded nothing."""
+    then = backbone_data(path)
+    changed = [
+        key
+        for key in sorted(then.keys() & now.keys())
+        if then[key] != now[key] and not (key.endswith("fingerprint") and is_listing(then[key]) != is_listing(now[key]))
+    ]
+    changed += sorted(then.keys() ^ now.keys()) if then else []
+    if changed:
+        raise DataError(
+            f"pre-trained on other data than the config names now ({', '.join(changed)} differ): delete it and "
+            f"{path.with_suffix('.ckpt').name} to pre-train again",
+            path,
+        )
 
 
 def group_ratios(cfg: TrainConfig, mask_ratio: float, rain_ratio: float | None) -> float | list[float]:
@@ -84,6 +125,7 @@ def pretrain(
     epochs = cfg.pretrain.epochs if epochs is None else epochs
     out = backbone_path(cfg, ratio, epochs, rain_ratio, seed, norm_pix, tube)
     if out.exists():
+        require_same_data(out, pretraining_data(cfg))
         return out
     _rank, _, device = distributed.setup()
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
@@ -126,6 +168,6 @@ def pretrain(
         # `training probe` the rest.
         state = {k: v.detach().cpu().contiguous() for k, v in distributed.unwrap(model).state_dict().items()}
         with atomic_path(out) as tmp:
-            save_file(state, str(tmp))
+            save_file(state, str(tmp), metadata=pretraining_data(cfg))
     distributed.barrier()
     return out
