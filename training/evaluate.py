@@ -29,6 +29,7 @@ from engine.verify.categorical import (
 from engine.verify.report import score_folder
 from training.config import HELDOUT, HELDOUT_SEED, THRESHOLDS, TrainConfig
 from training.fingerprint import fingerprint, is_listing
+from training.pretrain import pretraining_data, unlabelled_read
 from training.provenance import SEEN, seen_in_pretraining, unseen
 from training.questions import compare_all
 from training.report import render
@@ -215,17 +216,6 @@ def _score_model_on_archive(
     return summed, leads, per_run_lead(tables["val_tuned"])
 
 
-def _unlabelled_sources(cfg: TrainConfig) -> list[tuple[str | None, list[str]]]:
-    """The config's unlabelled store as ``seen_in_pretraining`` reads it: its fingerprint and runs (none without)."""
-    if cfg.data.unlabelled is None:
-        return []
-    path = Path(cfg.data.unlabelled.store) / "store.json"
-    if not path.exists():
-        raise DataError("missing: the pre-training read this unlabelled store; `prepare` rebuilds it", path)
-    meta = json.loads(path.read_text())
-    return [(meta["fingerprint"], sorted({s["run"] for s in meta["samples"]}))]
-
-
 def archive_leads(cat: Catalog, lead_times: tuple[int, int]) -> list[int]:
     """The lead times of the config's range (``data.lead_times``, as the test runs') in an archive; lead 0, the
     analysis, is never scored."""
@@ -333,7 +323,7 @@ def evaluate(
     test_lead_tables: dict[str, dict[str, np.ndarray]] = {}
     test_leads: list[int] = []
     trained_on: dict[str, str | None] = {}
-    read_unlabelled = _unlabelled_sources(cfg)
+    read_unlabelled = [unlabelled_read(pretraining_data(cfg))]
     for name in methods:
         model, manifest = load_model(weights[name])
         trained_on[name] = manifest.get("data_fingerprint")

@@ -22,7 +22,7 @@ from training.evaluate import validation_score
 from training.loop import StoreDataset, fit, random_crop
 from training.losses import rain_loss
 from training.methods import Method, last_epoch_twin
-from training.pretrain import pretrain
+from training.pretrain import pretrain, pretraining_data, unlabelled_read
 from training.store import Store
 
 
@@ -110,18 +110,6 @@ def git_commit() -> str:
         return "unknown"
 
 
-def unlabelled_fingerprint(cfg: TrainConfig) -> str | None:
-    """The extra pre-training data's fingerprint, if the config has any."""
-    u = cfg.data.unlabelled
-    return None if u is None else Store(u.store).meta["fingerprint"]
-
-
-def unlabelled_runs(cfg: TrainConfig) -> list[str] | None:
-    """The runs of the extra pre-training data (a ``before`` cut-off may keep only some of its archive's)."""
-    u = cfg.data.unlabelled
-    return None if u is None else Store(u.store).runs("unlabelled")
-
-
 def finetune_epochs(epochs: int, labelled: int, available: int) -> int:
     """Epochs over ``labelled`` of ``available`` training samples that give every method the same number of
     optimisation steps: a smaller labelled share is seen for more epochs."""
@@ -144,6 +132,8 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
     if out.exists():
         return out
     backbone = pretrain(cfg, resume=resume, progress=progress, **method.pretraining) if method.pretrained else None
+    # The extra data the backbone read (`pretrain` reuses a backbone only while the config names the same data).
+    unlabelled = unlabelled_read(pretraining_data(cfg)) if method.pretrained else (None, None)
     _, _, device = distributed.setup()
     # Early stopping (`_valbest`) leaves the seed alone: its run retraces its last-epoch twin step for step, so
     # the two differ only in which epoch's weights are kept.
@@ -227,8 +217,8 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
                     "selected_epoch": selected_epoch(history, epochs),
                 },
                 "data_fingerprint": store.meta["fingerprint"],
-                "unlabelled_fingerprint": unlabelled_fingerprint(cfg) if method.pretrained else None,
-                "unlabelled_runs": unlabelled_runs(cfg) if method.pretrained else None,
+                "unlabelled_fingerprint": unlabelled[0],
+                "unlabelled_runs": unlabelled[1],
                 "train_runs": store.runs("train"),
                 "test_runs": store.runs("test"),
                 "git_commit": git_commit(),

@@ -47,10 +47,19 @@ def pretraining_data(cfg: TrainConfig) -> dict[str, str]:
     store's archive fingerprint and, with unlabelled data, its fingerprint and runs (a JSON list)."""
     data = {"data_fingerprint": Store(cfg.data.store).meta["fingerprint"]}
     if cfg.data.unlabelled is not None:
-        extra = Store(cfg.data.unlabelled.store)
+        path = Path(cfg.data.unlabelled.store)
+        if not (path / "store.json").exists():
+            raise DataError("missing: the config's unlabelled store; `python -m training prepare` builds it", path)
+        extra = Store(path)
         data["unlabelled_fingerprint"] = extra.meta["fingerprint"]
         data["unlabelled_runs"] = json.dumps(extra.runs("unlabelled"))
     return data
+
+
+def unlabelled_read(data: dict[str, str]) -> tuple[str | None, list[str] | None]:
+    """The unlabelled data's fingerprint and runs in a ``pretraining_data`` record (None, None without any)."""
+    runs = data.get("unlabelled_runs")
+    return data.get("unlabelled_fingerprint"), None if runs is None else json.loads(runs)
 
 
 def backbone_data(path: Path) -> dict[str, str]:
