@@ -130,7 +130,7 @@ def test_unlabelled_runs_are_normalised_like_the_training_runs_and_feed_only_pre
 
     raw = yaml.safe_load(tiny_config.read_text())
     raw["name"] = "tiny_unlabelled"
-    raw["data"]["unlabelled"] = {  # the same two runs again, read as if their QPE did not exist
+    raw["data"]["unlabelled"] = {  # the labelled archive again, read as if its QPE did not exist
         "archive": raw["data"]["archive"],
         "store": str(tmp_path / "unlabelled"),
         "runs": 2,
@@ -139,18 +139,23 @@ def test_unlabelled_runs_are_normalised_like_the_training_runs_and_feed_only_pre
     }
     path = tmp_path / "unlabelled.yaml"
     path.write_text(yaml.safe_dump(raw))
+    # Its second run is a test run: pre-training must not read the inputs the networks are judged on.
+    with pytest.raises(DataError, match=r"unlabelled data would hold test runs \(2026070200\)"):
+        prepare(load_config(path), progress=False)
+    raw["data"]["unlabelled"]["before"] = "2026-07-02"  # the training run alone
+    path.write_text(yaml.safe_dump(raw))
     cfg = load_config(path)
     prepare(cfg, progress=False)
     labelled, extra = Store(cfg.data.store), Store(cfg.data.unlabelled.store)
     assert extra.y is None and not (tmp_path / "unlabelled" / "y.npy").exists()
-    assert extra.stats == labelled.stats
-    np.testing.assert_array_equal(np.asarray(extra.x), np.asarray(labelled.x))
+    assert extra.stats == labelled.stats and extra.runs("unlabelled") == labelled.runs("train")
+    np.testing.assert_array_equal(np.asarray(extra.x), np.asarray(labelled.x)[: len(extra.x)])
     with pytest.raises(ValueError, match="no labels"):
         StoreDataset(extra, np.arange(2))
     pretrain(cfg, progress=False)
     log = [json.loads(line) for line in (cfg.out_dir / "train_log.jsonl").read_text().splitlines()]
-    # 1 labelled training run + 2 unlabelled runs, 4 lead times each; validation is empty in the tiny split
-    assert log[-1]["samples"] == 12
+    # 1 labelled training run + 1 unlabelled run, 4 lead times each; validation is empty in the tiny split
+    assert log[-1]["samples"] == 8
 
 
 def test_ablation_names_parse_into_methods_with_their_own_backbones(tiny_config: Path):

@@ -115,6 +115,16 @@ def prepare_unlabelled(cfg: TrainConfig, stats: NormStats, progress: bool = True
     fp = fingerprint(archive, progress)
     cat = Catalog(archive)
     runs = unlabelled_runs(cat, u.before)
+    labelled = Store(cfg.data.store)
+    if archive.resolve() == Path(cfg.data.archive).resolve() or fp == labelled.meta["fingerprint"]:
+        tested = sorted(set(runs) & set(labelled.runs("test")))
+        if tested:
+            raise DataError(
+                f"the unlabelled data would hold test runs ({', '.join(tested)}): this is the training archive, so "
+                "pre-training would read the NWP of runs the networks are judged on; set data.unlabelled.before "
+                "or name another archive",
+                archive,
+            )
     if _up_to_date(store, fingerprint=fp, normalisation=stats.to_dict()) and Store(store).runs("unlabelled") == runs:
         return store
     leads = list(range(cfg.data.lead_times[0], cfg.data.lead_times[1] + 1))
