@@ -1008,6 +1008,12 @@ def test_compare_pairs_methods_of_two_result_files_on_shared_runs(tmp_path: Path
     )
     assert res.returncode == 0 and "scratch_10pct, 2 draws" in res.stdout and "10 mm/h: +0.3333" in res.stdout
     assert "cannot tell whether both learnt from the same archive" in res.stdout
+    # Runs of the same names from two different held-out archives are not the same runs.
+    for path, fp in ((big, "sha256:" + "a" * 64), (small, "sha256:" + "b" * 64)):
+        path.write_text(json.dumps({**json.loads(path.read_text()), "heldout_archive": fp}))
+    with pytest.raises(DataError, match="different archives \\(aaaaaaaa and bbbbbbbb\\): the same run names"):
+        compare_results((big, "unet"), (small, "unet"))
+    assert compare_results((big, "unet"), (draws, "scratch_10pct"))[1]["runs"] == 8  # one side recorded none
 
 
 def test_compare_warns_when_the_two_sides_learnt_from_different_training_archives(tmp_path: Path):

@@ -9,14 +9,17 @@ are only shared by configs with the same data, and a comparison over different r
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import DataError
 from training.config import HELDOUT
+from training.fingerprint import is_listing, short
 from training.provenance import SEEN, archive_label, archives, unseen
 from training.questions import compare, pooled_repeats
 
 RUN_KEYS = {"test": ("test_runs", "run_tables"), HELDOUT: ("heldout_runs", "heldout_run_tables")}
+ARCHIVE_KEYS = {"test": "test_archive", HELDOUT: "heldout_archive"}  # where each dataset's observations came from
 
 
 def parse_spec(spec: str) -> tuple[Path, str]:
@@ -27,13 +30,21 @@ def parse_spec(spec: str) -> tuple[Path, str]:
     return Path(path), method
 
 
-def method_tables(
-    path: Path, method: str, dataset: str, pool: str | None
-) -> tuple[list[str], dict, str, set[str | None], list[str]]:
-    """The runs of ``dataset`` in the evaluation at ``path`` and ``method``'s per-run contingency tables there;
-    with ``pool="seed"`` (``"draw"``), summed with its ``_seedN`` (``_drawN``) twins, as ``evaluate`` pools them.
-    Also returns the label used, the training archives of the networks behind it and the runs of ``dataset`` the
-    file's pre-training read (``training.provenance``)."""
+@dataclass(frozen=True)
+class Side:
+    """One side of a comparison: a method (or a pool of its repeats) as one ``evaluation.json`` scored it."""
+
+    runs: list[str]  # the runs of the dataset, in the file's order
+    tables: dict  # {threshold: [one contingency table per run]}
+    label: str  # the method, or ``X, N seeds`` / ``X, N draws``
+    trained_on: set[str | None]  # training-archive fingerprints of the networks behind it
+    seen: list[str]  # runs of the dataset its config's pre-training read
+    scored_on: str | None  # fingerprint of the archive the dataset's observations came from, if recorded
+
+
+def method_tables(path: Path, method: str, dataset: str, pool: str | None) -> Side:
+    """``method``'s per-run contingency tables on ``dataset`` in the evaluation at ``path``; with ``pool="seed"``
+    (``"draw"``), summed with its ``_seedN`` (``_drawN``) twins, as ``evaluate`` pools them."""
     if dataset not in RUN_KEYS:
         raise DataError(f"unknown dataset {dataset!r}: one of {sorted(RUN_KEYS)}")
     try:
@@ -50,15 +61,16 @@ def method_tables(
     if method not in tables:
         raise DataError(f"{path}: no method {method!r} on {dataset}; it has {', '.join(tables)}")
     seen = result.get(SEEN, []) if dataset == HELDOUT else []
+    scored_on = result.get(ARCHIVE_KEYS[dataset])
     if pool is None:
-        return result[runs_key], tables[method], method, archives(method, trained_on), seen
+        return Side(result[runs_key], tables[method], method, archives(method, trained_on), seen, scored_on)
     if pool not in ("seed", "draw"):
         raise ValueError(f"pool must be 'seed', 'draw' or None, not {pool!r}")
     pools = {name: t for name, t in pooled_repeats(tables, pool).items() if name.startswith(f"{method}, ")}
     if not pools:
         raise DataError(f"{path}: no _{pool}N twins of {method!r} to pool on {dataset}")
     label, pooled = next(iter(pools.items()))
-    return result[runs_key], pooled, label, archives(label, trained_on), seen
+    return Side(result[runs_key], pooled, label, archives(label, trained_on), seen, scored_on)
 
 
 def compare_results(
@@ -67,29 +79,35 @@ def compare_results(
     """CSI of method ``a`` minus method ``b`` per event threshold, with the 95 % paired-bootstrap interval over
     the runs both files scored (``training.questions.compare``), less any run either side's pre-training read;
     ``pool``: see ``method_tables``. Each row says whether the two sides' networks learnt from the same training
-    archive (``archives``) and how many runs were left out as seen (``seen_left_out``)."""
-    runs_a, tables_a, label_a, archives_a, seen_a = method_tables(*a, dataset, pool)
-    runs_b, tables_b, label_b, archives_b, seen_b = method_tables(*b, dataset, pool)
-    if runs_a != runs_b:
+    archive (``archives``) and how many runs were left out as seen (``seen_left_out``). Files that recorded
+    different archives for the dataset's observations are refused: their runs share names, not data."""
+    sa, sb = method_tables(*a, dataset, pool), method_tables(*b, dataset, pool)
+    if sa.runs != sb.runs:
         raise DataError(
-            f"{a[0]} and {b[0]} scored different {dataset} runs ({len(runs_a)} and {len(runs_b)}): "
+            f"{a[0]} and {b[0]} scored different {dataset} runs ({len(sa.runs)} and {len(sb.runs)}): "
             f"a paired test needs the same runs (the held-out archive is shared by configs with equal heldout_runs)"
         )
-    seen = set(seen_a) | set(seen_b)
-    runs, tables_a = unseen(runs_a, tables_a, seen)
-    _, tables_b = unseen(runs_b, tables_b, seen)
+    fps = {sa.scored_on, sb.scored_on} - {None}
+    if len(fps) > 1 and len({is_listing(fp) for fp in fps}) == 1:
+        raise DataError(
+            f"{a[0]} and {b[0]} scored {dataset} runs of different archives ({short(sa.scored_on)} and "
+            f"{short(sb.scored_on)}): the same run names, other observations"
+        )
+    seen = set(sa.seen) | set(sb.seen)
+    runs, tables_a = unseen(sa.runs, sa.tables, seen)
+    _, tables_b = unseen(sb.runs, sb.tables, seen)
     if not runs:
         raise DataError(f"every {dataset} run of {a[0]} and {b[0]} was read in pre-training: nothing left to judge")
     rows = compare({"a": tables_a, "b": tables_b}, [("a", "b")])
     return [
         {
             **r,
-            "a": f"{a[0]}:{label_a}",
-            "b": f"{b[0]}:{label_b}",
+            "a": f"{a[0]}:{sa.label}",
+            "b": f"{b[0]}:{sb.label}",
             "dataset": dataset,
             "runs": len(runs),
-            "seen_left_out": len(runs_a) - len(runs),
-            "archives": archive_label(archives_a, archives_b),
+            "seen_left_out": len(sa.runs) - len(runs),
+            "archives": archive_label(sa.trained_on, sb.trained_on),
         }
         for r in rows
     ]
