@@ -848,6 +848,15 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tiny_config: Path, tmp_pa
     )
     assert [h["epoch"] for h in history] == [1, 2, 3]
     assert not list(tmp_path.glob("*.tmp"))
+    # A checkpoint written while training on other data is not resumed from: the run would mix two datasets.
+    before, after = {"data_fingerprint": "sha256:" + "a" * 64}, {"data_fingerprint": "sha256:" + "b" * 64}
+    args = (data, step, opt2, None, 3, 2, ckpt, tmp_path / "log.jsonl", 0, torch.device("cpu"), "t")
+    calls["n"] = 0
+    with pytest.raises(KeyboardInterrupt):
+        fit(model2, *args, resume=False, progress=False, data=before)
+    with pytest.raises(DataError, match=r"m.ckpt: written while training on other data \(data_fingerprint differ"):
+        fit(model2, *args, progress=False, data=after)
+    assert len(fit(model2, *args, progress=False, data=before)) == 3
 
 
 def test_loader_workers_read_ahead_without_changing_what_is_learned(tiny_config: Path, tmp_path: Path):

@@ -132,8 +132,13 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
     if out.exists():
         return out
     backbone = pretrain(cfg, resume=resume, progress=progress, **method.pretraining) if method.pretrained else None
-    # The extra data the backbone read (`pretrain` reuses a backbone only while the config names the same data).
-    unlabelled = unlabelled_read(pretraining_data(cfg)) if method.pretrained else (None, None)
+    # What this network learns from, the backbone's data included (`pretrain` reuses a backbone only while the
+    # config names the same data); a checkpoint of other data is not resumed from.
+    if method.pretrained:
+        data = pretraining_data(cfg)
+    else:
+        data = {"data_fingerprint": Store(cfg.data.store).meta["fingerprint"]}
+    unlabelled = unlabelled_read(data)
     _, _, device = distributed.setup()
     # Early stopping (`_valbest`) leaves the seed alone: its run retraces its last-epoch twin step for step, so
     # the two differ only in which epoch's weights are kept.
@@ -182,6 +187,7 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
         (lambda m: validation_score(m, store, device, method.val_events)) if checks else None,
         checks,
         cfg.data.loader_workers,
+        data,
     )
     if distributed.is_main():
         model_cfg = asdict(UNetConfig()) if method.arch == "unet" else model_config(cfg, method).to_dict()

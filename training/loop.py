@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +14,9 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
 from engine.data.atomic import atomic_path
+from engine.errors import DataError
 from training import distributed
+from training.provenance import data_changes
 from training.store import Store
 
 
@@ -67,16 +69,27 @@ def fit(
     validate: Callable[[torch.nn.Module], float] | None = None,
     check_epochs: Collection[int] = (),
     workers: int = 0,
+    data: Mapping[str, str] | None = None,
 ) -> list[dict]:
     """Train for ``epochs`` epochs; after each, write ``checkpoint`` atomically. Resumes from it if present.
 
     With ``validate`` (model -> score, higher is better), the model is scored after each epoch in
     ``check_epochs`` and the best-scoring weights are the ones left in ``model`` at the end (early stopping
-    without stopping: the schedule still runs to its end, so every method gets the same steps)."""
+    without stopping: the schedule still runs to its end, so every method gets the same steps).
+
+    ``data`` (fingerprints and runs of what the dataset holds, ``training.pretrain.pretraining_data``) is kept in
+    the checkpoint, and a checkpoint written while training on other data is not resumed from."""
     start, history, best = 0, [], None
     core = distributed.unwrap(model)
     if resume and checkpoint.exists():
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        changed = data_changes(json.loads(state.get("data") or "{}"), data or {})
+        if changed:
+            raise DataError(
+                f"written while training on other data ({', '.join(changed)} differ): delete it, or start over "
+                "with --no-resume",
+                checkpoint,
+            )
         core.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None and state.get("scheduler"):
@@ -146,6 +159,7 @@ def fit(
                         "epoch": epoch + 1,
                         "history": json.dumps(history),
                         "best": best,
+                        "data": json.dumps(dict(data or {})),
                     },
                     tmp,
                 )

@@ -19,9 +19,9 @@ from engine.model.network import PostProcessor
 from engine.model.patch_embed import random_token_mask, token_mask_to_pixels
 from training import distributed
 from training.config import TrainConfig
-from training.fingerprint import is_listing
 from training.loop import StoreDataset, fit, random_crop
 from training.losses import masked_mse, patch_normalised
+from training.provenance import data_changes
 from training.store import Store
 
 
@@ -71,15 +71,8 @@ def backbone_data(path: Path) -> dict[str, str]:
 
 def require_same_data(path: Path, now: dict[str, str]) -> None:
     """Refuse to reuse a backbone pre-trained on other data than the config names now (another archive, another
-    ``before`` cut-off): fine-tuning on it would record data it never read. Fingerprints of two kinds (listing and
-    content, ``training.fingerprint``) cannot be compared and pass, as does a backbone that recorded nothing."""
-    then = backbone_data(path)
-    changed = [
-        key
-        for key in sorted(then.keys() & now.keys())
-        if then[key] != now[key] and not (key.endswith("fingerprint") and is_listing(then[key]) != is_listing(now[key]))
-    ]
-    changed += sorted(then.keys() ^ now.keys()) if then else []
+    ``before`` cut-off): fine-tuning on it would record data it never read."""
+    changed = data_changes(backbone_data(path), now)
     if changed:
         raise DataError(
             f"pre-trained on other data than the config names now ({', '.join(changed)} differ): delete it and "
@@ -171,6 +164,7 @@ def pretrain(
         resume,
         progress,
         workers=cfg.data.loader_workers,
+        data=pretraining_data(cfg),
     )
     if distributed.is_main():
         # The whole reconstruction network: fine-tuning loads what its method inherits (`network.inherited`),

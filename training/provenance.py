@@ -85,3 +85,17 @@ def unseen(runs: list[str], tables: Mapping[str, list], seen: Collection[str]) -
     """``runs`` without those in ``seen``, and per-run ``tables`` (``{threshold: [one table per run]}``) on them."""
     keep = [i for i, r in enumerate(runs) if r not in seen]
     return [runs[i] for i in keep], {thr: [per_run[i] for i in keep] for thr, per_run in tables.items()}
+
+
+def data_changes(then: Mapping[str, str], now: Mapping[str, str]) -> list[str]:
+    """The entries that differ between two records of the data a training read (``training.pretrain.
+    pretraining_data``: fingerprints and runs). Fingerprints of two kinds (listing and content) cannot be compared
+    and pass; a record that holds nothing (written before records were kept) passes."""
+    if not then:
+        return []
+    changed = [
+        key
+        for key in sorted(then.keys() & now.keys())
+        if then[key] != now[key] and not (key.endswith("fingerprint") and is_listing(then[key]) != is_listing(now[key]))
+    ]
+    return changed + sorted(then.keys() ^ now.keys())
