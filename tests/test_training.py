@@ -486,6 +486,9 @@ def test_pretraining_on_the_season_so_far_keeps_those_heldout_runs_out_of_every_
     assert pair["difference"] == pytest.approx(csi[0] - csi[1], abs=1e-4)
     readme = (Path(cfg.results_dir) / "README.md").read_text()
     assert "Pre-training read the NWP (never the QPE) of 1 of these held-out runs" in readme
+    # ... and scores each network on the run no pre-training read, beside the rows over both.
+    assert "## heldout_seed2024, the 1 runs no pre-training read (2026070200 to 2026070200)" in readme
+    assert f"| scratch | {csi[1]:.3f} |" in readme
     file = Path(cfg.results_dir) / "evaluation.json"
     rows = compare_results((file, "pretrained_continuous"), (file, "scratch"))
     assert rows[0]["runs"] == 1 and rows[0]["seen_left_out"] == 1

@@ -106,7 +106,8 @@ def render(result: dict) -> str:
                 )
             lines.append("")
     comparisons = _comparisons(result.get("comparisons", []), result.get(SEEN, []))
-    return "\n".join(lines + _label_share(rows) + _seed_spread(rows) + comparisons)
+    unseen = _unseen_heldout(result)
+    return "\n".join(lines + unseen + _label_share(rows) + _seed_spread(rows) + comparisons)
 
 
 def _archives(result: dict) -> list[str]:
@@ -138,10 +139,38 @@ def _seen_note(seen: list[str]) -> list[str]:
         return []
     return [
         f"**Pre-training read the NWP (never the QPE) of {len(seen)} of these held-out runs** ({seen[0]} to "
-        f"{seen[-1]}). The held-out rows below include them; the paired tests leave them out, as "
-        "`python -m training compare` does.",
+        f"{seen[-1]}). The held-out rows below include them; the table of the runs no pre-training read and the "
+        "paired tests leave them out, as `python -m training compare` does.",
         "",
     ]
+
+
+def _unseen_heldout(result: dict) -> list[str]:
+    """Where a config's pre-training read some held-out runs: each network's scores on the others alone (its
+    per-run tables summed, val-tuned decisions). The raw NWP keeps no per-run tables, so it is not in this table."""
+    seen = set(result.get(SEEN, []))
+    runs = result.get("heldout_runs", [])
+    keep = [i for i, r in enumerate(runs) if r not in seen]
+    if not seen or not keep:
+        return []
+    lines = [
+        f"## {HELDOUT}, the {len(keep)} runs no pre-training read ({runs[keep[0]]} to {runs[keep[-1]]}), val-tuned",
+        "",
+        "| method | CSI 0.1 | bias 0.1 | CSI 10 | POD 10 | FAR 10 | bias 10 |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for method, tables in result.get("heldout_run_tables", {}).items():
+        scores = {}
+        for thr in THRESHOLDS:
+            per_run = tables[f"{thr:g}"]
+            summed = {k: sum(per_run[i][j] for i in keep) for j, k in enumerate(TABLE_KEYS)}
+            scores[thr] = {k: float(v) if np.isfinite(v) else None for k, v in categorical_scores(summed).items()}
+        lo, hi = scores[THRESHOLDS[0]], scores[THRESHOLDS[1]]
+        lines.append(
+            f"| {method} | {_fmt(lo['csi'])} | {_fmt(lo['bias'])} | {_fmt(hi['csi'])} | {_fmt(hi['pod'])} | "
+            f"{_fmt(hi['far'])} | {_fmt(hi['bias'])} |"
+        )
+    return [*lines, ""]
 
 
 def _comparisons(comparisons: list[dict], seen: list[str]) -> list[str]:
