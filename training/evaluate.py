@@ -376,7 +376,7 @@ def evaluate(
     result = in_config_order(result, ["raw_nwp", *cfg.methods, *cfg.ablations])
     # Paired tests on the held-out archive leave out the runs the pre-training read (none for most configs).
     heldout_tables = result.get("heldout_run_tables", {})
-    unseen_heldout = {m: unseen(cat.runs(), t, result[SEEN])[1] for m, t in heldout_tables.items()}
+    unseen_heldout = {m: unseen(result["heldout_runs"], t, result[SEEN])[1] for m, t in heldout_tables.items()}
     result["comparisons"] = [
         {"dataset": dataset, **c}
         for dataset, tables in (("test", result.get("run_tables", {})), (HELDOUT, unseen_heldout))

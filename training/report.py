@@ -10,7 +10,7 @@ import numpy as np
 from engine.verify.categorical import TABLE_KEYS, categorical_scores
 from training.config import HELDOUT, THRESHOLDS
 from training.fingerprint import short
-from training.provenance import SEEN, UNKNOWN, by_archive
+from training.provenance import SEEN, UNKNOWN, by_archive, unseen
 
 
 def _decision_ok(r: dict, decision: str) -> bool:
@@ -148,22 +148,21 @@ def _seen_note(seen: list[str]) -> list[str]:
 def _unseen_heldout(result: dict) -> list[str]:
     """Where a config's pre-training read some held-out runs: each network's scores on the others alone (its
     per-run tables summed, val-tuned decisions). The raw NWP keeps no per-run tables, so it is not in this table."""
-    seen = set(result.get(SEEN, []))
-    runs = result.get("heldout_runs", [])
-    keep = [i for i, r in enumerate(runs) if r not in seen]
-    if not seen or not keep:
+    seen = result.get(SEEN, [])
+    runs = unseen(result.get("heldout_runs", []), {}, seen)[0]
+    if not seen or not runs:
         return []
     lines = [
-        f"## {HELDOUT}, the {len(keep)} runs no pre-training read ({runs[keep[0]]} to {runs[keep[-1]]}), val-tuned",
+        f"## {HELDOUT}, the {len(runs)} runs no pre-training read ({runs[0]} to {runs[-1]}), val-tuned",
         "",
         "| method | CSI 0.1 | bias 0.1 | CSI 10 | POD 10 | FAR 10 | bias 10 |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for method, tables in result.get("heldout_run_tables", {}).items():
+        kept = unseen(result["heldout_runs"], tables, seen)[1]
         scores = {}
         for thr in THRESHOLDS:
-            per_run = tables[f"{thr:g}"]
-            summed = {k: sum(per_run[i][j] for i in keep) for j, k in enumerate(TABLE_KEYS)}
+            summed = {k: sum(t[j] for t in kept[f"{thr:g}"]) for j, k in enumerate(TABLE_KEYS)}
             scores[thr] = {k: float(v) if np.isfinite(v) else None for k, v in categorical_scores(summed).items()}
         lo, hi = scores[THRESHOLDS[0]], scores[THRESHOLDS[1]]
         lines.append(
