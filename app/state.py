@@ -103,14 +103,18 @@ def _upload_box() -> None:
             accept_multiple_files=True,
             key="upload_files",
         )
-        if st.form_submit_button("Score this run") and files:
-            try:
-                folder, run = stage_run([(f.name, f.getvalue()) for f in files], cache_dir() / "uploads", data_dir())
-            except DataError as exc:
-                st.error(f"Upload refused: {exc}")
-                return
-            st.session_state["upload"] = (str(folder), run)
-            st.rerun()
+        if not st.form_submit_button("Score this run"):
+            return
+        if not files:  # also what the form sends while an upload is still in flight
+            st.warning("No GRIB2 file received: choose your files, wait until each shows its size, then press again.")
+            return
+        try:
+            folder, run = stage_run([(f.name, f.getvalue()) for f in files], cache_dir() / "uploads", data_dir())
+        except DataError as exc:
+            st.error(f"Upload refused: {exc}")
+            return
+        st.session_state["upload"] = (str(folder), run)
+        st.rerun()
 
 
 @st.cache_resource(show_spinner="Loading the model...")

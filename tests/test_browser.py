@@ -45,6 +45,25 @@ def test_main_page_renders_maps_in_a_real_browser(server: str, tmp_path: Path):
     assert len(np.unique(img)) > 50, "maps add many shades"
 
 
+def _upload(page, files: list, timeout_s: float = 60) -> None:
+    """Choose ``files`` in the uploader and wait until the server has received every one of them: the form sends no
+    file that is still uploading, so pressing its button earlier scores nothing."""
+    received: list = []
+
+    def on_response(response) -> None:
+        if "/_stcore/upload_file/" in response.url and response.request.method == "PUT":
+            received.append(response.status)
+
+    page.on("response", on_response)
+    page.locator("input[type=file]").set_input_files(files)
+    for _ in range(int(timeout_s * 10)):
+        if len(received) >= len(files):
+            break
+        page.wait_for_timeout(100)
+    page.remove_listener("response", on_response)
+    assert len(received) == len(files) and all(200 <= code < 300 for code in received), f"uploads answered {received}"
+
+
 def test_a_forecaster_uploads_a_grib_run_and_sees_it_scored(server: str, demo_archive: Path):
     from playwright.sync_api import sync_playwright
 
@@ -56,15 +75,13 @@ def test_a_forecaster_uploads_a_grib_run_and_sees_it_scored(server: str, demo_ar
         page.goto(server, wait_until="networkidle", timeout=180_000)
         page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 3", timeout=180_000)
         page.get_by_text("Data source").click()
-        page.locator("input[type=file]").set_input_files(
-            [{"name": "bad.grib2", "mimeType": "application/octet-stream", "buffer": b"GRIB garbage"}]
-        )
-        page.wait_for_function("document.body.innerText.includes('bad.grib2')", timeout=60_000)  # uploaded
+        page.get_by_role("button", name="Score this run").click()  # nothing chosen yet: told so, not ignored
+        page.wait_for_function("document.body.innerText.includes('No GRIB2 file received')", timeout=60_000)
+        _upload(page, [{"name": "bad.grib2", "mimeType": "application/octet-stream", "buffer": b"GRIB garbage"}])
         page.get_by_role("button", name="Score this run").click()
         page.wait_for_function("document.body.innerText.includes('Upload refused')", timeout=60_000)
         assert "bad.grib2: message 1 is truncated" in page.inner_text("body")
-        page.locator("input[type=file]").set_input_files([str(f) for f in files])
-        page.wait_for_function(f"document.body.innerText.includes('{files[0].name[-11:]}')", timeout=60_000)
+        _upload(page, [str(f) for f in files])
         page.get_by_role("button", name="Score this run").click()
         page.wait_for_function(f"document.body.innerText.includes('Showing your uploaded run {run}')", timeout=120_000)
         # the uploaded run holds lead times 0-3 h only
