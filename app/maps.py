@@ -57,17 +57,26 @@ def _frame(fig: go.Figure, lat: np.ndarray, lon: np.ndarray, title: str, height:
                 showlegend=False,
             )
         )
+    # Colour bars lie under the maps: beside them they took a third of a map's width, and unequal label widths
+    # gave the maps of one row unequal sizes.
+    fig.update_traces(
+        colorbar={"orientation": "h", "y": -0.2, "yanchor": "top", "thickness": 12, "len": 1.0, "title_side": "top"},
+        selector={"type": "heatmap"},
+    )
     fig.update_layout(
         title={"text": title, "font": {"size": 14}},
         height=height,
         margin={"l": 10, "r": 10, "t": 36, "b": 10},
         plot_bgcolor="white",
-        xaxis={"range": [lon[0], lon[-1]], "title": "longitude (°E)", "showgrid": False},
+        # constrain="domain": the locked aspect shrinks the plot, never widens the range, so every map of a page
+        # shows the same area whatever the width of its colour-bar labels.
+        xaxis={"range": [lon[0], lon[-1]], "title": "longitude (°E)", "showgrid": False, "constrain": "domain"},
         yaxis={
             "range": [lat[0], lat[-1]],
             "title": "latitude (°N)",
             "scaleanchor": "x",
             "scaleratio": 1.2,
+            "constrain": "domain",
             "showgrid": False,
         },
     )

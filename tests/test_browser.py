@@ -19,7 +19,13 @@ def server(demo_archive: Path, tmp_path_factory: pytest.TempPathFactory):
         yield url
 
 
-def screenshot(url: str, path: Path | None = None, wait_charts: int = 3) -> tuple[bytes, str]:
+# The area each drawn map shows: [[lon0, lon1], [lat0, lat1]] as plotly rendered it, for plots with a latitude axis.
+MAP_EXTENTS = """[...document.querySelectorAll('.js-plotly-plot')]
+    .filter(p => p._fullLayout && String(p._fullLayout.yaxis.title.text).startsWith('latitude'))
+    .map(p => [p._fullLayout.xaxis.range, p._fullLayout.yaxis.range])"""
+
+
+def screenshot(url: str, path: Path | None = None, wait_charts: int = 3) -> tuple[bytes, str, list]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -30,14 +36,18 @@ def screenshot(url: str, path: Path | None = None, wait_charts: int = 3) -> tupl
         page.wait_for_timeout(1500)
         png = page.screenshot(path=str(path) if path else None, full_page=True)
         text = page.inner_text("body")
+        extents = page.evaluate(MAP_EXTENTS)
         browser.close()
-    return png, text
+    return png, text, extents
 
 
 def test_main_page_renders_maps_in_a_real_browser(server: str, tmp_path: Path):
-    _png, text = screenshot(server, tmp_path / "main.png")
+    _png, text, extents = screenshot(server, tmp_path / "main.png")
     assert "Traceback" not in text and "Error" not in text
     assert "Hourly rain over Korea" in text and "KST" in text
+    # NWP, post-processed, observed and the two hit/miss maps: side by side, so all over the same area
+    assert len(extents) == 5, extents
+    assert np.allclose(extents, extents[0], atol=0.01), f"the maps show different areas: {extents}"
     from PIL import Image
 
     img = np.asarray(Image.open(tmp_path / "main.png").convert("L"), dtype=float)
