@@ -95,6 +95,22 @@ def test_every_page_renders(env: Path, page: str):
         assert 0 <= table.loc["nwp", "CSI"] <= 1
         at.sidebar.select_slider[0].set_value(0.1).run()
         assert at.dataframe[0].value.loc["nwp", "CSI"] > table.loc["nwp", "CSI"]
+    if page == "3_Model_card.py":
+        from engine.model.weights import DEFAULT_WEIGHTS, read_manifest
+
+        metrics = read_manifest(DEFAULT_WEIGHTS)["metrics"]
+        headline = at.dataframe[0].value.set_index(["data", "forecast"])
+        model = headline.loc[("test runs (training season)", "post-processed")]
+        assert model["CSI 10 mm/h"] == round(metrics["test"]["csi_10"], 3)
+        ratio = metrics["test"]["csi_10"] / metrics["raw_nwp_test"]["csi_10"]
+        assert model["CSI 10 mm/h vs raw NWP"] == f"{ratio:.1f}x"
+        # the baselines table comes from the results README, and the limits say what it shows
+        spread = at.dataframe[1].value
+        unet = float(spread.loc["U-Net from scratch", "CSI 10 mean"])
+        ours = float(spread.loc["this network, pre-trained (shipped)", "CSI 10 mean"])
+        limits = at.markdown[-1].value
+        assert ("Not better than a U-Net at heavy rain" in limits) == (ours < unet + 0.01)
+        assert ours >= unet + 0.01 or f"{ours:.3f} over seeds against {unet:.3f}" in limits
     if page == "2_Case_library.py":
         table = at.dataframe[0].value
         assert list(table["run"]) and all(link.startswith("/?run=") for link in table["open"])
