@@ -61,7 +61,7 @@ def _scores_table(scores: dict, lead_index: int) -> pd.DataFrame:
             row[f"NWP ({scope})"] = values["nwp"]
             if "model" in values:
                 row[f"model ({scope})"] = values["model"]
-                row[f"model - NWP ({scope})"] = values["model"] - values["nwp"]
+                row[f"Δ ({scope})"] = values["model"] - values["nwp"]
         rows.append(row)
     return pd.DataFrame(rows).set_index("score")
 
@@ -149,7 +149,7 @@ def main() -> None:
         src: {k: int(scores[src]["per_lead"][k][i]) for k in ("hits", "misses", "false_alarms")} for src in scores
     }
     left.subheader(f"Scores at {threshold:g} mm/h")
-    left.dataframe(table.style.format("{:.3f}", na_rep="-"), width="stretch")
+    left.dataframe(table.style.format("{:.3f}"), width="stretch", placeholder="–")
     left.caption(
         "Observed events this lead: "
         + str(counts["nwp"]["hits"] + counts["nwp"]["misses"])
@@ -158,6 +158,7 @@ def main() -> None:
             f"{src}: {c['hits']} hits, {c['misses']} misses, {c['false_alarms']} false alarms"
             for src, c in counts.items()
         )
+        + " · Δ = model − NWP · – = undefined (e.g. FAR where nothing was forecast)"
     )
     series = {f"{src} CSI": scores[src]["per_lead"]["csi"] for src in scores}
     right.plotly_chart(maps.lead_curve(leads, series, f"CSI by lead time, run {run}"), width="stretch")

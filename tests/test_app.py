@@ -36,6 +36,7 @@ def test_viewer_shows_maps_scores_and_utc_kst(env: Path):
 
     # NWP, model and QPE maps, two contingency maps, the CSI curve (no model map or model contingency without weights)
     assert len(at.get("plotly_chart")) == (6 if DEFAULT_WEIGHTS.exists() else 4)
+    assert at.dataframe[0].proto.placeholder == "–", "an undefined score (FAR with nothing forecast) reads '–'"
     header = next(c.value for c in at.caption if c.value.startswith("Run "))
     assert "UTC" in header and "KST" in header and "lead 27 h" in header
 
@@ -90,6 +91,7 @@ def test_every_page_renders(env: Path, page: str):
     at = AppTest.from_file(str(ROOT / "pages" / page), default_timeout=300).run()
     assert not at.exception, at.exception
     assert not at.error
+    assert all(d.proto.placeholder == "–" for d in at.dataframe), "an undefined score reads '–', not 'None'"
     if page == "1_Verification.py":
         table = at.dataframe[0].value
         assert 0 <= table.loc["nwp", "CSI"] <= 1

@@ -108,7 +108,11 @@ def main() -> None:
         yaxis_range=[0, 1],
     )
     table = pd.DataFrame(rows).set_index("source")
-    st.dataframe(table.style.format({c: "{:.3f}" for c in table.columns if c != "CSI 95% interval"}), width="stretch")
+    st.dataframe(
+        table.style.format({c: "{:.3f}" for c in table.columns if c != "CSI 95% interval"}),
+        width="stretch",
+        placeholder="–",
+    )
     st.plotly_chart(curve, width="stretch")
 
     c1, c2, c3 = st.columns(3)

@@ -61,6 +61,7 @@ def main() -> None:
         table,
         width="stretch",
         hide_index=True,
+        placeholder="–",
         column_config={"open": st.column_config.LinkColumn("open in viewer", display_text="open case")},
     )
     st.caption("Each link opens the case viewer at the run's peak heavy-rain lead time; the URL can be shared.")

@@ -85,7 +85,7 @@ if manifest:
         "Contingency tables summed over runs, lead times 1-48 h and QPE-valid pixels; the model forecasts an event "
         "where its probability reaches the threshold tuned on validation runs. Bias = forecast / observed area."
     )
-    st.dataframe(headline_table(metrics), hide_index=True, width="stretch")
+    st.dataframe(headline_table(metrics), hide_index=True, width="stretch", placeholder="–")
     c1, c2 = st.columns(2)
     c1.subheader("Provenance")
     c1.markdown(
@@ -108,7 +108,7 @@ if not spread.empty:
         "validation-tuned thresholds):"
     )
     headline = spread[spread["method"].isin(HEADLINE)].assign(network=lambda d: d["method"].map(HEADLINE))
-    st.dataframe(headline.set_index("network"), width="stretch")
+    st.dataframe(headline.set_index("network"), width="stretch", placeholder="–")
     with st.expander("Full evaluation: every method and ablation, per data set, with paired tests"):
         st.markdown(RESULTS.read_text().split("\n## ")[0].split("\n", 1)[1])  # how the tables were made
         st.markdown("\n".join(f"### {head}\n{body}" for head, body in sections.items()))
