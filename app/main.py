@@ -11,8 +11,8 @@ import pandas as pd
 import streamlit as st
 
 from app import maps
-from app.state import DataRef, get_run, load_or_stop, predictor
-from engine.verify.case import MODEL_THRESHOLDS, case_scores, event_probability, events
+from app.state import DataRef, get_run, load_or_stop, model_events, tuned_threshold
+from engine.verify.case import MODEL_THRESHOLDS, case_scores, events
 
 st.set_page_config(page_title="Korea rain post-processor", page_icon="🌧️", layout="wide")
 SCORE_LABELS = {"csi": "CSI", "pod": "POD", "far": "FAR", "bias": "bias", "ets": "ETS", "f1": "F1", "fss": "FSS"}
@@ -39,14 +39,9 @@ def _init_from_query(runs: list[str]) -> None:
 def _case_scores(ref: DataRef, run: str, threshold: float, p_threshold: float, window: int) -> dict:
     """Whole-run scores: computed once per setting, so moving the lead time costs nothing here."""
     data = get_run(ref, run)
-    return case_scores(events(data.nwp, data.prob, data.qpe, data.mask, threshold, p_threshold), window)
-
-
-def _tuned_threshold(threshold: float) -> float:
-    pred = predictor()
-    tuned = (pred.manifest.get("decision_thresholds") or {}) if pred is not None else {}
-    value = tuned.get(f"{threshold:g}")
-    return float(value) if value is not None else 0.5
+    return case_scores(
+        events(data.nwp, model_events(data, threshold), data.qpe, data.mask, threshold, p_threshold), window
+    )
 
 
 def _scores_table(scores: dict, lead_index: int) -> pd.DataFrame:
@@ -87,12 +82,12 @@ def main() -> None:
     threshold = sb.select_slider("Event threshold (mm/h)", options=list(MODEL_THRESHOLDS), key="threshold")
     p_threshold = sb.slider(
         "Model probability threshold",
-        0.05,
-        0.95,
-        _tuned_threshold(threshold),
-        0.05,
-        help="The model forecasts the event where P(rain >= threshold) reaches this value. The default is the "
-        "threshold that maximised CSI on the validation runs (from the weights manifest).",
+        0.01,
+        0.99,
+        tuned_threshold(threshold),
+        0.01,
+        help="The model forecasts the event where its calibrated P(rain >= threshold) reaches this value. The "
+        "default is the threshold that maximised CSI on the validation runs (from the weights manifest).",
     )
     window = sb.select_slider("FSS neighbourhood (px, 5 km each)", options=[1, 3, 5, 9, 15, 25], value=9)
     model_view = sb.radio("Model map", ["most likely class", "probability of the event"], horizontal=False)
@@ -112,16 +107,16 @@ def main() -> None:
             fig = maps.class_map(data.prob[i].argmax(0), data.lat, data.lon, "Post-processed: most likely class", when)
         else:
             fig = maps.probability_map(
-                event_probability(data.prob[i], threshold),
+                data.p_event[threshold][i],
                 data.lat,
                 data.lon,
-                f"Post-processed: P(rain >= {threshold:g} mm/h)",
+                f"Post-processed: P(rain >= {threshold:g} mm/h), calibrated",
                 when,
             )
         c2.plotly_chart(fig, width="stretch")
     c3.plotly_chart(maps.rain_map(data.qpe[i], data.lat, data.lon, "Observed QPE (mm/h)", when), width="stretch")
 
-    ev = events(data.nwp, data.prob, data.qpe, data.mask, threshold, p_threshold)
+    ev = events(data.nwp, model_events(data, threshold), data.qpe, data.mask, threshold, p_threshold)
     scores = _case_scores(ref, run, threshold, p_threshold, window)
     k1, k2 = st.columns(2)
     k1.plotly_chart(

@@ -20,6 +20,8 @@ RAIN_COLOURS = [
     "#e0301e",
     "#8e1a91",
 ]
+PROB_LEVELS = [0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9]
+PROB_COLOURS = ["#ffffff", "#e3eef9", "#c6dbef", "#9ecae1", "#6baed6", "#3182bd", "#08519c", "#54278f", "#3f007d"]
 # Okabe-Ito colour-blind-safe: correct negative, hit, miss, false alarm
 CONTINGENCY = {
     0: ("correct negative", "#f2f2f2"),
@@ -107,16 +109,25 @@ def rain_map(values: np.ndarray, lat: np.ndarray, lon: np.ndarray, title: str, w
 
 
 def probability_map(prob: np.ndarray, lat: np.ndarray, lon: np.ndarray, title: str, when: str) -> go.Figure:
+    """Event probability in steps: heavy rain is rare, so calibrated probabilities of a few per cent matter and a
+    linear 0-1 scale would show them all as the same pale colour."""
+    binned = np.digitize(prob, PROB_LEVELS).astype(float)
+    binned[~np.isfinite(prob)] = np.nan
     fig = go.Figure(
         go.Heatmap(
-            z=_f4(prob),
+            z=_f4(binned),
             x=_f4(lon),
             y=_f4(lat),
+            customdata=_f4(prob * 100),
             zmin=0,
-            zmax=1,
-            colorscale="Blues",
-            colorbar={"title": "probability"},
-            hovertemplate="P = %{z:.2f}<br>%{y:.2f}°N %{x:.2f}°E<br>" + when + "<extra></extra>",
+            zmax=len(PROB_COLOURS),
+            colorscale=_stepped(PROB_COLOURS),
+            colorbar={
+                "title": "probability (%)",
+                "tickvals": np.arange(1, len(PROB_COLOURS)),
+                "ticktext": [f"{100 * v:g}" for v in PROB_LEVELS],
+            },
+            hovertemplate="P = %{customdata:.1f} %<br>%{y:.2f}°N %{x:.2f}°E<br>" + when + "<extra></extra>",
         )
     )
     return _frame(fig, lat, lon, title)

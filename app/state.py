@@ -26,7 +26,8 @@ class RunData:
     leads: list[int]
     nwp: np.ndarray  # (lead, lat, lon) mm/h
     qpe: np.ndarray  # (lead, lat, lon) mm/h, NaN = invalid
-    prob: np.ndarray | None  # (lead, 3, lat, lon) or None without weights
+    prob: np.ndarray | None  # (lead, 3, lat, lon) class probabilities, or None without weights
+    p_event: dict[float, np.ndarray] | None  # threshold -> (lead, lat, lon) calibrated P(rain >= threshold)
     lat: np.ndarray
     lon: np.ndarray
     mask: np.ndarray
@@ -133,10 +134,25 @@ def run_data(ref: DataRef, run: str) -> RunData:
     ds = ds.sel(lead_time=pd.to_timedelta(leads, unit="h"))
     qpe = cat.load_qpe(run, leads).values
     pred = predictor()
-    prob = None
+    prob = p_event = None
     if pred is not None:
-        prob = predicted_run(cat, run, pred).sel(lead_time=pd.to_timedelta(leads, unit="h"))["probability"].values
-    return RunData(run, leads, ds["tp"].values, qpe, prob, ds["lat"].values, ds["lon"].values, cat.verify_mask)
+        out = predicted_run(cat, run, pred).sel(lead_time=pd.to_timedelta(leads, unit="h"))
+        prob = out["probability"].values
+        p_event = {float(t): out["event_probability"].sel(threshold=t).values for t in out["threshold"].values}
+    return RunData(run, leads, ds["tp"].values, qpe, prob, p_event, ds["lat"].values, ds["lon"].values, cat.verify_mask)
+
+
+def model_events(data: RunData, threshold: float) -> np.ndarray | None:
+    """The model's calibrated P(rain >= threshold) of a run, or None without weights."""
+    return data.p_event[threshold] if data.p_event is not None else None
+
+
+def tuned_threshold(threshold: float) -> float:
+    """The default model probability threshold: tuned on validation runs, in calibrated probability."""
+    from engine.calibration import decision_threshold
+
+    pred = predictor()
+    return round(decision_threshold(pred.manifest, threshold), 2) if pred is not None else 0.5
 
 
 def load_or_stop() -> tuple[DataRef, list[str]]:

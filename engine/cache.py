@@ -40,13 +40,14 @@ def predicted_run(catalog: RunSource, run: str, predictor: Predictor, folder: Pa
     path = folder / f"pred_{run}_{cache_key(catalog, run, predictor.sha256)}.nc"
     if path.exists():
         with xr.open_dataset(path) as ds:
-            return ds.load()
+            return predictor.with_event_probability(ds.load())
     ds = predictor.predict(catalog.load_run(run))
     write_prediction(ds, path)
     return ds
 
 
 def write_prediction(ds: xr.Dataset, path: str | Path) -> None:
-    encoding = {"probability": {"zlib": True, "complevel": 1}, "rain_class": {"zlib": True, "complevel": 1}}
+    encoding = {name: {"zlib": True, "complevel": 1} for name in ("probability", "rain_class", "event_probability")}
+    encoding = {name: enc for name, enc in encoding.items() if name in ds}
     with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, encoding=encoding, engine="netcdf4")

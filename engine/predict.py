@@ -129,7 +129,14 @@ class Predictor:
     def predict(self, ds: xr.Dataset) -> xr.Dataset:
         """A run's Dataset (16 channels) -> probabilities and most likely class, with provenance."""
         probs = self.probabilities(normalise(stack_channels(ds), self.stats))
-        return to_dataset(probs, ds, self.manifest)
+        return self.with_event_probability(to_dataset(probs, ds, self.manifest))
+
+    def with_event_probability(self, ds: xr.Dataset) -> xr.Dataset:
+        """``ds`` with ``event_probability`` (re)computed from its class probabilities through this manifest's
+        calibration: a prediction cached before the calibration changed is read the same as a fresh one."""
+        from engine.calibration import event_probabilities
+
+        return ds.assign(event_probability=event_probabilities(ds, self.manifest.get("calibration")))
 
 
 def to_dataset(probs: np.ndarray, source: xr.Dataset, manifest: dict) -> xr.Dataset:

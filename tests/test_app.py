@@ -70,7 +70,15 @@ def test_probability_threshold_moves_the_model_scores(env: Path):
 
     if not DEFAULT_WEIGHTS.exists():
         pytest.skip("no shipped weights")
+    from engine.calibration import decision_threshold
+    from engine.model.weights import read_manifest
+
     at = AppTest.from_file(MAIN, default_timeout=300).run()
+    # the default is the threshold tuned on validation runs, read in the calibrated probability the maps show
+    manifest = read_manifest(DEFAULT_WEIGHTS)
+    tuned = decision_threshold(manifest, 10.0)
+    assert at.sidebar.slider[1].value == round(tuned, 2)
+    assert tuned < manifest["decision_thresholds"]["10"], "the class weights inflate raw P: calibrated it is lower"
     at.sidebar.select_slider[0].set_value(0.1).run()
     low = _table(at).loc["bias", "model (run)"]
     at.sidebar.slider[1].set_value(0.9).run()
@@ -107,7 +115,9 @@ def test_every_page_renders(env: Path, page: str):
         ratio = metrics["test"]["csi_10"] / metrics["raw_nwp_test"]["csi_10"]
         assert model["CSI 10 mm/h vs raw NWP"] == f"{ratio:.1f}x"
         # the baselines table comes from the results README, and the limits say what it shows
-        spread = at.dataframe[1].value
+        spread = next(d.value for d in at.dataframe if "CSI 10 mean" in d.value.columns)
+        calibration = next(d.value for d in at.dataframe if "mean P, calibrated" in d.value.columns)
+        assert (calibration["reliability, calibrated"] < calibration["reliability, raw"]).all()
         unet = float(spread.loc["U-Net from scratch", "CSI 10 mean"])
         ours = float(spread.loc["this network, pre-trained (shipped)", "CSI 10 mean"])
         limits = at.markdown[-1].value

@@ -97,6 +97,7 @@ def test_predict_cli_writes_netcdf(weights: Path, demo_archive: Path, tmp_path: 
     assert res.returncode == 0, res.stderr
     with xr.open_dataset(out) as ds:
         assert ds.sizes["lead_time"] == 49 and ds.attrs["Conventions"] == "CF-1.8"
+        assert list(ds["event_probability"]["threshold"].values) == [0.1, 10.0]
     res = engine_cli(*common, "--run", "2030010100", "--out", str(tmp_path / "x.nc"))
     assert res.returncode == 2 and "unknown run 2030010100" in res.stderr
 

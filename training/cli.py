@@ -108,6 +108,7 @@ def cmd_leadtime(cfg: TrainConfig, args) -> None:
 
 def ship(cfg: TrainConfig) -> None:
     """Copy the chosen method's weights into ``engine/weights/<name>`` with the headline metrics."""
+    from training.calibration import fit_calibration
     from training.finetune import weights_path
     from training.report import headline
 
@@ -122,6 +123,8 @@ def ship(cfg: TrainConfig) -> None:
         f"raw_nwp_{HELDOUT}": headline(rows, "raw_nwp", HELDOUT),
     }
     manifest["decision_thresholds"] = evaluation["decision_thresholds"][cfg.ship]
+    manifest["calibration"], manifest["metrics"]["calibration"] = fit_calibration(cfg, model, manifest)
+    print(calibration_report(manifest["metrics"]["calibration"]))
     manifest["name"] = cfg.name
     manifest.pop("history", None)
     dst = Path(cfg.weights_dir) / f"{cfg.name}.safetensors"
@@ -133,6 +136,19 @@ def ship(cfg: TrainConfig) -> None:
         # The shipped weights may record the older listing fingerprint: compare the archive in the same terms.
         listing = listing_fingerprint(archive) if old_fp and is_listing(old_fp) and archive.is_dir() else None
         print(reproduction_report(previous, new, listing))
+
+
+def calibration_report(report: dict[str, dict]) -> str:
+    """What calibration (fitted on validation runs) does to the probabilities where it was not fitted."""
+    lines = ["probability calibration (isotonic, fitted on the validation runs):"]
+    for dataset, events in report.items():
+        for event, r in events.items():
+            lines.append(
+                f"  {dataset}, P(>= {event} mm/h): observed {r['observed_frequency']:.4f}, mean forecast "
+                f"{r['mean_probability_raw']:.4f} raw -> {r['mean_probability_calibrated']:.4f} calibrated; "
+                f"reliability term {r['reliability_raw']:.5f} -> {r['reliability_calibrated']:.5f}"
+            )
+    return "\n".join(lines)
 
 
 def reproduction_report(previous: dict, new: dict, archive_listing: str | None = None) -> str:

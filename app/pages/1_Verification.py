@@ -13,8 +13,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.state import DataRef, get_run, load_or_stop
-from engine.verify.case import MODEL_THRESHOLDS, event_probability, events
+from app.state import DataRef, get_run, load_or_stop, model_events, tuned_threshold
+from engine.verify.case import MODEL_THRESHOLDS, events
 from engine.verify.categorical import TABLE_KEYS, bootstrap_interval, categorical_scores, contingency_events
 from engine.verify.performance import background
 from engine.verify.probabilistic import reliability, roc
@@ -30,7 +30,7 @@ def per_run_tables(ref: DataRef, runs: tuple[str, ...], threshold: float, p_thre
     for run in runs:
         d = get_run(ref, run)
         leads = d.leads
-        ev = events(d.nwp, d.prob, d.qpe, d.mask, threshold, p_threshold)
+        ev = events(d.nwp, model_events(d, threshold), d.qpe, d.mask, threshold, p_threshold)
         for src in ("nwp", "model"):
             if src in ev:
                 t = contingency_events(ev[src], ev["obs"], ev["valid"], per_leading=True)
@@ -44,10 +44,10 @@ def probabilistic(ref: DataRef, runs: tuple[str, ...], threshold: float) -> dict
     probs, obs = [], []
     for run in runs:
         d = get_run(ref, run)
-        if d.prob is None:
+        if d.p_event is None:
             return None
         valid = np.isfinite(d.qpe) & d.mask
-        probs.append(event_probability(d.prob, threshold)[valid])
+        probs.append(d.p_event[threshold][valid])
         obs.append(d.qpe[valid] >= threshold)
     p, o = np.concatenate(probs), np.concatenate(obs)
     return {"reliability": reliability(p, o, bins=10), "roc": roc(p, o)}
@@ -57,7 +57,14 @@ def main() -> None:
     ref, runs = load_or_stop()
     st.title("Verification over all runs")
     threshold = st.sidebar.select_slider("Event threshold (mm/h)", options=list(MODEL_THRESHOLDS), value=10.0)
-    p_threshold = st.sidebar.slider("Model probability threshold", 0.05, 0.95, 0.5, 0.05)
+    p_threshold = st.sidebar.slider(
+        "Model probability threshold",
+        0.01,
+        0.99,
+        tuned_threshold(threshold),
+        0.01,
+        help="On the model's calibrated P(rain >= threshold); the default was tuned on validation runs.",
+    )
     st.caption(
         f"{len(runs)} runs from `{ref[0]}` · contingency tables summed over runs and QPE-valid pixels · "
         "95 % intervals: bootstrap over runs"

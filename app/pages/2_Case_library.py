@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app.state import DataRef, get_run, load_or_stop
+from app.state import DataRef, get_run, load_or_stop, model_events, tuned_threshold
 from engine.verify.case import events
 from engine.verify.categorical import categorical_scores, contingency_events
 
@@ -23,7 +23,7 @@ def library(ref: DataRef, runs: tuple[str, ...], threshold: float) -> pd.DataFra
     rows = []
     for run in runs:
         d = get_run(ref, run)
-        ev = events(d.nwp, d.prob, d.qpe, d.mask, threshold, 0.5)
+        ev = events(d.nwp, model_events(d, threshold), d.qpe, d.mask, threshold, tuned_threshold(threshold))
         heavy_area = ev["obs"].sum(axis=(1, 2)) * 25.0  # km^2 per lead (5 km pixels)
         peak = int(np.argmax(heavy_area))
         row = {
@@ -64,7 +64,10 @@ def main() -> None:
         placeholder="–",
         column_config={"open": st.column_config.LinkColumn("open in viewer", display_text="open case")},
     )
-    st.caption("Each link opens the case viewer at the run's peak heavy-rain lead time; the URL can be shared.")
+    st.caption(
+        "Model scores at the probability threshold tuned on validation runs. Each link opens the case viewer at the "
+        "run's peak heavy-rain lead time; the URL can be shared."
+    )
 
 
 main()

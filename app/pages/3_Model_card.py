@@ -98,6 +98,35 @@ if manifest:
         st.json(manifest["model_config"])
     with c2.expander("Metrics as stored in the manifest"):
         st.json(metrics)
+calibration = metrics.get("calibration")
+if calibration:
+    st.subheader("Probabilities")
+    st.caption(
+        "The class weights that buy heavy-rain detection inflate the network's probabilities. The maps show them "
+        "calibrated: isotonic regression fitted on the validation runs, checked here on runs it was not fitted on. "
+        "Reliability term: Murphy's mean squared gap between forecast probability and observed frequency "
+        "(0 = a forecast P happens P of the time)."
+    )
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "data": DATASETS.get(dataset, dataset),
+                    "event": f">= {event} mm/h",
+                    "observed frequency": r["observed_frequency"],
+                    "mean P, raw": r["mean_probability_raw"],
+                    "mean P, calibrated": r["mean_probability_calibrated"],
+                    "reliability, raw": r["reliability_raw"],
+                    "reliability, calibrated": r["reliability_calibrated"],
+                }
+                for dataset, events in calibration.items()
+                for event, r in events.items()
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+        placeholder="–",
+    )
 st.subheader("Against the baselines")
 sections = results_sections(RESULTS.read_text()) if RESULTS.exists() else {}
 seeds = next((body for head, body in sections.items() if head.startswith("Spread over training seeds")), None)

@@ -25,14 +25,15 @@ def event_probability(prob: np.ndarray, threshold: float) -> np.ndarray:
 
 
 def events(
-    nwp: np.ndarray, prob: np.ndarray | None, qpe: np.ndarray, mask: np.ndarray, threshold: float, p_threshold: float
+    nwp: np.ndarray, p_event: np.ndarray | None, qpe: np.ndarray, mask: np.ndarray, threshold: float, p_threshold: float
 ) -> dict[str, np.ndarray]:
-    """Yes/no fields: ``obs``, ``nwp``, ``model`` (if probabilities) and ``valid`` (QPE finite and in the mask)."""
+    """Yes/no fields: ``obs``, ``nwp``, ``model`` (where the model's P(rain >= threshold), ``p_event``, is given)
+    and ``valid`` (QPE finite and in the mask)."""
     valid = np.isfinite(qpe) & np.broadcast_to(mask, qpe.shape)
     with np.errstate(invalid="ignore"):
         out = {"obs": qpe >= threshold, "nwp": nwp >= threshold, "valid": valid}
-    if prob is not None:
-        out["model"] = event_probability(prob, threshold) >= p_threshold
+    if p_event is not None:
+        out["model"] = p_event >= p_threshold
     return out
 
 

@@ -1,0 +1,109 @@
+"""Calibrated event probabilities: what fraction of the time an event happens when the model says P.
+
+The network is trained with class weights [1, 5, 10], which buy heavy-rain detection by inflating the rare classes'
+probabilities: on the validation runs the shipped network says P(>= 10 mm/h) = 0.04 on average where the event
+happens 0.5 % of the time. Its decisions are unaffected (their probability threshold is tuned on validation runs),
+but a forecaster reading "P = 0.4" on the map is misled.
+
+The map from the network's event probability p to the observed frequency is fitted on the validation runs by
+isotonic regression (monotone, no assumed shape; Zadrozny & Elkan 2002, "Transforming classifier scores into
+accurate multiclass probability estimates", KDD) over fine probability bins, and stored in the weights' manifest
+as knots ``{"p": [...], "freq": [...]}``, applied by linear interpolation. Being monotone, it keeps the order of
+pixels, so ROC areas stay the same and a decision "calibrated P >= calibrate(tau)" matches "p >= tau" except
+where the map is flat around tau.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+from sklearn.isotonic import IsotonicRegression
+
+from engine.verify.case import MODEL_THRESHOLDS, event_probability
+
+BINS = 200
+
+
+def probability_histogram(prob: np.ndarray, event: np.ndarray, valid: np.ndarray, bins: int = BINS) -> np.ndarray:
+    """Per probability bin of width 1/bins: [count, sum of p, count of events], shape (3, bins). Sum these over
+    cases, then fit."""
+    p = np.asarray(prob, dtype=np.float64)[valid]
+    o = np.asarray(event, dtype=np.float64)[valid]
+    idx = np.clip((p * bins).astype(np.int64), 0, bins - 1)
+    return np.stack(
+        [
+            np.bincount(idx, minlength=bins),
+            np.bincount(idx, weights=p, minlength=bins),
+            np.bincount(idx, weights=o, minlength=bins),
+        ]
+    )
+
+
+def fit_isotonic(histogram: np.ndarray) -> dict[str, list[float]]:
+    """Knots of the isotonic regression of observed frequency on mean probability, bins weighted by their counts."""
+    count, sum_p, sum_o = np.asarray(histogram, dtype=np.float64)
+    has = count > 0
+    if has.sum() < 2:
+        raise ValueError("calibration needs forecasts in at least two probability bins")
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+    iso.fit(sum_p[has] / count[has], sum_o[has] / count[has], sample_weight=count[has])
+    return {
+        "p": [round(float(v), 6) for v in iso.X_thresholds_],
+        "freq": [round(float(v), 6) for v in iso.y_thresholds_],
+    }
+
+
+def calibrate(prob: np.ndarray, knots: dict[str, list[float]]) -> np.ndarray:
+    """The calibrated probability: the knots interpolated linearly, constant beyond the first and last."""
+    return np.interp(prob, knots["p"], knots["freq"]).astype(np.float32)
+
+
+def reliability_term(histogram: np.ndarray, knots: dict[str, list[float]] | None = None) -> float:
+    """Murphy's (1973) reliability term sum_k n_k (p_k - o_k)^2 / N over the bins, of the raw probabilities or,
+    with ``knots``, of the calibrated ones (0 = perfectly reliable)."""
+    count, sum_p, sum_o = np.asarray(histogram, dtype=np.float64)
+    has = count > 0
+    p = sum_p[has] / count[has]
+    if knots is not None:
+        p = calibrate(p, knots).astype(np.float64)
+    return float(np.sum(count[has] * (p - sum_o[has] / count[has]) ** 2) / count.sum())
+
+
+def decision_threshold(manifest: dict, threshold: float, default: float = 0.5) -> float:
+    """The probability threshold tuned on validation runs for the event ``rain >= threshold`` (the manifest's
+    ``decision_thresholds``), in the calibrated probability that the engine reports where it is calibrated."""
+    tau = (manifest.get("decision_thresholds") or {}).get(f"{threshold:g}")
+    if tau is None:
+        return default
+    knots = (manifest.get("calibration") or {}).get(f"{threshold:g}")
+    return float(calibrate(np.float64(tau), knots)) if knots else float(tau)
+
+
+def event_probabilities(ds: xr.Dataset, calibration: dict[str, dict] | None) -> xr.DataArray:
+    """P(rain >= threshold) for the model's thresholds from a post-processed run's class ``probability``,
+    calibrated where ``calibration`` (the manifest's, keyed by ``f"{threshold:g}"``) has knots for it."""
+    prob = ds["probability"].values
+    fields, done = [], []
+    for thr in MODEL_THRESHOLDS:
+        p = event_probability(prob, thr)
+        knots = (calibration or {}).get(f"{thr:g}")
+        fields.append(calibrate(p, knots) if knots else p.astype(np.float32))
+        done.append(knots is not None)
+    # Calibrated separately, the two may cross by a hair: P(>= 10) cannot exceed P(>= 0.1).
+    fields[1] = np.minimum(fields[1], fields[0])
+    return xr.DataArray(
+        np.stack(fields, axis=1),
+        dims=("lead_time", "threshold", "lat", "lon"),
+        coords={
+            **{k: v for k, v in ds["probability"].coords.items() if k != "category"},
+            "threshold": ("threshold", np.array(MODEL_THRESHOLDS), {"units": "mm h-1"}),
+        },
+        name="event_probability",
+        attrs={
+            "long_name": "probability of hourly rain at or above the threshold",
+            "units": "1",
+            "calibrated": " ".join(
+                f"{t:g}:{'isotonic' if d else 'no'}" for t, d in zip(MODEL_THRESHOLDS, done, strict=True)
+            ),
+        },
+    )
