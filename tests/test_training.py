@@ -299,6 +299,32 @@ def test_finetune_after_pretraining_ships_checked_weights(tiny_config: Path):
         assert model(torch.zeros(1, 16, 160, 160)).shape == (1, 3, 160, 160)
 
 
+def test_ship_fits_the_probability_calibration_on_validation_runs_only(
+    tiny_config: Path, tmp_path: Path, random_lite_weights: Path
+):
+    from training.calibration import fit_calibration
+
+    model, manifest = load_model(random_lite_weights)
+    assert fit_calibration(load_config(tiny_config), model, manifest) == (None, {}), "tiny has no validation run"
+    raw = yaml.safe_load(tiny_config.read_text())
+    raw["data"].update(archive=str(tmp_path / "archive"), store=str(tmp_path / "store"), runs=3)  # generated
+    raw["split"] = {"train": 0, "val": 1, "test": 1}
+    path = tmp_path / "val.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(DataError, match="leaves none of its 3 runs for training"):
+        prepare(load_config(path), progress=False)
+    raw["split"] = {"train": 1, "val": 1, "test": 1}
+    path.write_text(yaml.safe_dump(raw))
+    cfg = load_config(path)
+    prepare(cfg, progress=False)
+    knots, measured = fit_calibration(cfg, model, manifest)
+    assert set(knots) == {"0.1", "10"} and set(measured) == {"test"}  # no held-out archive generated here
+    for event, k in knots.items():
+        assert np.all(np.diff(k["p"]) > 0) and np.all(np.diff(k["freq"]) >= 0), event
+        r = measured["test"][event]
+        assert r["reliability_calibrated"] <= r["reliability_raw"] + 1e-9 or r["observed_frequency"] == 0
+
+
 def test_a_scarce_label_finetune_anneals_its_learning_rate_once_over_its_longer_run(tiny_config: Path, tmp_path: Path):
     raw = yaml.safe_load(tiny_config.read_text())
     raw.update(name="tiny_scarce", weights_dir=str(tmp_path / "weights"), results_dir=str(tmp_path / "results"))

@@ -52,14 +52,18 @@ def summary(histogram: np.ndarray, knots: dict) -> dict[str, float]:
 
 def fit_calibration(
     cfg: TrainConfig, model: torch.nn.Module, manifest: dict, device: torch.device | str = "cpu"
-) -> tuple[dict[str, dict], dict[str, dict]]:
+) -> tuple[dict[str, dict] | None, dict[str, dict]]:
     """Knots per event (keyed ``f"{threshold:g}"``) fitted on the validation runs, and their summary on the
-    test runs and, where ``evaluate`` generated it, the held-out archive."""
+    test runs and, where ``evaluate`` generated it, the held-out archive. Without validation runs: (None, {})."""
     store = Store(cfg.data.store)
+    if not store.runs("val"):
+        return None, {}
     mask = Catalog(store.meta["archive"]).grid.qpe_mask
     val = histograms(store_predictions(model, store, store.runs("val"), device), mask)
     knots = {f"{thr:g}": fit_isotonic(h) for thr, h in val.items()}
-    measured = {"test": histograms(store_predictions(model, store, store.runs("test"), device), mask)}
+    measured = {}
+    if store.runs("test"):
+        measured["test"] = histograms(store_predictions(model, store, store.runs("test"), device), mask)
     heldout = cfg.heldout_archive(cfg.heldout_runs)
     if (heldout / "archive.json").exists():
         cat = Catalog(heldout)

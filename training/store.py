@@ -77,6 +77,8 @@ def _prepare_labelled(cfg: TrainConfig, progress: bool) -> Path:
     total = total_sq = None
     count = 0
     train = [r for r in runs if split[r] == "train"]
+    if not train:  # the normalisation statistics come from the training runs alone
+        raise DataError(f"the split {cfg.split} leaves none of its {len(runs)} runs for training", archive)
     jobs = [(_run_sums, (archive, run, leads)) for run in train]
     for run_sum, run_sq, run_count in tqdm(
         in_processes(jobs, cfg.threads), total=len(jobs), desc="prepare: statistics", disable=not progress
