@@ -79,6 +79,30 @@ def decision_threshold(manifest: dict, threshold: float, default: float = 0.5) -
     return float(calibrate(np.float64(tau), knots)) if knots else float(tau)
 
 
+def brier_score(histogram: np.ndarray, knots: dict[str, list[float]] | None = None) -> float:
+    """Brier score (Brier 1950) of the forecasts rounded to their bin's mean probability, raw or calibrated:
+    sum_k (n_k p_k^2 - 2 p_k e_k + e_k) / N with e_k the events in bin k."""
+    count, sum_p, sum_o = np.asarray(histogram, dtype=np.float64)
+    has = count > 0
+    p = sum_p[has] / count[has]
+    if knots is not None:
+        p = calibrate(p, knots).astype(np.float64)
+    e = sum_o[has]
+    return float(np.sum(count[has] * p**2 - 2 * p * e + e) / count.sum())
+
+
+def roc_area(histogram: np.ndarray) -> float:
+    """Area under the ROC curve (Mason 1982) with the bins as decision thresholds, trapezoid rule; NaN without
+    both events and non-events. A monotone calibration leaves it unchanged."""
+    count, _, sum_o = np.asarray(histogram, dtype=np.float64)[:, ::-1]  # most confident bin first
+    events, non_events = sum_o, count - sum_o
+    if events.sum() == 0 or non_events.sum() == 0:
+        return float("nan")
+    pod = np.concatenate([[0.0], np.cumsum(events) / events.sum()])
+    pofd = np.concatenate([[0.0], np.cumsum(non_events) / non_events.sum()])
+    return float(np.sum(np.diff(pofd) * (pod[1:] + pod[:-1]) / 2))
+
+
 def event_probabilities(ds: xr.Dataset, calibration: dict[str, dict] | None) -> xr.DataArray:
     """P(rain >= threshold) for the model's thresholds from a post-processed run's class ``probability``,
     calibrated where ``calibration`` (the manifest's, keyed by ``f"{threshold:g}"``) has knots for it."""

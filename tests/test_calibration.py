@@ -9,12 +9,14 @@ import pytest
 
 from engine.cache import predicted_run
 from engine.calibration import (
+    brier_score,
     calibrate,
     decision_threshold,
     event_probabilities,
     fit_isotonic,
     probability_histogram,
     reliability_term,
+    roc_area,
 )
 from engine.data.catalog import Catalog
 from engine.model.weights import DEFAULT_WEIGHTS, read_manifest
@@ -39,6 +41,18 @@ def test_isotonic_calibration_makes_an_overconfident_forecast_reliable_on_fresh_
     assert calibrate(p2, knots).mean() == pytest.approx(o2.mean(), abs=0.003)
     # near p: the truth is p^2
     assert float(calibrate(np.float64(0.5), knots)) == pytest.approx(0.25, abs=0.03)
+
+
+def test_brier_and_roc_area_from_the_histogram_match_the_exact_ones():
+    from sklearn.metrics import roc_auc_score
+
+    p, o = _overconfident(200_000, 2)
+    h = probability_histogram(p, o, np.ones(p.shape, bool))
+    assert brier_score(h) == pytest.approx(np.mean((p - o) ** 2), rel=1e-3)
+    assert roc_area(h) == pytest.approx(roc_auc_score(o, p), abs=1e-3)
+    knots = fit_isotonic(h)
+    assert brier_score(h, knots) < brier_score(h), "calibration lowers the Brier score"
+    assert np.isnan(roc_area(probability_histogram(p, np.zeros(p.shape, bool), np.ones(p.shape, bool))))
 
 
 def test_calibration_keeps_the_order_of_pixels_and_clamps_beyond_its_knots():

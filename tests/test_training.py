@@ -323,6 +323,20 @@ def test_ship_fits_the_probability_calibration_on_validation_runs_only(
         assert np.all(np.diff(k["p"]) > 0) and np.all(np.diff(k["freq"]) >= 0), event
         r = measured["test"][event]
         assert r["reliability_calibrated"] <= r["reliability_raw"] + 1e-9 or r["observed_frequency"] == 0
+    # `probabilities` scores methods the same way, seeds side by side, on the test runs and the held-out archive
+    import dataclasses
+
+    from engine.data.demo import generate
+    from training.calibration import compare_probabilities, probabilities_markdown
+
+    cfg = dataclasses.replace(cfg, heldout_runs=1)
+    generate(cfg.heldout_archive(1), runs=1, seed=2024, leads=cfg.data.lead_times[1], progress=False)
+    result = compare_probabilities(cfg, {"unet": random_lite_weights, "unet_seed1": random_lite_weights}, False)
+    assert result["unet"] == result["unet_seed1"] and set(result["unet"]) == {"test", "heldout_seed2024"}
+    skill = result["unet"]["test"]["10"]
+    assert skill["brier_skill"] <= 1 and (np.isnan(skill["roc_area"]) or 0 <= skill["roc_area"] <= 1)
+    md = probabilities_markdown(result)
+    assert "## heldout_seed2024, P(>= 10 mm/h)" in md and "| unet | 2 |" in md
 
 
 def test_a_scarce_label_finetune_anneals_its_learning_rate_once_over_its_longer_run(tiny_config: Path, tmp_path: Path):
@@ -1082,7 +1096,19 @@ def test_compare_warns_when_the_two_sides_learnt_from_different_training_archive
 
 @pytest.mark.parametrize(
     "command",
-    ["prepare", "pretrain", "finetune", "evaluate", "leadtime", "probe", "ceiling", "reproduce", "ship", "bench"],
+    [
+        "prepare",
+        "pretrain",
+        "finetune",
+        "evaluate",
+        "leadtime",
+        "probe",
+        "ceiling",
+        "reproduce",
+        "ship",
+        "probabilities",
+        "bench",
+    ],
 )
 def test_training_commands_have_help_offering_only_options_that_act(command: str):
     res = subprocess.run([sys.executable, "-m", "training", command, "--help"], capture_output=True, text=True)

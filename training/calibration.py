@@ -8,13 +8,26 @@ probabilities say, not which pixels a tuned decision marks.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
-from engine.calibration import calibrate, fit_isotonic, probability_histogram, reliability_term
+from engine.calibration import (
+    brier_score,
+    calibrate,
+    fit_isotonic,
+    probability_histogram,
+    reliability_term,
+    roc_area,
+)
+from engine.data.atomic import atomic_write_bytes
 from engine.data.catalog import Catalog
+from engine.model.weights import load_model
 from engine.normalise import NormStats
 from engine.verify.case import MODEL_THRESHOLDS, event_probability
 from training.config import HELDOUT, TrainConfig
@@ -75,3 +88,84 @@ def fit_calibration(
         for dataset, hists in measured.items()
     }
     return knots, report
+
+
+def probabilistic_skill(histogram: np.ndarray, knots: dict) -> dict[str, float]:
+    """Brier skill score against the sample climatology (1 - BS / (o (1 - o))) of the calibrated forecast, its
+    reliability term, and the ROC area (which calibration does not change)."""
+    count, _, sum_o = histogram
+    base = sum_o.sum() / count.sum()
+    return {
+        "observed_frequency": round(float(base), 5),
+        "brier_skill": round(1 - brier_score(histogram, knots) / (base * (1 - base)), 4),
+        "reliability": round(reliability_term(histogram, knots), 6),
+        "roc_area": round(roc_area(histogram), 4),
+    }
+
+
+def compare_probabilities(cfg: TrainConfig, weights: dict[str, Path], progress: bool = True) -> dict:
+    """Each method calibrated on the validation runs, as ``ship`` does, then scored as a probability forecast on
+    the test runs and the held-out archive: threshold-free, where CSI needs a decision threshold."""
+    store = Store(cfg.data.store)
+    mask = Catalog(store.meta["archive"]).grid.qpe_mask
+    heldout = Catalog(cfg.heldout_archive(cfg.heldout_runs))
+    leads = archive_leads(heldout, cfg.data.lead_times)
+    inputs: dict = {}  # the held-out GRIB read once for every method
+    out: dict[str, dict] = {}
+    for name, path in tqdm(weights.items(), desc="probabilities", disable=not progress):
+        model, manifest = load_model(path)
+        model.eval()
+        val = histograms(store_predictions(model, store, store.runs("val")), mask)
+        knots = {thr: fit_isotonic(h) for thr, h in val.items()}
+        stats = NormStats.from_dict(manifest["normalisation"])
+        measured = {
+            "test": histograms(store_predictions(model, store, store.runs("test")), mask),
+            HELDOUT: histograms(archive_predictions(model, stats, heldout, leads, inputs), heldout.grid.qpe_mask),
+        }
+        out[name] = {
+            dataset: {f"{thr:g}": probabilistic_skill(h, knots[thr]) for thr, h in hists.items()}
+            for dataset, hists in measured.items()
+        }
+    return out
+
+
+def probabilities_markdown(result: dict[str, dict]) -> str:
+    """Per data set and event, each method's seeds side by side (``X``, ``X_seed1``, ...) and their mean."""
+    groups: dict[str, list[str]] = {}
+    for name in result:
+        groups.setdefault(re.sub(r"_seed\d+", "", name), []).append(name)
+    lines = [
+        "# Probability forecasts, calibrated",
+        "",
+        "Written by `python -m training probabilities --config FILE`. Each network's P(>= 0.1) and P(>= 10 mm/h),",
+        "calibrated on the validation runs (isotonic, as `ship` does for the shipped network), scored as probability",
+        "forecasts over every pixel, lead time and run: Brier skill score against the sample climatology (BSS, 1 is",
+        "perfect, 0 no better than always forecasting the observed frequency) and the ROC area (discrimination, which",
+        "no calibration changes). Neither needs a decision threshold, which the CSI tables do. Seeds: `_seedN`.",
+    ]
+    datasets = next(iter(result.values())).keys() if result else []
+    for dataset in datasets:
+        for event in ("0.1", "10"):
+            lines += [
+                "",
+                f"## {dataset}, P(>= {event} mm/h)",
+                "",
+                "| method | seeds | BSS per seed | BSS mean | ROC area per seed | ROC area mean |",
+                "| --- | --- | --- | --- | --- | --- |",
+            ]
+            for base, names in groups.items():
+                rows = [result[n][dataset][event] for n in names]
+                bss, auc = [r["brier_skill"] for r in rows], [r["roc_area"] for r in rows]
+                lines.append(
+                    f"| {base} | {len(names)} | {', '.join(f'{v:.3f}' for v in bss)} | {np.mean(bss):.3f} | "
+                    f"{', '.join(f'{v:.3f}' for v in auc)} | {np.mean(auc):.3f} |"
+                )
+    return "\n".join(lines) + "\n"
+
+
+def write_probabilities(cfg: TrainConfig, result: dict) -> Path:
+    """``probabilities.json`` and ``probabilities.md`` beside ``evaluation.json``; returns the markdown's path."""
+    folder = Path(cfg.results_dir)
+    atomic_write_bytes(folder / "probabilities.json", (json.dumps(result, indent=1) + "\n").encode())
+    atomic_write_bytes(folder / "probabilities.md", probabilities_markdown(result).encode())
+    return folder / "probabilities.md"

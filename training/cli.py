@@ -203,6 +203,15 @@ def cmd_ship(cfg: TrainConfig, args) -> None:
     ship(cfg)
 
 
+def cmd_probabilities(cfg: TrainConfig, args) -> None:
+    from training.calibration import compare_probabilities, write_probabilities
+
+    weights = _trained_weights(cfg, args.method)
+    torch.set_num_threads(cfg.threads)
+    path = write_probabilities(cfg, compare_probabilities(cfg, weights, progress=not args.quiet))
+    print(f"wrote {path} and probabilities.json")
+
+
 def cmd_probe(cfg: TrainConfig, args) -> None:
     from training.probe import probe
 
@@ -285,6 +294,7 @@ COMMANDS = {
     "ceiling": cmd_ceiling,
     "reproduce": cmd_reproduce,
     "ship": cmd_ship,
+    "probabilities": cmd_probabilities,
     "bench": cmd_bench,
 }
 HELP = {
@@ -297,6 +307,7 @@ HELP = {
     "ceiling": "how much skill the demo twin leaves to win: oracles that know parts of nature, beside the networks",
     "reproduce": "prepare, pretrain, finetune, evaluate and ship: the chain that made engine/weights/",
     "ship": "copy the config's chosen method into engine/weights/ with its evaluation metrics",
+    "probabilities": "each method as a calibrated probability forecast: Brier skill and ROC area (after evaluate)",
     "bench": "time the config's pre-training and fine-tuning steps: samples/s, TFLOP/s, share of the GPU's peak",
 }
 COMPARE_HELP = (
@@ -315,7 +326,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             p.add_argument("--quiet", action="store_true", help="no progress bars")
         if name in ("pretrain", "finetune", "reproduce"):  # the commands that checkpoint and resume
             p.add_argument("--no-resume", action="store_true", help="ignore existing checkpoints and start over")
-        if name in ("finetune", "evaluate", "leadtime", "reproduce"):
+        if name in ("finetune", "evaluate", "leadtime", "reproduce", "probabilities"):
             p.add_argument(
                 "--method", nargs="+", help="only these methods (default: the config's methods and ablations)"
             )
