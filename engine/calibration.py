@@ -20,27 +20,12 @@ import xarray as xr
 from sklearn.isotonic import IsotonicRegression
 
 from engine.verify.case import MODEL_THRESHOLDS, event_probability
-
-BINS = 200
-
-
-def probability_histogram(prob: np.ndarray, event: np.ndarray, valid: np.ndarray, bins: int = BINS) -> np.ndarray:
-    """Per probability bin of width 1/bins: [count, sum of p, count of events], shape (3, bins). Sum these over
-    cases, then fit."""
-    p = np.asarray(prob, dtype=np.float64)[valid]
-    o = np.asarray(event, dtype=np.float64)[valid]
-    idx = np.clip((p * bins).astype(np.int64), 0, bins - 1)
-    return np.stack(
-        [
-            np.bincount(idx, minlength=bins),
-            np.bincount(idx, weights=p, minlength=bins),
-            np.bincount(idx, weights=o, minlength=bins),
-        ]
-    )
+from engine.verify.probabilistic import bin_means
 
 
 def fit_isotonic(histogram: np.ndarray) -> dict[str, list[float]]:
-    """Knots of the isotonic regression of observed frequency on mean probability, bins weighted by their counts."""
+    """Knots of the isotonic regression of observed frequency on mean probability over the bins of a probability
+    histogram (``engine.verify.probabilistic.probability_histogram``), bins weighted by their counts."""
     count, sum_p, sum_o = np.asarray(histogram, dtype=np.float64)
     has = count > 0
     if has.sum() < 2:
@@ -58,15 +43,11 @@ def calibrate(prob: np.ndarray, knots: dict[str, list[float]]) -> np.ndarray:
     return np.interp(prob, knots["p"], knots["freq"]).astype(np.float32)
 
 
-def reliability_term(histogram: np.ndarray, knots: dict[str, list[float]] | None = None) -> float:
-    """Murphy's (1973) reliability term sum_k n_k (p_k - o_k)^2 / N over the bins, of the raw probabilities or,
-    with ``knots``, of the calibrated ones (0 = perfectly reliable)."""
-    count, sum_p, sum_o = np.asarray(histogram, dtype=np.float64)
-    has = count > 0
-    p = sum_p[has] / count[has]
-    if knots is not None:
-        p = calibrate(p, knots).astype(np.float64)
-    return float(np.sum(count[has] * (p - sum_o[has] / count[has]) ** 2) / count.sum())
+def calibrated_bins(histogram: np.ndarray, knots: dict[str, list[float]]) -> np.ndarray:
+    """Each bin's mean probability calibrated: the per-bin forecast for the binned scores of
+    ``engine.verify.probabilistic`` (NaN where the bin is empty)."""
+    means = bin_means(histogram)
+    return np.where(np.isfinite(means), np.interp(np.nan_to_num(means), knots["p"], knots["freq"]), np.nan)
 
 
 def decision_threshold(manifest: dict, threshold: float, default: float = 0.5) -> float:
@@ -77,30 +58,6 @@ def decision_threshold(manifest: dict, threshold: float, default: float = 0.5) -
         return default
     knots = (manifest.get("calibration") or {}).get(f"{threshold:g}")
     return float(calibrate(np.float64(tau), knots)) if knots else float(tau)
-
-
-def brier_score(histogram: np.ndarray, knots: dict[str, list[float]] | None = None) -> float:
-    """Brier score (Brier 1950) of the forecasts rounded to their bin's mean probability, raw or calibrated:
-    sum_k (n_k p_k^2 - 2 p_k e_k + e_k) / N with e_k the events in bin k."""
-    count, sum_p, sum_o = np.asarray(histogram, dtype=np.float64)
-    has = count > 0
-    p = sum_p[has] / count[has]
-    if knots is not None:
-        p = calibrate(p, knots).astype(np.float64)
-    e = sum_o[has]
-    return float(np.sum(count[has] * p**2 - 2 * p * e + e) / count.sum())
-
-
-def roc_area(histogram: np.ndarray) -> float:
-    """Area under the ROC curve (Mason 1982) with the bins as decision thresholds, trapezoid rule; NaN without
-    both events and non-events. A monotone calibration leaves it unchanged."""
-    count, _, sum_o = np.asarray(histogram, dtype=np.float64)[:, ::-1]  # most confident bin first
-    events, non_events = sum_o, count - sum_o
-    if events.sum() == 0 or non_events.sum() == 0:
-        return float("nan")
-    pod = np.concatenate([[0.0], np.cumsum(events) / events.sum()])
-    pofd = np.concatenate([[0.0], np.cumsum(non_events) / non_events.sum()])
-    return float(np.sum(np.diff(pofd) * (pod[1:] + pod[:-1]) / 2))
 
 
 def event_probabilities(ds: xr.Dataset, calibration: dict[str, dict] | None) -> xr.DataArray:

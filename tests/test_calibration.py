@@ -8,19 +8,17 @@ import pandas as pd
 import pytest
 
 from engine.cache import predicted_run
-from engine.calibration import (
-    brier_score,
-    calibrate,
-    decision_threshold,
-    event_probabilities,
-    fit_isotonic,
-    probability_histogram,
-    reliability_term,
-    roc_area,
-)
+from engine.calibration import calibrate, calibrated_bins, decision_threshold, event_probabilities, fit_isotonic
 from engine.data.catalog import Catalog
 from engine.model.weights import DEFAULT_WEIGHTS, read_manifest
 from engine.predict import Predictor
+from engine.verify.probabilistic import (
+    binned_brier,
+    binned_reliability,
+    binned_roc_area,
+    paired_bootstrap_roc_area,
+    probability_histogram,
+)
 
 
 def _overconfident(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -32,12 +30,12 @@ def _overconfident(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def test_isotonic_calibration_makes_an_overconfident_forecast_reliable_on_fresh_cases():
     p, o = _overconfident(400_000, 0)
-    knots = fit_isotonic(probability_histogram(p, o, np.ones(p.shape, bool)))
+    knots = fit_isotonic(probability_histogram(p, o))
     assert np.all(np.diff(knots["p"]) > 0) and np.all(np.diff(knots["freq"]) >= 0), "monotone"
     p2, o2 = _overconfident(400_000, 1)  # not the cases it was fitted on
-    h = probability_histogram(p2, o2, np.ones(p2.shape, bool))
-    assert reliability_term(h) > 0.01
-    assert reliability_term(h, knots) < reliability_term(h) / 50
+    h = probability_histogram(p2, o2)
+    assert binned_reliability(h) > 0.01
+    assert binned_reliability(h, calibrated_bins(h, knots)) < binned_reliability(h) / 50
     assert calibrate(p2, knots).mean() == pytest.approx(o2.mean(), abs=0.003)
     # near p: the truth is p^2
     assert float(calibrate(np.float64(0.5), knots)) == pytest.approx(0.25, abs=0.03)
@@ -47,12 +45,28 @@ def test_brier_and_roc_area_from_the_histogram_match_the_exact_ones():
     from sklearn.metrics import roc_auc_score
 
     p, o = _overconfident(200_000, 2)
-    h = probability_histogram(p, o, np.ones(p.shape, bool))
-    assert brier_score(h) == pytest.approx(np.mean((p - o) ** 2), rel=1e-3)
-    assert roc_area(h) == pytest.approx(roc_auc_score(o, p), abs=1e-3)
-    knots = fit_isotonic(h)
-    assert brier_score(h, knots) < brier_score(h), "calibration lowers the Brier score"
-    assert np.isnan(roc_area(probability_histogram(p, np.zeros(p.shape, bool), np.ones(p.shape, bool))))
+    h = probability_histogram(p, o)
+    assert binned_brier(h) == pytest.approx(np.mean((p - o) ** 2), rel=1e-3)
+    assert binned_roc_area(h) == pytest.approx(roc_auc_score(o, p), abs=1e-3)
+    cal = calibrated_bins(h, fit_isotonic(h))
+    assert binned_brier(h, cal) < binned_brier(h), "calibration lowers the Brier score"
+    assert np.isnan(binned_roc_area(probability_histogram(p, np.zeros(p.shape, bool))))
+
+
+def test_the_run_bootstrap_of_roc_area_tells_a_sharper_forecast_from_a_blurred_one():
+    rng = np.random.default_rng(3)
+    sharp, blurred = [], []
+    for _ in range(12):  # twelve cases ("runs"), each forecast twice
+        q = rng.uniform(0, 1, 20_000) ** 4
+        o = rng.uniform(0, 1, q.size) < q
+        sharp.append(probability_histogram(q, o))
+        blurred.append(probability_histogram(np.clip(q + rng.normal(0, 0.2, q.size), 0, 1), o))
+    d = paired_bootstrap_roc_area(np.stack(sharp), np.stack(blurred), n_resamples=300)
+    assert d["difference"] > 0 and d["low"] > 0 and d["p_better"] == 1.0
+    same = paired_bootstrap_roc_area(np.stack(sharp), np.stack(sharp), n_resamples=50)
+    assert same["difference"] == same["low"] == same["high"] == 0.0
+    with pytest.raises(ValueError, match="pair the same cases"):
+        paired_bootstrap_roc_area(np.stack(sharp), np.stack(sharp[:5]))
 
 
 def test_calibration_keeps_the_order_of_pixels_and_clamps_beyond_its_knots():
@@ -65,7 +79,7 @@ def test_calibration_keeps_the_order_of_pixels_and_clamps_beyond_its_knots():
 
 def test_fit_refuses_a_single_probability():
     with pytest.raises(ValueError, match="two probability bins"):
-        fit_isotonic(probability_histogram(np.full(10, 0.3), np.ones(10, bool), np.ones(10, bool)))
+        fit_isotonic(probability_histogram(np.full(10, 0.3), np.ones(10, bool)))
 
 
 def test_decision_threshold_is_the_tuned_one_in_calibrated_probability():
@@ -120,10 +134,10 @@ def test_shipped_probabilities_mean_what_they_say_on_runs_never_trained_on(demo_
             obs[thr].append(qpe[valid] >= thr)
     for thr in raw:
         r, c, o = (np.concatenate(v[thr]) for v in (raw, cal, obs))
-        h_raw = probability_histogram(r, o, np.ones(r.shape, bool))
+        h_raw = probability_histogram(r, o)
         knots = manifest["calibration"][f"{thr:g}"]
         assert abs(c.mean() - o.mean()) < abs(r.mean() - o.mean()) / 2, (thr, r.mean(), c.mean(), o.mean())
-        assert reliability_term(h_raw, knots) < reliability_term(h_raw) / 2, thr
+        assert binned_reliability(h_raw, calibrated_bins(h_raw, knots)) < binned_reliability(h_raw) / 2, thr
 
 
 def test_a_cached_prediction_is_read_through_the_current_calibration(

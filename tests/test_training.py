@@ -331,12 +331,21 @@ def test_ship_fits_the_probability_calibration_on_validation_runs_only(
 
     cfg = dataclasses.replace(cfg, heldout_runs=1)
     generate(cfg.heldout_archive(1), runs=1, seed=2024, leads=cfg.data.lead_times[1], progress=False)
-    result = compare_probabilities(cfg, {"unet": random_lite_weights, "unet_seed1": random_lite_weights}, False)
-    assert result["unet"] == result["unet_seed1"] and set(result["unet"]) == {"test", "heldout_seed2024"}
-    skill = result["unet"]["test"]["10"]
-    assert skill["brier_skill"] <= 1 and (np.isnan(skill["roc_area"]) or 0 <= skill["roc_area"] <= 1)
+    same = {"unet": random_lite_weights, "unet_seed1": random_lite_weights, "scratch": random_lite_weights}
+    result = compare_probabilities(cfg, same, False)
+    methods = result["methods"]
+    assert methods["unet"] == methods["unet_seed1"] and set(methods["unet"]) == {"test", "heldout_seed2024"}
+    skill = methods["unet"]["test"]["0.1"]
+    assert skill["brier_skill"] <= 1 and 0 <= skill["roc_area"] <= 1
+    # one pair asked (scratch against the U-Net, two seeds pooled against one), on both data sets and events
+    assert {(c["a"], c["b"], c["dataset"], c["threshold"]) for c in result["comparisons"]} == {
+        ("scratch", "unet", d, t) for d in ("test", "heldout_seed2024") for t in (0.1, 10.0)
+    }
+    light = next(c for c in result["comparisons"] if c["threshold"] == 0.1 and c["dataset"] == "test")
+    assert light["seeds"] == [1, 2] and light["difference"] == 0.0  # the same network on both sides
     md = probabilities_markdown(result)
     assert "## heldout_seed2024, P(>= 10 mm/h)" in md and "| unet | 2 |" in md
+    assert "| scratch | unet | 1 vs 2 | test | >= 0.1 mm/h | 1 | +0.0000 |" in md
 
 
 def test_a_scarce_label_finetune_anneals_its_learning_rate_once_over_its_longer_run(tiny_config: Path, tmp_path: Path):

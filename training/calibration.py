@@ -17,34 +17,34 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from engine.calibration import (
-    brier_score,
-    calibrate,
-    fit_isotonic,
-    probability_histogram,
-    reliability_term,
-    roc_area,
-)
+from engine.calibration import calibrate, calibrated_bins, fit_isotonic
 from engine.data.atomic import atomic_write_bytes
 from engine.data.catalog import Catalog
 from engine.model.weights import load_model
 from engine.normalise import NormStats
 from engine.verify.case import MODEL_THRESHOLDS, event_probability
+from engine.verify.probabilistic import (
+    binned_brier,
+    binned_reliability,
+    binned_roc_area,
+    paired_bootstrap_roc_area,
+    probability_histogram,
+)
 from training.config import HELDOUT, TrainConfig
 from training.evaluate import archive_leads, archive_predictions, store_predictions
 from training.store import Store
 
 
 def histograms(predictions: Iterable, mask: np.ndarray) -> dict[float, np.ndarray]:
-    """Per event threshold, the probability histogram (``engine.calibration.probability_histogram``) summed over
-    the (run, leads, probabilities, observed rain) of ``predictions``."""
-    out = {thr: 0 for thr in MODEL_THRESHOLDS}
+    """Per event threshold, one probability histogram (``engine.verify.probabilistic.probability_histogram``)
+    per run of ``predictions`` ((run, leads, probabilities, observed rain) tuples): shape (runs, 3, bins)."""
+    out: dict[float, list[np.ndarray]] = {thr: [] for thr in MODEL_THRESHOLDS}
     for _, _, probs, obs in predictions:
         valid = np.isfinite(obs) & mask
         with np.errstate(invalid="ignore"):
             for thr in MODEL_THRESHOLDS:
-                out[thr] = out[thr] + probability_histogram(event_probability(probs, thr), obs >= thr, valid)
-    return out
+                out[thr].append(probability_histogram(event_probability(probs, thr), obs >= thr, valid))
+    return {thr: np.stack(h) for thr, h in out.items()}
 
 
 def summary(histogram: np.ndarray, knots: dict) -> dict[str, float]:
@@ -58,8 +58,8 @@ def summary(histogram: np.ndarray, knots: dict) -> dict[str, float]:
         "observed_frequency": round(float(sum_o.sum() / n), 5),
         "mean_probability_raw": round(float(sum_p.sum() / n), 5),
         "mean_probability_calibrated": round(float(np.sum(count[has] * calibrated) / n), 5),
-        "reliability_raw": round(reliability_term(histogram), 6),
-        "reliability_calibrated": round(reliability_term(histogram, knots), 6),
+        "reliability_raw": round(binned_reliability(histogram), 6),
+        "reliability_calibrated": round(binned_reliability(histogram, calibrated_bins(histogram, knots)), 6),
     }
 
 
@@ -73,7 +73,7 @@ def fit_calibration(
         return None, {}
     mask = Catalog(store.meta["archive"]).grid.qpe_mask
     val = histograms(store_predictions(model, store, store.runs("val"), device), mask)
-    knots = {f"{thr:g}": fit_isotonic(h) for thr, h in val.items()}
+    knots = {f"{thr:g}": fit_isotonic(h.sum(0)) for thr, h in val.items()}
     measured = {}
     if store.runs("test"):
         measured["test"] = histograms(store_predictions(model, store, store.runs("test"), device), mask)
@@ -84,7 +84,7 @@ def fit_calibration(
         leads = archive_leads(cat, cfg.data.lead_times)
         measured[HELDOUT] = histograms(archive_predictions(model, stats, cat, leads, device=device), cat.grid.qpe_mask)
     report = {
-        dataset: {f"{thr:g}": summary(h, knots[f"{thr:g}"]) for thr, h in hists.items()}
+        dataset: {f"{thr:g}": summary(h.sum(0), knots[f"{thr:g}"]) for thr, h in hists.items()}
         for dataset, hists in measured.items()
     }
     return knots, report
@@ -95,45 +95,82 @@ def probabilistic_skill(histogram: np.ndarray, knots: dict) -> dict[str, float]:
     reliability term, and the ROC area (which calibration does not change)."""
     count, _, sum_o = histogram
     base = sum_o.sum() / count.sum()
+    forecast = calibrated_bins(histogram, knots)
     return {
         "observed_frequency": round(float(base), 5),
-        "brier_skill": round(1 - brier_score(histogram, knots) / (base * (1 - base)), 4),
-        "reliability": round(reliability_term(histogram, knots), 6),
-        "roc_area": round(roc_area(histogram), 4),
+        "brier_skill": round(1 - binned_brier(histogram, forecast) / (base * (1 - base)), 4),
+        "reliability": round(binned_reliability(histogram, forecast), 6),
+        "roc_area": round(binned_roc_area(histogram), 4),
     }
+
+
+# Pooled over their seeds: the shipped method against the U-Net and against itself without pre-training, and the
+# architecture against the U-Net.
+PAIRS = (("pretrained_continuous", "unet"), ("pretrained_continuous", "scratch"), ("scratch", "unet"))
+
+
+def seed_groups(names: Iterable[str]) -> dict[str, list[str]]:
+    """``X`` -> [``X``, ``X_seed1``, ...] for the names given."""
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(re.sub(r"_seed\d+", "", name), []).append(name)
+    return groups
 
 
 def compare_probabilities(cfg: TrainConfig, weights: dict[str, Path], progress: bool = True) -> dict:
     """Each method calibrated on the validation runs, as ``ship`` does, then scored as a probability forecast on
-    the test runs and the held-out archive: threshold-free, where CSI needs a decision threshold."""
+    the test runs and the held-out archive: threshold-free, where CSI needs a decision threshold. With both sides
+    of a pair in ``PAIRS`` present, the paired bootstrap over runs of their ROC-area difference, each side's seeds
+    pooled (their histograms summed run by run)."""
     store = Store(cfg.data.store)
     mask = Catalog(store.meta["archive"]).grid.qpe_mask
     heldout = Catalog(cfg.heldout_archive(cfg.heldout_runs))
     leads = archive_leads(heldout, cfg.data.lead_times)
     inputs: dict = {}  # the held-out GRIB read once for every method
-    out: dict[str, dict] = {}
+    methods: dict[str, dict] = {}
+    per_run: dict[str, dict] = {}
     for name, path in tqdm(weights.items(), desc="probabilities", disable=not progress):
         model, manifest = load_model(path)
         model.eval()
         val = histograms(store_predictions(model, store, store.runs("val")), mask)
-        knots = {thr: fit_isotonic(h) for thr, h in val.items()}
+        knots = {thr: fit_isotonic(h.sum(0)) for thr, h in val.items()}
         stats = NormStats.from_dict(manifest["normalisation"])
-        measured = {
+        per_run[name] = {
             "test": histograms(store_predictions(model, store, store.runs("test")), mask),
             HELDOUT: histograms(archive_predictions(model, stats, heldout, leads, inputs), heldout.grid.qpe_mask),
         }
-        out[name] = {
-            dataset: {f"{thr:g}": probabilistic_skill(h, knots[thr]) for thr, h in hists.items()}
-            for dataset, hists in measured.items()
+        methods[name] = {
+            dataset: {f"{thr:g}": probabilistic_skill(h.sum(0), knots[thr]) for thr, h in hists.items()}
+            for dataset, hists in per_run[name].items()
         }
-    return out
+    groups = seed_groups(weights)
+    comparisons = []
+    for a, b in PAIRS:
+        if a not in groups or b not in groups:
+            continue
+        for dataset in ("test", HELDOUT):
+            for thr in MODEL_THRESHOLDS:
+                pooled = [sum(per_run[n][dataset][thr] for n in groups[side]) for side in (a, b)]
+                d = paired_bootstrap_roc_area(*pooled)
+                comparisons.append(
+                    {
+                        "a": a,
+                        "b": b,
+                        "seeds": [len(groups[a]), len(groups[b])],
+                        "dataset": dataset,
+                        "threshold": thr,
+                        "runs": int(pooled[0].shape[0]),
+                        **{k: round(v, 4) for k, v in d.items()},
+                    }
+                )
+    return {"methods": methods, "comparisons": comparisons}
 
 
-def probabilities_markdown(result: dict[str, dict]) -> str:
-    """Per data set and event, each method's seeds side by side (``X``, ``X_seed1``, ...) and their mean."""
-    groups: dict[str, list[str]] = {}
-    for name in result:
-        groups.setdefault(re.sub(r"_seed\d+", "", name), []).append(name)
+def probabilities_markdown(result: dict) -> str:
+    """Per data set and event, each method's seeds side by side (``X``, ``X_seed1``, ...) and their mean; then
+    the paired tests of the ROC area."""
+    methods = result["methods"]
+    groups = seed_groups(methods)
     lines = [
         "# Probability forecasts, calibrated",
         "",
@@ -143,7 +180,7 @@ def probabilities_markdown(result: dict[str, dict]) -> str:
         "perfect, 0 no better than always forecasting the observed frequency) and the ROC area (discrimination, which",
         "no calibration changes). Neither needs a decision threshold, which the CSI tables do. Seeds: `_seedN`.",
     ]
-    datasets = next(iter(result.values())).keys() if result else []
+    datasets = next(iter(methods.values())).keys() if methods else []
     for dataset in datasets:
         for event in ("0.1", "10"):
             lines += [
@@ -154,12 +191,30 @@ def probabilities_markdown(result: dict[str, dict]) -> str:
                 "| --- | --- | --- | --- | --- | --- |",
             ]
             for base, names in groups.items():
-                rows = [result[n][dataset][event] for n in names]
+                rows = [methods[n][dataset][event] for n in names]
                 bss, auc = [r["brier_skill"] for r in rows], [r["roc_area"] for r in rows]
                 lines.append(
                     f"| {base} | {len(names)} | {', '.join(f'{v:.3f}' for v in bss)} | {np.mean(bss):.3f} | "
                     f"{', '.join(f'{v:.3f}' for v in auc)} | {np.mean(auc):.3f} |"
                 )
+    if result["comparisons"]:
+        lines += [
+            "",
+            "## Is the ROC-area difference real? (paired bootstrap over runs, seeds pooled)",
+            "",
+            "ROC area(A) - ROC area(B) with each side's seeds pooled (their histograms summed run by run), its 95 %",
+            "interval from 2000 resamples of the runs (the same draw for both sides), and the share of resamples in",
+            "which A ranks better.",
+            "",
+            "| A | B | seeds | data | event | runs | ROC area(A) - ROC area(B) | 95 % interval | P(A better) |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for c in result["comparisons"]:
+            lines.append(
+                f"| {c['a']} | {c['b']} | {c['seeds'][0]} vs {c['seeds'][1]} | {c['dataset']} | "
+                f">= {c['threshold']:g} mm/h | {c['runs']} | {c['difference']:+.4f} | "
+                f"{c['low']:+.4f} to {c['high']:+.4f} | {c['p_better']:.2f} |"
+            )
     return "\n".join(lines) + "\n"
 
 
