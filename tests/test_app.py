@@ -123,6 +123,16 @@ def test_every_page_renders(env: Path, page: str):
         limits = at.markdown[-1].value
         assert ("Not better than a U-Net at heavy rain" in limits) == (ours < unet + 0.01)
         assert ours >= unet + 0.01 or f"{ours:.3f} over seeds against {unet:.3f}" in limits
+        probabilities = ROOT.parent / "training" / "results" / "probabilities.json"
+        if probabilities.exists() and ours < unet + 0.01:  # the threshold-free side, with its bootstrap interval
+            import json
+
+            c = next(
+                c
+                for c in json.loads(probabilities.read_text())["comparisons"]
+                if (c["a"], c["b"], c["dataset"], c["threshold"]) == ("pretrained_continuous", "unet", "test", 10.0)
+            )
+            assert f"ROC area {c['difference']:+.3f} ({c['low']:+.3f} to {c['high']:+.3f}" in limits
     if page == "2_Case_library.py":
         table = at.dataframe[0].value
         assert list(table["run"]) and all(link.startswith("/?run=") for link in table["open"])

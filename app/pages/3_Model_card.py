@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -65,6 +66,24 @@ def markdown_table(body: str) -> pd.DataFrame:
     lines = [line.strip() for line in body.splitlines() if line.strip().startswith("|")]
     cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines]
     return pd.DataFrame(cells[2:], columns=cells[0]) if len(cells) > 2 else pd.DataFrame()
+
+
+def _ranking_clause() -> str:
+    """What ``python -m training probabilities`` found for the shipped method against the U-Net at 10 mm/h on the
+    test runs, if it was run: the threshold-free side of the comparison."""
+    path = RESULTS.with_name("probabilities.json")
+    if not path.exists():
+        return ""
+    pairs = json.loads(path.read_text()).get("comparisons", [])
+    wanted = ("pretrained_continuous", "unet", "test", 10.0)
+    c = next((c for c in pairs if (c["a"], c["b"], c["dataset"], c["threshold"]) == wanted), None)
+    if c is None:
+        return ""
+    verdict = "ranks heavy-rain pixels better" if c["low"] > 0 else "ranks heavy-rain pixels no better"
+    return (
+        f" As a probability forecast it {verdict} than the U-Net: ROC area {c['difference']:+.3f} "
+        f"({c['low']:+.3f} to {c['high']:+.3f}, run bootstrap; training/results/probabilities.md)."
+    )
 
 
 def results_sections(text: str) -> dict[str, str]:
@@ -155,10 +174,10 @@ mean10 = dict(zip(spread.get("method", []), pd.to_numeric(spread.get("CSI 10 mea
 if {"unet", "pretrained_continuous"} <= mean10.keys() and mean10["pretrained_continuous"] < mean10["unet"] + 0.01:
     limits.insert(
         1,
-        f"**Not better than a U-Net at heavy rain.** With all training labels, its CSI at 10 mm/h averages "
+        f"**Not better than a U-Net at heavy rain in CSI.** With all training labels, its CSI at 10 mm/h averages "
         f"{mean10['pretrained_continuous']:.3f} over seeds against {mean10['unet']:.3f} for a U-Net trained on the "
         "same data (paired tests in the full evaluation). Pre-training pays with scarce labels (10-25 % of the "
-        "training runs), and not on every draw of them.",
+        "training runs), and not on every draw of them." + _ranking_clause(),
     )
 held = metrics.get("heldout_seed2024", {})
 raw_held = metrics.get("raw_nwp_heldout_seed2024", {}).get("bias_10", float("nan"))
