@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from engine.calibration import calibrate, calibrated_bins, fit_isotonic
+from engine.calibration import calibrated_bins, fit_isotonic
 from engine.data.atomic import atomic_write_bytes
 from engine.data.catalog import Catalog
 from engine.model.weights import load_model
@@ -51,15 +51,14 @@ def summary(histogram: np.ndarray, knots: dict) -> dict[str, float]:
     """Mean forecast probability raw and calibrated, the observed frequency, and Murphy's reliability term of
     both (0 = the probabilities mean what they say)."""
     count, sum_p, sum_o = histogram
-    has = count > 0
-    calibrated = calibrate(sum_p[has] / count[has], knots).astype(np.float64)
+    calibrated = calibrated_bins(histogram, knots)
     n = count.sum()
     return {
         "observed_frequency": round(float(sum_o.sum() / n), 5),
         "mean_probability_raw": round(float(sum_p.sum() / n), 5),
-        "mean_probability_calibrated": round(float(np.sum(count[has] * calibrated) / n), 5),
+        "mean_probability_calibrated": round(float(np.nansum(count * calibrated) / n), 5),
         "reliability_raw": round(binned_reliability(histogram), 6),
-        "reliability_calibrated": round(binned_reliability(histogram, calibrated_bins(histogram, knots)), 6),
+        "reliability_calibrated": round(binned_reliability(histogram, calibrated), 6),
     }
 
 

@@ -1,7 +1,8 @@
 """Scores of one forecast case (a run): raw NWP and post-processed model against QPE, per lead and for the run.
 
 The model's yes/no event is "P(rain >= threshold) >= probability threshold", with P(>= 0.1) = p1 + p2 and
-P(>= 10) = p2 from the 3 class probabilities; the model knows no other rain thresholds.
+P(>= 10) = p2 from the 3 class probabilities (``event_probability``; the app passes them calibrated, see
+``engine.calibration``); the model knows no other rain thresholds.
 """
 
 from __future__ import annotations
