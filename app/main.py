@@ -12,7 +12,7 @@ import streamlit as st
 
 from app import maps
 from app.state import DataRef, get_run, load_or_stop, model_events, tuned_threshold
-from engine.verify.case import MODEL_THRESHOLDS, case_scores, events
+from engine.verify.case import MODEL_THRESHOLDS, case_scores, events, forecast_class
 
 st.set_page_config(page_title="Korea rain post-processor", page_icon="🌧️", layout="wide")
 SCORE_LABELS = {"csi": "CSI", "pod": "POD", "far": "FAR", "bias": "bias", "ets": "ETS", "f1": "F1", "fss": "FSS"}
@@ -42,6 +42,9 @@ def _case_scores(ref: DataRef, run: str, threshold: float, p_threshold: float, w
     return case_scores(
         events(data.nwp, model_events(data, threshold), data.qpe, data.mask, threshold, p_threshold), window
     )
+
+
+FORECAST_CLASS = "forecast class"
 
 
 def _scores_table(scores: dict, lead_index: int) -> pd.DataFrame:
@@ -90,7 +93,13 @@ def main() -> None:
         "default is the threshold that maximised CSI on the validation runs (from the weights manifest).",
     )
     window = sb.select_slider("FSS neighbourhood (px, 5 km each)", options=[1, 3, 5, 9, 15, 25], value=9)
-    model_view = sb.radio("Model map", ["most likely class", "probability of the event"], horizontal=False)
+    model_view = sb.radio(
+        "Model map",
+        [FORECAST_CLASS, "probability of the event", "most likely class"],
+        help="Forecast class: rain where P(>= 0.1 mm/h) and heavy rain where P(>= 10 mm/h) reach their probability "
+        "thresholds (the slider's for the chosen event, the tuned one for the other), the decisions the scores "
+        "judge. Most likely class: the network's argmax, which its class weights tilt toward rain.",
+    )
     st.query_params.update({"run": run, "lead": str(lead), "threshold": f"{threshold:g}"})
 
     i = leads.index(lead)
@@ -103,7 +112,12 @@ def main() -> None:
     c1, c2, c3 = st.columns(3)
     c1.plotly_chart(maps.rain_map(data.nwp[i], data.lat, data.lon, "Raw NWP rain (mm/h)", when), width="stretch")
     if data.prob is not None:
-        if model_view == "most likely class":
+        if model_view == FORECAST_CLASS:
+            taus = {t: p_threshold if t == threshold else tuned_threshold(t) for t in MODEL_THRESHOLDS}
+            cls = forecast_class(data.p_event[0.1][i], data.p_event[10.0][i], taus[0.1], taus[10.0])
+            title = f"Post-processed: forecast class (rain P >= {taus[0.1]:.2f}, heavy P >= {taus[10.0]:.2f})"
+            fig = maps.class_map(cls, data.lat, data.lon, title, when)
+        elif model_view == "most likely class":
             fig = maps.class_map(data.prob[i].argmax(0), data.lat, data.lon, "Post-processed: most likely class", when)
         else:
             fig = maps.probability_map(

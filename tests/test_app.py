@@ -85,6 +85,48 @@ def test_probability_threshold_moves_the_model_scores(env: Path):
     assert _table(at).loc["bias", "model (run)"] < low, "a stricter probability threshold forecasts fewer events"
 
 
+def _chart(chart) -> dict:
+    import json
+
+    return json.loads(chart.proto.spec)
+
+
+def _map_classes(chart) -> np.ndarray:
+    """The class code (0, 1, 2) of every pixel of a class map: one heatmap trace per class present, NaN elsewhere
+    (plotly sends each as base64 float32 with its shape)."""
+    import base64
+
+    out = None
+    for trace in (t for t in _chart(chart)["data"] if t["type"] == "heatmap"):
+        z = trace["z"]
+        shape = tuple(int(n) for n in str(z["shape"]).split(","))
+        grid = np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(shape)
+        out = grid if out is None else np.where(np.isfinite(grid), grid, out)
+    return out
+
+
+def test_the_forecast_class_map_marks_the_decisions_the_scores_judge(env: Path):
+    from engine.model.weights import DEFAULT_WEIGHTS
+    from engine.predict import Predictor
+
+    if not DEFAULT_WEIGHTS.exists():
+        pytest.skip("no shipped weights")
+    at = AppTest.from_file(MAIN, default_timeout=300).run()
+    assert at.sidebar.radio[0].value == "forecast class"  # the default map
+    run = at.selectbox(key="run").value
+    p_heavy = (
+        Predictor(DEFAULT_WEIGHTS, device="cpu")
+        .predict(Catalog(env).load_run(run, [27]))["event_probability"]
+        .sel(threshold=10.0)
+        .values[0]
+    )
+    for tau in (at.sidebar.slider[1].value, 0.05):
+        at.sidebar.slider[1].set_value(tau).run()
+        classes = _map_classes(at.get("plotly_chart")[1])
+        assert f"heavy P >= {tau:.2f}" in _chart(at.get("plotly_chart")[1])["layout"]["title"]["text"]
+        np.testing.assert_array_equal(classes == 2, p_heavy >= tau)
+
+
 def test_query_parameters_open_a_case(env: Path):
     at = AppTest.from_file(MAIN, default_timeout=180)
     at.query_params.update({"run": "2026070100", "lead": "12", "threshold": "0.1"})

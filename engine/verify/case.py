@@ -25,6 +25,13 @@ def event_probability(prob: np.ndarray, threshold: float) -> np.ndarray:
     raise ValueError(f"the model predicts events at {MODEL_THRESHOLDS} mm/h only, not {threshold}")
 
 
+def forecast_class(p_rain: np.ndarray, p_heavy: np.ndarray, tau_rain: float, tau_heavy: float) -> np.ndarray:
+    """The 3-class forecast of the two yes/no decisions: 2 where P(>= 10) >= ``tau_heavy``, else 1 where
+    P(>= 0.1) >= ``tau_rain``, else 0. Unlike the argmax of a class-weighted network, each class boundary is the
+    decision the scores judge."""
+    return np.where(p_heavy >= tau_heavy, 2, np.where(p_rain >= tau_rain, 1, 0)).astype(np.int8)
+
+
 def events(
     nwp: np.ndarray, p_event: np.ndarray | None, qpe: np.ndarray, mask: np.ndarray, threshold: float, p_threshold: float
 ) -> dict[str, np.ndarray]:
