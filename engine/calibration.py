@@ -26,12 +26,12 @@ from engine.verify.probabilistic import bin_means
 def fit_isotonic(histogram: np.ndarray) -> dict[str, list[float]]:
     """Knots of the isotonic regression of observed frequency on mean probability over the bins of a probability
     histogram (``engine.verify.probabilistic.probability_histogram``), bins weighted by their counts."""
-    count, sum_p, sum_o = np.asarray(histogram, dtype=np.float64)
+    count, _, events = np.asarray(histogram, dtype=np.float64)
     has = count > 0
     if has.sum() < 2:
         raise ValueError("calibration needs forecasts in at least two probability bins")
     iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-    iso.fit(sum_p[has] / count[has], sum_o[has] / count[has], sample_weight=count[has])
+    iso.fit(bin_means(histogram)[has], events[has] / count[has], sample_weight=count[has])
     return {
         "p": [round(float(v), 6) for v in iso.X_thresholds_],
         "freq": [round(float(v), 6) for v in iso.y_thresholds_],

@@ -20,6 +20,7 @@ from tqdm import tqdm
 from engine.calibration import calibrated_bins, fit_isotonic
 from engine.data.atomic import atomic_write_bytes
 from engine.data.catalog import Catalog
+from engine.errors import DataError
 from engine.model.weights import load_model
 from engine.normalise import NormStats
 from engine.verify.case import MODEL_THRESHOLDS, event_probability
@@ -62,6 +63,39 @@ def summary(histogram: np.ndarray, knots: dict) -> dict[str, float]:
     }
 
 
+def calibrated_histograms(
+    model: torch.nn.Module,
+    manifest: dict,
+    store: Store,
+    heldout: Catalog | None,
+    leads: list[int],
+    inputs: dict | None = None,
+    device: torch.device | str = "cpu",
+) -> tuple[dict[float, dict], dict[str, dict[float, np.ndarray]]]:
+    """Knots per event fitted on the store's validation runs, and the per-run histograms of the store's test runs
+    and of the ``heldout`` archive's ``leads`` (``inputs``: see ``archive_predictions``), where there are any."""
+    mask = Catalog(store.meta["archive"]).grid.qpe_mask
+    val = histograms(store_predictions(model, store, store.runs("val"), device), mask)
+    knots = {thr: fit_isotonic(h.sum(0)) for thr, h in val.items()}
+    measured = {}
+    if store.runs("test"):
+        measured["test"] = histograms(store_predictions(model, store, store.runs("test"), device), mask)
+    if heldout is not None:
+        stats = NormStats.from_dict(manifest["normalisation"])
+        predictions = archive_predictions(model, stats, heldout, leads, inputs, device)
+        measured[HELDOUT] = histograms(predictions, heldout.grid.qpe_mask)
+    return knots, measured
+
+
+def _heldout(cfg: TrainConfig) -> tuple[Catalog | None, list[int]]:
+    """The held-out archive ``evaluate`` generated for the config and its lead times, or (None, [])."""
+    path = cfg.heldout_archive(cfg.heldout_runs)
+    if not (path / "archive.json").exists():
+        return None, []
+    cat = Catalog(path)
+    return cat, archive_leads(cat, cfg.data.lead_times)
+
+
 def fit_calibration(
     cfg: TrainConfig, model: torch.nn.Module, manifest: dict, device: torch.device | str = "cpu"
 ) -> tuple[dict[str, dict] | None, dict[str, dict]]:
@@ -70,23 +104,12 @@ def fit_calibration(
     store = Store(cfg.data.store)
     if not store.runs("val"):
         return None, {}
-    mask = Catalog(store.meta["archive"]).grid.qpe_mask
-    val = histograms(store_predictions(model, store, store.runs("val"), device), mask)
-    knots = {f"{thr:g}": fit_isotonic(h.sum(0)) for thr, h in val.items()}
-    measured = {}
-    if store.runs("test"):
-        measured["test"] = histograms(store_predictions(model, store, store.runs("test"), device), mask)
-    heldout = cfg.heldout_archive(cfg.heldout_runs)
-    if (heldout / "archive.json").exists():
-        cat = Catalog(heldout)
-        stats = NormStats.from_dict(manifest["normalisation"])
-        leads = archive_leads(cat, cfg.data.lead_times)
-        measured[HELDOUT] = histograms(archive_predictions(model, stats, cat, leads, device=device), cat.grid.qpe_mask)
+    knots, measured = calibrated_histograms(model, manifest, store, *_heldout(cfg), device=device)
     report = {
-        dataset: {f"{thr:g}": summary(h.sum(0), knots[f"{thr:g}"]) for thr, h in hists.items()}
+        dataset: {f"{thr:g}": summary(h.sum(0), knots[thr]) for thr, h in hists.items()}
         for dataset, hists in measured.items()
     }
-    return knots, report
+    return {f"{thr:g}": k for thr, k in knots.items()}, report
 
 
 def probabilistic_skill(histogram: np.ndarray, knots: dict) -> dict[str, float]:
@@ -122,22 +145,18 @@ def compare_probabilities(cfg: TrainConfig, weights: dict[str, Path], progress: 
     of a pair in ``PAIRS`` present, the paired bootstrap over runs of their ROC-area difference, each side's seeds
     pooled (their histograms summed run by run)."""
     store = Store(cfg.data.store)
-    mask = Catalog(store.meta["archive"]).grid.qpe_mask
-    heldout = Catalog(cfg.heldout_archive(cfg.heldout_runs))
-    leads = archive_leads(heldout, cfg.data.lead_times)
+    heldout, leads = _heldout(cfg)
+    if heldout is None:
+        raise DataError(
+            "no held-out archive yet: run `python -m training evaluate` first", cfg.heldout_archive(cfg.heldout_runs)
+        )
     inputs: dict = {}  # the held-out GRIB read once for every method
     methods: dict[str, dict] = {}
     per_run: dict[str, dict] = {}
     for name, path in tqdm(weights.items(), desc="probabilities", disable=not progress):
         model, manifest = load_model(path)
         model.eval()
-        val = histograms(store_predictions(model, store, store.runs("val")), mask)
-        knots = {thr: fit_isotonic(h.sum(0)) for thr, h in val.items()}
-        stats = NormStats.from_dict(manifest["normalisation"])
-        per_run[name] = {
-            "test": histograms(store_predictions(model, store, store.runs("test")), mask),
-            HELDOUT: histograms(archive_predictions(model, stats, heldout, leads, inputs), heldout.grid.qpe_mask),
-        }
+        knots, per_run[name] = calibrated_histograms(model, manifest, store, heldout, leads, inputs)
         methods[name] = {
             dataset: {f"{thr:g}": probabilistic_skill(h.sum(0), knots[thr]) for thr, h in hists.items()}
             for dataset, hists in per_run[name].items()

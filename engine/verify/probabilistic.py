@@ -41,23 +41,20 @@ def reliability(
     ``brier``, ``reliability``, ``resolution``, ``uncertainty``.
     """
     p, o = _flatten(prob, event, mask)
-    edges = np.linspace(0, 1, bins + 1)
-    idx = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
-    count = np.bincount(idx, minlength=bins).astype(float)
+    h = probability_histogram(p, o, bins=bins)
+    count, _, events = h
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean_prob = np.bincount(idx, weights=p, minlength=bins) / count
-        obs_freq = np.bincount(idx, weights=o, minlength=bins) / count
-    n = max(p.size, 1)
+        obs_freq = events / count
     base = o.mean() if p.size else np.nan
     has = count > 0
     return {
-        "bin_edges": edges,
+        "bin_edges": _edges(bins),
         "count": count,
-        "mean_prob": mean_prob,
+        "mean_prob": bin_means(h),
         "obs_freq": obs_freq,
         "brier": brier_score(p, o),
-        "reliability": float(np.sum(count[has] * (mean_prob[has] - obs_freq[has]) ** 2) / n),
-        "resolution": float(np.sum(count[has] * (obs_freq[has] - base) ** 2) / n),
+        "reliability": binned_reliability(h),
+        "resolution": float(np.sum(count[has] * (obs_freq[has] - base) ** 2) / max(p.size, 1)),
         "uncertainty": float(base * (1 - base)),
     }
 
@@ -75,12 +72,16 @@ def roc(prob: np.ndarray, event: np.ndarray, mask: np.ndarray | None = None) -> 
 HISTOGRAM_BINS = 200
 
 
+def _edges(bins: int) -> np.ndarray:
+    return np.linspace(0, 1, bins + 1)
+
+
 def probability_histogram(
     prob: np.ndarray, event: np.ndarray, mask: np.ndarray | None = None, bins: int = HISTOGRAM_BINS
 ) -> np.ndarray:
     """Per probability bin of width 1/bins: [count, sum of p, count of events], shape (3, bins)."""
     p, o = _flatten(prob, event, mask)
-    idx = np.clip((p * bins).astype(np.int64), 0, bins - 1)
+    idx = np.clip(np.digitize(p, _edges(bins)[1:-1]), 0, bins - 1)
     return np.stack(
         [
             np.bincount(idx, minlength=bins),
@@ -97,22 +98,26 @@ def bin_means(histogram: np.ndarray) -> np.ndarray:
         return sum_p / count
 
 
+def _occupied(histogram: np.ndarray, forecast: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Count, events and forecast (``forecast[k]``, default bin k's mean) of the bins that hold cases."""
+    count, _, events = histogram
+    has = count > 0
+    p = bin_means(histogram) if forecast is None else np.asarray(forecast, dtype=np.float64)
+    return count[has], events[has], p[has]
+
+
 def binned_brier(histogram: np.ndarray, forecast: np.ndarray | None = None) -> float:
     """Brier score of the forecast ``forecast[k]`` (default: bin k's mean) for bin k's cases:
     sum_k (n_k p_k^2 - 2 p_k e_k + e_k) / N, e_k the events in bin k."""
-    count, _, events = histogram
-    has = count > 0
-    p = (bin_means(histogram) if forecast is None else np.asarray(forecast, dtype=np.float64))[has]
-    return float(np.sum(count[has] * p**2 - 2 * p * events[has] + events[has]) / count.sum())
+    n, e, p = _occupied(histogram, forecast)
+    return float(np.sum(n * p**2 - 2 * p * e + e) / max(n.sum(), 1))
 
 
 def binned_reliability(histogram: np.ndarray, forecast: np.ndarray | None = None) -> float:
     """Murphy's (1973) reliability term sum_k n_k (p_k - o_k)^2 / N, with p_k as in ``binned_brier`` (0: a
     forecast P happens P of the time)."""
-    count, _, events = histogram
-    has = count > 0
-    p = (bin_means(histogram) if forecast is None else np.asarray(forecast, dtype=np.float64))[has]
-    return float(np.sum(count[has] * (p - events[has] / count[has]) ** 2) / count.sum())
+    n, e, p = _occupied(histogram, forecast)
+    return float(np.sum(n * (p - e / n) ** 2) / max(n.sum(), 1))
 
 
 def binned_roc_area(histogram: np.ndarray) -> float:
