@@ -346,6 +346,28 @@ def test_ship_fits_the_probability_calibration_on_validation_runs_only(
     md = probabilities_markdown(result)
     assert "## heldout_seed2024, P(>= 10 mm/h)" in md and "| unet | 2 |" in md
     assert "| scratch | unet | 1 vs 2 | test | >= 0.1 mm/h | 1 | +0.0000 |" in md
+    # and what each network's decision threshold costs: tuned on the validation runs as `evaluate` tunes it
+    from engine.data.catalog import Catalog
+    from training.evaluate import tune_decisions
+
+    model, _ = load_model(random_lite_weights)
+    tuned, _ = tune_decisions(model.eval(), Store(cfg.data.store), Catalog(cfg.data.archive).grid.qpe_mask)
+    costs = result["thresholds"]["methods"]["unet"]
+    assert {e: costs[f"{e:g}"]["threshold"] for e in tuned} == tuned
+    for event in ("0.1", "10"):
+        for dataset in ("test", "heldout_seed2024"):
+            c = costs[event][dataset]
+            assert c["hindsight_csi"] >= c["csi"] or np.isnan(c["csi"]), "hindsight is an upper bound"
+    assert "## What the decision threshold costs (CSI)" in md
+    # `probabilities --rescore` scores the saved histograms again, without the networks
+    from training.calibration import collect_histograms, read_histograms, score_probabilities, write_histograms
+
+    per_run = collect_histograms(cfg, {"unet": random_lite_weights}, False)
+    write_histograms(tmp_path / "h.npz", per_run)
+    again = read_histograms(tmp_path / "h.npz")
+    assert set(again["unet"]) == {"val", "test", "heldout_seed2024"}
+    assert np.array_equal(again["unet"]["val"][10.0], per_run["unet"]["val"][10.0])
+    assert score_probabilities(again)["methods"]["unet"] == methods["unet"]
 
 
 def test_a_scarce_label_finetune_anneals_its_learning_rate_once_over_its_longer_run(tiny_config: Path, tmp_path: Path):

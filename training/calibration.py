@@ -8,6 +8,7 @@ probabilities say, not which pixels a tuned decision marks.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Iterable
@@ -24,6 +25,7 @@ from engine.errors import DataError
 from engine.model.weights import load_model
 from engine.normalise import NormStats
 from engine.verify.case import MODEL_THRESHOLDS, event_probability
+from engine.verify.categorical import TABLE_KEYS, paired_bootstrap_difference
 from engine.verify.probabilistic import (
     binned_brier,
     binned_reliability,
@@ -34,6 +36,7 @@ from engine.verify.probabilistic import (
 from training.config import HELDOUT, TrainConfig
 from training.evaluate import archive_leads, archive_predictions, store_predictions
 from training.store import Store
+from training.thresholds import matched_tables, paired_bootstrap_csi, threshold_costs
 
 
 def histograms(predictions: Iterable, mask: np.ndarray) -> dict[float, np.ndarray]:
@@ -63,7 +66,7 @@ def summary(histogram: np.ndarray, knots: dict) -> dict[str, float]:
     }
 
 
-def calibrated_histograms(
+def network_histograms(
     model: torch.nn.Module,
     manifest: dict,
     store: Store,
@@ -71,20 +74,24 @@ def calibrated_histograms(
     leads: list[int],
     inputs: dict | None = None,
     device: torch.device | str = "cpu",
-) -> tuple[dict[float, dict], dict[str, dict[float, np.ndarray]]]:
-    """Knots per event fitted on the store's validation runs, and the per-run histograms of the store's test runs
-    and of the ``heldout`` archive's ``leads`` (``inputs``: see ``archive_predictions``), where there are any."""
+) -> dict[str, dict[float, np.ndarray]]:
+    """Per data set and event, the per-run histograms (``histograms``) of the store's validation runs (``"val"``,
+    where the calibration is fitted), its test runs and the ``heldout`` archive's ``leads`` (``inputs``: see
+    ``archive_predictions``), where there are any."""
     mask = Catalog(store.meta["archive"]).grid.qpe_mask
-    val = histograms(store_predictions(model, store, store.runs("val"), device), mask)
-    knots = {thr: fit_isotonic(h.sum(0)) for thr, h in val.items()}
-    measured = {}
+    out = {"val": histograms(store_predictions(model, store, store.runs("val"), device), mask)}
     if store.runs("test"):
-        measured["test"] = histograms(store_predictions(model, store, store.runs("test"), device), mask)
+        out["test"] = histograms(store_predictions(model, store, store.runs("test"), device), mask)
     if heldout is not None:
         stats = NormStats.from_dict(manifest["normalisation"])
         predictions = archive_predictions(model, stats, heldout, leads, inputs, device)
-        measured[HELDOUT] = histograms(predictions, heldout.grid.qpe_mask)
-    return knots, measured
+        out[HELDOUT] = histograms(predictions, heldout.grid.qpe_mask)
+    return out
+
+
+def fitted_knots(hists: dict[str, dict[float, np.ndarray]]) -> dict[float, dict]:
+    """Isotonic knots per event, fitted on the validation runs' histograms only."""
+    return {thr: fit_isotonic(h.sum(0)) for thr, h in hists["val"].items()}
 
 
 def _heldout(cfg: TrainConfig) -> tuple[Catalog | None, list[int]]:
@@ -104,10 +111,12 @@ def fit_calibration(
     store = Store(cfg.data.store)
     if not store.runs("val"):
         return None, {}
-    knots, measured = calibrated_histograms(model, manifest, store, *_heldout(cfg), device=device)
+    hists = network_histograms(model, manifest, store, *_heldout(cfg), device=device)
+    knots = fitted_knots(hists)
     report = {
-        dataset: {f"{thr:g}": summary(h.sum(0), knots[thr]) for thr, h in hists.items()}
-        for dataset, hists in measured.items()
+        dataset: {f"{thr:g}": summary(h.sum(0), knots[thr]) for thr, h in by_event.items()}
+        for dataset, by_event in hists.items()
+        if dataset != "val"
     }
     return {f"{thr:g}": k for thr, k in knots.items()}, report
 
@@ -139,49 +148,101 @@ def seed_groups(names: Iterable[str]) -> dict[str, list[str]]:
     return groups
 
 
-def compare_probabilities(cfg: TrainConfig, weights: dict[str, Path], progress: bool = True) -> dict:
-    """Each method calibrated on the validation runs, as ``ship`` does, then scored as a probability forecast on
-    the test runs and the held-out archive: threshold-free, where CSI needs a decision threshold. With both sides
-    of a pair in ``PAIRS`` present, the paired bootstrap over runs of their ROC-area difference, each side's seeds
-    pooled (their histograms summed run by run)."""
+def collect_histograms(
+    cfg: TrainConfig, weights: dict[str, Path], progress: bool = True
+) -> dict[str, dict[str, dict[float, np.ndarray]]]:
+    """``network_histograms`` of each network in ``weights``, the held-out GRIB read once for all."""
     store = Store(cfg.data.store)
     heldout, leads = _heldout(cfg)
     if heldout is None:
         raise DataError(
             "no held-out archive yet: run `python -m training evaluate` first", cfg.heldout_archive(cfg.heldout_runs)
         )
-    inputs: dict = {}  # the held-out GRIB read once for every method
-    methods: dict[str, dict] = {}
-    per_run: dict[str, dict] = {}
+    inputs: dict = {}
+    out = {}
     for name, path in tqdm(weights.items(), desc="probabilities", disable=not progress):
         model, manifest = load_model(path)
         model.eval()
-        knots, per_run[name] = calibrated_histograms(model, manifest, store, heldout, leads, inputs)
-        methods[name] = {
-            dataset: {f"{thr:g}": probabilistic_skill(h.sum(0), knots[thr]) for thr, h in hists.items()}
-            for dataset, hists in per_run[name].items()
-        }
-    groups = seed_groups(weights)
-    comparisons = []
+        out[name] = network_histograms(model, manifest, store, heldout, leads, inputs)
+    return out
+
+
+def _pairs(groups: dict[str, list[str]], datasets: Iterable[str]):
+    """(a, b, dataset, event) of every pair in ``PAIRS`` whose two sides are both among ``groups``."""
     for a, b in PAIRS:
-        if a not in groups or b not in groups:
-            continue
-        for dataset in ("test", HELDOUT):
-            for thr in MODEL_THRESHOLDS:
-                pooled = [sum(per_run[n][dataset][thr] for n in groups[side]) for side in (a, b)]
-                d = paired_bootstrap_roc_area(*pooled)
-                comparisons.append(
-                    {
-                        "a": a,
-                        "b": b,
-                        "seeds": [len(groups[a]), len(groups[b])],
-                        "dataset": dataset,
-                        "threshold": thr,
-                        "runs": int(pooled[0].shape[0]),
-                        **{k: round(v, 4) for k, v in d.items()},
-                    }
-                )
-    return {"methods": methods, "comparisons": comparisons}
+        if a in groups and b in groups:
+            for dataset in datasets:
+                for thr in MODEL_THRESHOLDS:
+                    yield a, b, dataset, thr
+
+
+def score_probabilities(per_run: dict[str, dict[str, dict[float, np.ndarray]]]) -> dict:
+    """Each method calibrated on its validation runs, as ``ship`` does, then scored as a probability forecast on
+    the test runs and the held-out archive: threshold-free, where CSI needs a decision threshold. With both sides
+    of a pair in ``PAIRS`` present, the paired bootstrap over runs of their ROC-area difference, each side's seeds
+    pooled (their histograms summed run by run). Then, under ``thresholds``, what the decision threshold costs in
+    CSI (``training.thresholds``): per network, and the same pairs compared at their validation-tuned thresholds
+    and in hindsight."""
+    methods = {}
+    for name, hists in per_run.items():
+        knots = fitted_knots(hists)
+        methods[name] = {
+            dataset: {f"{thr:g}": probabilistic_skill(h.sum(0), knots[thr]) for thr, h in by_event.items()}
+            for dataset, by_event in hists.items()
+            if dataset != "val"
+        }
+    groups = seed_groups(per_run)
+    datasets = [d for d in next(iter(per_run.values()), {}) if d != "val"]
+    comparisons = []
+    for a, b, dataset, thr in _pairs(groups, datasets):
+        pooled = [sum(per_run[n][dataset][thr] for n in groups[side]) for side in (a, b)]
+        comparisons.append(
+            {
+                "a": a,
+                "b": b,
+                "seeds": [len(groups[a]), len(groups[b])],
+                "dataset": dataset,
+                "threshold": thr,
+                "runs": int(pooled[0].shape[0]),
+                **{k: round(v, 4) for k, v in paired_bootstrap_roc_area(*pooled).items()},
+            }
+        )
+    return {"methods": methods, "comparisons": comparisons, "thresholds": decision_costs(per_run, datasets)}
+
+
+def decision_costs(per_run: dict[str, dict[str, dict[float, np.ndarray]]], datasets: list[str]) -> dict:
+    """Per network and event ``threshold_costs``; per pair, data set and event the pooled CSI difference at the
+    validation-tuned thresholds and in hindsight, with their paired run bootstraps."""
+    costs = {
+        name: {f"{thr:g}": threshold_costs({d: h[thr] for d, h in hists.items()}) for thr in MODEL_THRESHOLDS}
+        for name, hists in per_run.items()
+    }
+    groups = seed_groups(per_run)
+    comparisons = []
+    for a, b, dataset, thr in _pairs(groups, datasets):
+        seeds = [[per_run[n][dataset][thr] for n in groups[side]] for side in (a, b)]
+        bins = seeds[0][0].shape[-1]
+        edges = [[round(costs[n][f"{thr:g}"]["threshold"] * bins) for n in groups[side]] for side in (a, b)]
+        row = {"a": a, "b": b, "seeds": [len(groups[a]), len(groups[b])], "dataset": dataset, "threshold": thr}
+        for rule, (ea, eb) in (("tuned", edges), ("hindsight", (None, None))):
+            row[rule] = {k: round(v, 4) for k, v in paired_bootstrap_csi(*seeds, ea, eb).items()}
+        matched = [
+            _summed_by_run([matched_tables(per_run[n]["val"][thr], per_run[n][dataset][thr])[1] for n in groups[side]])
+            for side in (a, b)
+        ]
+        row["matched"] = {k: round(v, 4) for k, v in paired_bootstrap_difference(*matched).items()}
+        comparisons.append(row)
+    return {"methods": costs, "comparisons": comparisons}
+
+
+def _summed_by_run(seeds: list[list[dict[str, int]]]) -> list[dict[str, int]]:
+    """Per run, the seeds' tables summed."""
+    return [{k: sum(t[k] for t in run) for k in TABLE_KEYS} for run in zip(*seeds, strict=True)]
+
+
+def compare_probabilities(cfg: TrainConfig, weights: dict[str, Path], progress: bool = True) -> dict:
+    """``score_probabilities`` of the networks in ``weights`` (``collect_histograms``)."""
+    return score_probabilities(collect_histograms(cfg, weights, progress))
 
 
 def probabilities_markdown(result: dict) -> str:
@@ -233,7 +294,96 @@ def probabilities_markdown(result: dict) -> str:
                 f">= {c['threshold']:g} mm/h | {c['runs']} | {c['difference']:+.4f} | "
                 f"{c['low']:+.4f} to {c['high']:+.4f} | {c['p_better']:.2f} |"
             )
+    if result.get("thresholds"):
+        lines += thresholds_markdown(result["thresholds"])
     return "\n".join(lines) + "\n"
+
+
+def thresholds_markdown(thresholds: dict) -> list[str]:
+    """The CSI each network gets at its validation-tuned threshold beside the CSI of hindsight (``training.
+    thresholds``), per event; then the pairs compared both ways."""
+    lines = [
+        "",
+        "## What the decision threshold costs (CSI)",
+        "",
+        "CSI judges yes/no decisions: the network's ranking of the pixels *and* the probability threshold it decides",
+        "at, tuned on the validation runs as `evaluate` does (raw probabilities, steps of 0.05). *Hindsight* is the",
+        "best CSI any threshold (steps of 0.005) gives on the data itself: an upper bound no forecast can claim, since",
+        "it picks the threshold by looking at the observations. The gap is what the threshold's transfer from the",
+        "validation runs lost; the hindsight CSI compares what the networks can do at their best. Bias: frequency",
+        "bias (forecast / observed events). *Matched*: a rule fixed before its results were seen: each run decided",
+        "at the threshold that marks as many pixels as its calibrated probabilities expect events, times a ratio",
+        "tuned on the validation runs (`training/thresholds.py`).",
+    ]
+    methods = thresholds["methods"]
+    first = next(iter(methods.values()))["10"]
+    datasets = [d for d, v in first.items() if isinstance(v, dict)]
+    for event in ("10", "0.1"):
+        head = "| network | tuned threshold | validation CSI | matched ratio |"
+        rule = "| --- | --- | --- | --- |"
+        for d in datasets:
+            head += f" {d}: CSI (bias) at it | {d}: hindsight CSI (bias) at threshold | {d}: matched CSI (bias) |"
+            rule += " --- | --- | --- |"
+        lines += ["", f"### >= {event} mm/h", "", head, rule]
+        for name, by_event in methods.items():
+            r = by_event[event]
+            row = f"| {name} | {r['threshold']:.2f} | {r['validation_csi']:.3f} | {r.get('matched_ratio', '-')} |"
+            for d in datasets:
+                x = r[d]
+                row += (
+                    f" {x['csi']:.3f} ({x['bias']:.2f}) |"
+                    f" {x['hindsight_csi']:.3f} ({x['hindsight_bias']:.2f}) at {x['hindsight_threshold']:.3f} |"
+                    f" {x['matched_csi']:.3f} ({x['matched_bias']:.2f}) |"
+                )
+            lines.append(row)
+    if thresholds["comparisons"]:
+        lines += [
+            "",
+            "### Pairs, seeds pooled: CSI(A) - CSI(B) at the tuned thresholds, in hindsight and matched",
+            "",
+            "Each seed's table at its own threshold, the seeds' tables summed; 95 % interval and P(A better) from 2000",
+            "paired resamples of the runs, in which the hindsight thresholds are found again.",
+            "",
+            "| A | B | seeds | data | event | tuned: A - B (interval) | P(A better) | hindsight: A - B (interval) | "
+            "P(A better) | matched: A - B (interval) | P(A better) |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for c in thresholds["comparisons"]:
+            row = f"| {c['a']} | {c['b']} | {c['seeds'][0]} vs {c['seeds'][1]} | {c['dataset']} |"
+            row += f" >= {c['threshold']:g} mm/h |"
+            for rule in ("tuned", "hindsight", "matched"):
+                x = c[rule]
+                row += f" {x['difference']:+.4f} ({x['low']:+.4f} to {x['high']:+.4f}) | {x['p_better']:.2f} |"
+            lines.append(row)
+    return lines
+
+
+def histograms_path(cfg: TrainConfig) -> Path:
+    return Path(cfg.results_dir) / "probabilities_histograms.npz"
+
+
+def write_histograms(path: Path, per_run: dict[str, dict[str, dict[float, np.ndarray]]]) -> None:
+    """The per-run histograms ``collect_histograms`` gathered, one array per network, data set and event (key
+    ``"network|dataset|event"``), so that their scores can be computed again without the networks."""
+    arrays = {
+        f"{name}|{dataset}|{thr:g}": np.asarray(h, dtype=np.float64)
+        for name, hists in per_run.items()
+        for dataset, by_event in hists.items()
+        for thr, h in by_event.items()
+    }
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def read_histograms(path: Path) -> dict[str, dict[str, dict[float, np.ndarray]]]:
+    """What ``write_histograms`` wrote."""
+    out: dict = {}
+    with np.load(path, allow_pickle=False) as f:
+        for key in f.files:
+            name, dataset, thr = key.split("|")
+            out.setdefault(name, {}).setdefault(dataset, {})[float(thr)] = f[key]
+    return out
 
 
 def write_probabilities(cfg: TrainConfig, result: dict) -> Path:

@@ -204,12 +204,28 @@ def cmd_ship(cfg: TrainConfig, args) -> None:
 
 
 def cmd_probabilities(cfg: TrainConfig, args) -> None:
-    from training.calibration import compare_probabilities, write_probabilities
+    from training.calibration import (
+        collect_histograms,
+        histograms_path,
+        read_histograms,
+        score_probabilities,
+        write_histograms,
+        write_probabilities,
+    )
 
-    weights = _trained_weights(cfg, args.method)
-    torch.set_num_threads(cfg.threads)
-    path = write_probabilities(cfg, compare_probabilities(cfg, weights, progress=not args.quiet))
-    print(f"wrote {path} and probabilities.json")
+    saved = histograms_path(cfg)
+    if args.rescore:
+        if not saved.exists():
+            raise DataError("no saved histograms: run `python -m training probabilities` without --rescore", saved)
+        per_run = read_histograms(saved)
+        if args.method:
+            per_run = {n: per_run[n] for n in _trained_weights(cfg, args.method) if n in per_run}
+    else:
+        torch.set_num_threads(cfg.threads)
+        per_run = collect_histograms(cfg, _trained_weights(cfg, args.method), progress=not args.quiet)
+        write_histograms(saved, per_run)
+    path = write_probabilities(cfg, score_probabilities(per_run))
+    print(f"wrote {path}, probabilities.json" + ("" if args.rescore else f" and {saved.name}"))
 
 
 def cmd_probe(cfg: TrainConfig, args) -> None:
@@ -307,7 +323,8 @@ HELP = {
     "ceiling": "how much skill the demo twin leaves to win: oracles that know parts of nature, beside the networks",
     "reproduce": "prepare, pretrain, finetune, evaluate and ship: the chain that made engine/weights/",
     "ship": "copy the config's chosen method into engine/weights/ with its evaluation metrics",
-    "probabilities": "each method as a calibrated probability forecast: Brier skill and ROC area (after evaluate)",
+    "probabilities": "each method as a calibrated probability forecast (Brier skill, ROC area) and what its decision "
+    "threshold costs in CSI against hindsight (after evaluate)",
     "bench": "time the config's pre-training and fine-tuning steps: samples/s, TFLOP/s, share of the GPU's peak",
 }
 COMPARE_HELP = (
@@ -339,6 +356,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if name == "leadtime":
             p.add_argument("--dataset", default=HELDOUT, choices=[HELDOUT, "test"], help=f"default {HELDOUT}")
             p.add_argument("--hours", type=int, default=6, help="lead hours per block (default 6: 1-6 h, 7-12 h, ...)")
+        if name == "probabilities":
+            p.add_argument(
+                "--rescore",
+                action="store_true",
+                help="score again the histograms the last run saved (probabilities_histograms.npz), without networks",
+            )
         if name == "probe":
             p.add_argument("--samples", type=int, default=24, help="validation samples, spread over the runs (24)")
         if name == "pretrain":

@@ -132,6 +132,28 @@ def binned_roc_area(histogram: np.ndarray) -> float:
     return float(np.sum(np.diff(pofd) * (pod[1:] + pod[:-1]) / 2))
 
 
+def exceedance_tables(histogram: np.ndarray) -> dict[str, np.ndarray]:
+    """The 2 x 2 table of the decision "event if p >= k / bins" at every bin edge k = 0 .. bins, from a histogram
+    of shape (..., 3, bins): arrays of shape (..., bins + 1) keyed as ``engine.verify.categorical.TABLE_KEYS``.
+    Hits are the events in bins k and above, false alarms their non-events; scored with ``categorical_scores``,
+    one call gives e.g. CSI at every threshold."""
+    h = np.asarray(histogram, dtype=np.float64)
+    count, events = h[..., 0, :], h[..., 2, :]
+
+    def at_or_above(x: np.ndarray) -> np.ndarray:
+        tail = np.flip(np.cumsum(np.flip(x, -1), axis=-1), -1)
+        return np.concatenate([tail, np.zeros_like(tail[..., :1])], axis=-1)
+
+    forecast, hits = at_or_above(count), at_or_above(events)
+    n_events, n = events.sum(-1, keepdims=True), count.sum(-1, keepdims=True)
+    return {
+        "hits": hits,
+        "misses": n_events - hits,
+        "false_alarms": forecast - hits,
+        "correct_negatives": n - n_events - (forecast - hits),
+    }
+
+
 def paired_bootstrap_roc_area(
     cases_a: np.ndarray, cases_b: np.ndarray, n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0
 ) -> dict[str, float]:
