@@ -152,3 +152,15 @@ def test_a_cached_prediction_is_read_through_the_current_calibration(
     assert len(list(tmp_path.glob("pred_*.nc"))) == 1
     assert float(again["event_probability"].sel(threshold=10.0).max()) <= 0.01
     assert float(first["event_probability"].sel(threshold=10.0).max()) > 0.01
+
+
+def test_points_of_the_roc_curve_from_the_histogram_match_scikit_learns_curve():
+    from sklearn.metrics import roc_curve
+
+    from engine.verify.probabilistic import pod_at_pofd
+
+    p, o = _overconfident(200_000, 4)
+    levels = [0.001, 0.01, 0.1, 0.3]
+    pofd, pod, _ = roc_curve(o, p)
+    assert pod_at_pofd(probability_histogram(p, o), levels) == pytest.approx(np.interp(levels, pofd, pod), abs=0.01)
+    assert np.all(np.diff(pod_at_pofd(probability_histogram(p, o), levels)) > 0), "more false alarms, more hits"

@@ -337,6 +337,7 @@ def test_ship_fits_the_probability_calibration_on_validation_runs_only(
     assert methods["unet"] == methods["unet_seed1"] and set(methods["unet"]) == {"test", "heldout_seed2024"}
     skill = methods["unet"]["test"]["0.1"]
     assert skill["brier_skill"] <= 1 and 0 <= skill["roc_area"] <= 1
+    assert len(skill["pod_at_pofd"]) == 6 and skill["pod_at_pofd"] == sorted(skill["pod_at_pofd"])
     # one pair asked (scratch against the U-Net, two seeds pooled against one), on both data sets and events
     assert {(c["a"], c["b"], c["dataset"], c["threshold"]) for c in result["comparisons"]} == {
         ("scratch", "unet", d, t) for d in ("test", "heldout_seed2024") for t in (0.1, 10.0)

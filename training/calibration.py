@@ -31,6 +31,7 @@ from engine.verify.probabilistic import (
     binned_reliability,
     binned_roc_area,
     paired_bootstrap_roc_area,
+    pod_at_pofd,
     probability_histogram,
 )
 from training.config import HELDOUT, TrainConfig
@@ -121,9 +122,13 @@ def fit_calibration(
     return {f"{thr:g}": k for thr, k in knots.items()}, report
 
 
+POFD_LEVELS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
+
+
 def probabilistic_skill(histogram: np.ndarray, knots: dict) -> dict[str, float]:
     """Brier skill score against the sample climatology (1 - BS / (o (1 - o))) of the calibrated forecast, its
-    reliability term, and the ROC area (which calibration does not change)."""
+    reliability term, the ROC area (which calibration does not change) and points of the ROC curve (POD at the
+    false-alarm rates ``POFD_LEVELS``)."""
     count, _, sum_o = histogram
     base = sum_o.sum() / count.sum()
     forecast = calibrated_bins(histogram, knots)
@@ -132,6 +137,7 @@ def probabilistic_skill(histogram: np.ndarray, knots: dict) -> dict[str, float]:
         "brier_skill": round(1 - binned_brier(histogram, forecast) / (base * (1 - base)), 4),
         "reliability": round(binned_reliability(histogram, forecast), 6),
         "roc_area": round(binned_roc_area(histogram), 4),
+        "pod_at_pofd": [round(float(v), 4) for v in pod_at_pofd(histogram, POFD_LEVELS)],
     }
 
 
@@ -276,6 +282,17 @@ def probabilities_markdown(result: dict) -> str:
                     f"| {base} | {len(names)} | {', '.join(f'{v:.3f}' for v in bss)} | {np.mean(bss):.3f} | "
                     f"{', '.join(f'{v:.3f}' for v in auc)} | {np.mean(auc):.3f} |"
                 )
+            lines += [
+                "",
+                "Where on the ROC curve: POD at fixed false-alarm rates POFD (seed means). CSI of a rare event is",
+                "decided near the left end (POFD about its base rate); the ROC area is mostly made further right.",
+                "",
+                "| method | " + " | ".join(f"POD at POFD {f:g}" for f in POFD_LEVELS) + " |",
+                "| --- |" + " --- |" * len(POFD_LEVELS),
+            ]
+            for base, names in groups.items():
+                pods = np.mean([methods[n][dataset][event]["pod_at_pofd"] for n in names], axis=0)
+                lines.append(f"| {base} | " + " | ".join(f"{v:.3f}" for v in pods) + " |")
     if result["comparisons"]:
         lines += [
             "",

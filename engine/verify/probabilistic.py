@@ -15,6 +15,8 @@ per-bin forecast such as a calibrated one); the binned ROC uses the bins as deci
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from sklearn.metrics import auc, roc_curve
 
@@ -152,6 +154,17 @@ def exceedance_tables(histogram: np.ndarray) -> dict[str, np.ndarray]:
         "false_alarms": forecast - hits,
         "correct_negatives": n - n_events - (forecast - hits),
     }
+
+
+def pod_at_pofd(histogram: np.ndarray, pofd: Sequence[float]) -> np.ndarray:
+    """Points of the binned ROC curve: the hit rate POD = h / (h + m) at the given false-alarm rates
+    POFD = f / (f + c), linear between the bin edges. Where the area says how well a forecast ranks over all
+    thresholds, these say where: a rare event's CSI is decided at a POFD near its base rate, far left on the curve."""
+    t = exceedance_tables(histogram)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        hit_rate = t["hits"] / (t["hits"] + t["misses"])
+        false_alarm_rate = t["false_alarms"] / (t["false_alarms"] + t["correct_negatives"])
+    return np.interp(np.asarray(pofd, dtype=np.float64), false_alarm_rate[::-1], hit_rate[::-1])
 
 
 def paired_bootstrap_roc_area(
