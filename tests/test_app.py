@@ -175,6 +175,14 @@ def test_every_page_renders(env: Path, page: str):
                 if (c["a"], c["b"], c["dataset"], c["threshold"]) == ("pretrained_continuous", "unet", "test", 10.0)
             )
             assert f"ROC area {c['difference']:+.3f} ({c['low']:+.3f} to {c['high']:+.3f}" in limits
+            h = next(
+                c["hindsight"]
+                for c in json.loads(probabilities.read_text())["thresholds"]["comparisons"]
+                if (c["a"], c["b"], c["dataset"], c["threshold"]) == ("pretrained_continuous", "unet", "test", 10.0)
+            )
+            assert (f"best threshold in hindsight its CSI at 10 mm/h is {h['difference']:+.3f}" in limits) == (
+                h["low"] <= 0
+            )
     if page == "2_Case_library.py":
         table = at.dataframe[0].value
         assert list(table["run"]) and all(link.startswith("/?run=") for link in table["open"])

@@ -74,16 +74,28 @@ def _ranking_clause() -> str:
     path = RESULTS.with_name("probabilities.json")
     if not path.exists():
         return ""
-    pairs = json.loads(path.read_text()).get("comparisons", [])
+    result = json.loads(path.read_text())
     wanted = ("pretrained_continuous", "unet", "test", 10.0)
-    c = next((c for c in pairs if (c["a"], c["b"], c["dataset"], c["threshold"]) == wanted), None)
+
+    def pair(rows: list[dict]) -> dict | None:
+        return next((c for c in rows if (c["a"], c["b"], c["dataset"], c["threshold"]) == wanted), None)
+
+    c = pair(result.get("comparisons", []))
     if c is None:
         return ""
     verdict = "ranks heavy-rain pixels better" if c["low"] > 0 else "ranks heavy-rain pixels no better"
-    return (
+    clause = (
         f" As a probability forecast it {verdict} than the U-Net: ROC area {c['difference']:+.3f} "
         f"({c['low']:+.3f} to {c['high']:+.3f}, run bootstrap; training/results/probabilities.md)."
     )
+    h = pair(result.get("thresholds", {}).get("comparisons", []))
+    if h is not None and h["hindsight"]["low"] <= 0:
+        b = h["hindsight"]
+        clause += (
+            f" That lead is not where CSI is decided: even at the best threshold in hindsight its CSI at 10 mm/h is "
+            f"{b['difference']:+.3f} against the U-Net's ({b['low']:+.3f} to {b['high']:+.3f})."
+        )
+    return clause
 
 
 def results_sections(text: str) -> dict[str, str]:
