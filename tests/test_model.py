@@ -24,6 +24,23 @@ TINY = ModelConfig(
 )
 
 
+def test_a_seed_ensemble_averages_its_members_probabilities():
+    from engine.model.ensemble import SeedEnsemble
+
+    torch.manual_seed(0)
+    a, b = UNet(UNetConfig()).eval(), UNet(UNetConfig()).eval()
+    x = torch.randn(1, 16, 32, 32)
+    with torch.inference_mode():
+        pa, pb = a(x).softmax(1), b(x).softmax(1)
+        assert torch.allclose(SeedEnsemble([a])(x).softmax(1), pa, atol=1e-6)
+        pair = SeedEnsemble([a, b])(x).softmax(1)
+    assert pair.shape == (1, 3, 32, 32)
+    assert torch.allclose(pair, (pa + pb) / 2, atol=1e-6)
+    assert not torch.allclose(pair, pa, atol=1e-3), "two different seeds, a different forecast"
+    with pytest.raises(ValueError, match="at least one member"):
+        SeedEnsemble([])
+
+
 @pytest.mark.parametrize(("task", "out"), [("pretrain", 16), ("segment", 3)])
 def test_network_shapes(task: str, out: int):
     model = PostProcessor(TINY, task)

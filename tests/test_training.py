@@ -369,6 +369,21 @@ def test_ship_fits_the_probability_calibration_on_validation_runs_only(
     assert set(again["unet"]) == {"val", "test", "heldout_seed2024"}
     assert np.array_equal(again["unet"]["val"][10.0], per_run["unet"]["val"][10.0])
     assert score_probabilities(again)["methods"]["unet"] == methods["unet"]
+    # `probabilities --ensemble`: a method's seeds as one network; two copies of a network are that network
+    from training.calibration import collect_ensemble_histograms, ensemble_gains
+
+    pair = {"unet": random_lite_weights, "unet_seed1": random_lite_weights}
+    ensembles = collect_ensemble_histograms(cfg, pair, False)
+    assert set(ensembles) == {"unet"}
+    for dataset, by_event in ensembles["unet"].items():
+        for thr, h in by_event.items():
+            single = per_run["unet"][dataset][thr]
+            assert np.abs(h[:, 0] - single[:, 0]).sum() <= 1e-3 * single[:, 0].sum(), (dataset, thr)  # bin edges
+    gains = ensemble_gains(ensembles, {"unet": per_run["unet"], "unet_seed1": per_run["unet"]})
+    assert {(g["dataset"], g["threshold"]) for g in gains} == {
+        (d, t) for d in ("test", "heldout_seed2024") for t in (0.1, 10.0)
+    }
+    assert all(g["members"] == 2 and abs(g["difference"]) < 0.01 for g in gains if np.isfinite(g["difference"]))
 
 
 def test_a_scarce_label_finetune_anneals_its_learning_rate_once_over_its_longer_run(tiny_config: Path, tmp_path: Path):

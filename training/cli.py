@@ -205,27 +205,37 @@ def cmd_ship(cfg: TrainConfig, args) -> None:
 
 def cmd_probabilities(cfg: TrainConfig, args) -> None:
     from training.calibration import (
+        collect_ensemble_histograms,
         collect_histograms,
+        ensemble_gains,
         histograms_path,
         read_histograms,
         score_probabilities,
+        seed_groups,
         write_histograms,
         write_probabilities,
     )
 
-    saved = histograms_path(cfg)
+    stem = "probabilities_ensemble" if args.ensemble else "probabilities"
+    saved = histograms_path(cfg, stem)
     if args.rescore:
         if not saved.exists():
             raise DataError("no saved histograms: run `python -m training probabilities` without --rescore", saved)
         per_run = read_histograms(saved)
         if args.method:
-            per_run = {n: per_run[n] for n in _trained_weights(cfg, args.method) if n in per_run}
+            wanted = seed_groups(args.method) if args.ensemble else _trained_weights(cfg, args.method)
+            per_run = {n: per_run[n] for n in wanted if n in per_run}
     else:
         torch.set_num_threads(cfg.threads)
-        per_run = collect_histograms(cfg, _trained_weights(cfg, args.method), progress=not args.quiet)
+        collect = collect_ensemble_histograms if args.ensemble else collect_histograms
+        per_run = collect(cfg, _trained_weights(cfg, args.method), progress=not args.quiet)
         write_histograms(saved, per_run)
-    path = write_probabilities(cfg, score_probabilities(per_run))
-    print(f"wrote {path}, probabilities.json" + ("" if args.rescore else f" and {saved.name}"))
+    result = score_probabilities(per_run)
+    singles = histograms_path(cfg)
+    if args.ensemble and singles.exists():  # the members scored alone by a plain `probabilities` run
+        result["ensemble_gains"] = ensemble_gains(per_run, read_histograms(singles))
+    path = write_probabilities(cfg, result, stem)
+    print(f"wrote {path}, {stem}.json" + ("" if args.rescore else f" and {saved.name}"))
 
 
 def cmd_probe(cfg: TrainConfig, args) -> None:
@@ -361,6 +371,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "--rescore",
                 action="store_true",
                 help="score again the histograms the last run saved (probabilities_histograms.npz), without networks",
+            )
+            p.add_argument(
+                "--ensemble",
+                action="store_true",
+                help="score each method's seeds (X, X_seedN) as one ensemble of averaged probabilities, and what it "
+                "adds to its members; writes probabilities_ensemble.*",
             )
         if name == "probe":
             p.add_argument("--samples", type=int, default=24, help="validation samples, spread over the runs (24)")
