@@ -205,5 +205,5 @@ def test_a_few_optimisation_steps_lower_the_loss(task: str):
         opt.zero_grad()
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
     assert losses[-1] < 0.9 * losses[0] and losses[-1] < min(losses[:3]), losses
