@@ -379,9 +379,9 @@ def test_ship_fits_the_probability_calibration_on_validation_runs_only(
         for thr, h in by_event.items():
             single = per_run["unet"][dataset][thr]
             assert np.abs(h[:, 0] - single[:, 0]).sum() <= 1e-3 * single[:, 0].sum(), (dataset, thr)  # bin edges
-    gains = ensemble_gains(ensembles, {"unet": per_run["unet"], "unet_seed1": per_run["unet"]})
-    assert {(g["dataset"], g["threshold"]) for g in gains} == {
-        (d, t) for d in ("test", "heldout_seed2024") for t in (0.1, 10.0)
+    gains = ensemble_gains(ensembles, {"unet": per_run["unet"], "unet_seed1": per_run["unet"]}, "unet")
+    assert {(g["against"], g["dataset"], g["threshold"]) for g in gains} == {
+        (a, d, t) for a in ("members", "unet") for d in ("val", "test", "heldout_seed2024") for t in (0.1, 10.0)
     }
     assert all(g["members"] == 2 and abs(g["difference"]) < 0.01 for g in gains if np.isfinite(g["difference"]))
 
