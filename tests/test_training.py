@@ -370,10 +370,10 @@ def test_ship_fits_the_probability_calibration_on_validation_runs_only(
     assert np.array_equal(again["unet"]["val"][10.0], per_run["unet"]["val"][10.0])
     assert score_probabilities(again)["methods"]["unet"] == methods["unet"]
     # `probabilities --ensemble`: a method's seeds as one network; two copies of a network are that network
-    from training.calibration import collect_ensemble_histograms, ensemble_gains
+    from training.calibration import ensemble_gains
 
     pair = {"unet": random_lite_weights, "unet_seed1": random_lite_weights}
-    ensembles = collect_ensemble_histograms(cfg, pair, False)
+    ensembles = collect_histograms(cfg, pair, False, ensemble=True)
     assert set(ensembles) == {"unet"}
     for dataset, by_event in ensembles["unet"].items():
         for thr, h in by_event.items():

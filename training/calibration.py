@@ -156,9 +156,10 @@ def seed_groups(names: Iterable[str]) -> dict[str, list[str]]:
 
 
 def collect_histograms(
-    cfg: TrainConfig, weights: dict[str, Path], progress: bool = True
+    cfg: TrainConfig, weights: dict[str, Path], progress: bool = True, ensemble: bool = False
 ) -> dict[str, dict[str, dict[float, np.ndarray]]]:
-    """``network_histograms`` of each network in ``weights``, the held-out GRIB read once for all."""
+    """``network_histograms`` of each network in ``weights``, the held-out GRIB read once for all; or, with
+    ``ensemble``, of each method's seeds (``X``, ``X_seedN``) as one ``SeedEnsemble``, keyed by the method."""
     store = Store(cfg.data.store)
     heldout, leads = _heldout(cfg)
     if heldout is None:
@@ -167,32 +168,13 @@ def collect_histograms(
         )
     inputs: dict = {}
     out = {}
-    for name, path in tqdm(weights.items(), desc="probabilities", disable=not progress):
-        model, manifest = load_model(path)
-        model.eval()
-        out[name] = network_histograms(model, manifest, store, heldout, leads, inputs)
-    return out
-
-
-def collect_ensemble_histograms(
-    cfg: TrainConfig, weights: dict[str, Path], progress: bool = True
-) -> dict[str, dict[str, dict[float, np.ndarray]]]:
-    """``network_histograms`` of each method's seeds in ``weights`` (``X``, ``X_seedN``) as one ``SeedEnsemble``,
-    keyed by the method's name. The members share the training store, so their normalisation is the same."""
-    store = Store(cfg.data.store)
-    heldout, leads = _heldout(cfg)
-    if heldout is None:
-        raise DataError(
-            "no held-out archive yet: run `python -m training evaluate` first", cfg.heldout_archive(cfg.heldout_runs)
-        )
-    inputs: dict = {}
-    out = {}
-    for base, names in tqdm(seed_groups(weights).items(), desc="ensembles", disable=not progress):
+    groups = seed_groups(weights) if ensemble else {name: [name] for name in weights}
+    for key, names in tqdm(groups.items(), desc="ensembles" if ensemble else "probabilities", disable=not progress):
         loaded = [load_model(weights[n]) for n in names]
         if any(m["normalisation"] != loaded[0][1]["normalisation"] for _, m in loaded):
-            raise DataError(f"the seeds of {base} were normalised differently: not one ensemble", weights[names[0]])
-        model = SeedEnsemble([m for m, _ in loaded]).eval()
-        out[base] = network_histograms(model, loaded[0][1], store, heldout, leads, inputs)
+            raise DataError(f"the seeds of {key} were normalised differently: not one ensemble", weights[names[0]])
+        model = SeedEnsemble([m for m, _ in loaded]) if ensemble else loaded[0][0]
+        out[key] = network_histograms(model.eval(), loaded[0][1], store, heldout, leads, inputs)
     return out
 
 

@@ -205,7 +205,6 @@ def cmd_ship(cfg: TrainConfig, args) -> None:
 
 def cmd_probabilities(cfg: TrainConfig, args) -> None:
     from training.calibration import (
-        collect_ensemble_histograms,
         collect_histograms,
         ensemble_gains,
         histograms_path,
@@ -227,8 +226,8 @@ def cmd_probabilities(cfg: TrainConfig, args) -> None:
             per_run = {n: per_run[n] for n in wanted if n in per_run}
     else:
         torch.set_num_threads(cfg.threads)
-        collect = collect_ensemble_histograms if args.ensemble else collect_histograms
-        per_run = collect(cfg, _trained_weights(cfg, args.method), progress=not args.quiet)
+        weights = _trained_weights(cfg, args.method)
+        per_run = collect_histograms(cfg, weights, progress=not args.quiet, ensemble=args.ensemble)
         write_histograms(saved, per_run)
     result = score_probabilities(per_run)
     singles = histograms_path(cfg)
