@@ -386,6 +386,14 @@ def test_ship_fits_the_probability_calibration_on_validation_runs_only(
     assert all(g["members"] == 2 and abs(g["difference"]) < 0.01 for g in gains if np.isfinite(g["difference"]))
 
 
+def test_probabilities_rescore_without_saved_histograms_names_the_missing_file(tiny_config: Path, capsys):
+    from training.cli import main
+
+    assert main(["probabilities", "--config", str(tiny_config), "--rescore", "--ensemble"]) == 2
+    err = capsys.readouterr().err
+    assert "probabilities_ensemble_histograms.npz: no saved histograms" in err and "without --rescore" in err
+
+
 def test_a_scarce_label_finetune_anneals_its_learning_rate_once_over_its_longer_run(tiny_config: Path, tmp_path: Path):
     raw = yaml.safe_load(tiny_config.read_text())
     raw.update(name="tiny_scarce", weights_dir=str(tmp_path / "weights"), results_dir=str(tmp_path / "results"))

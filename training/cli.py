@@ -222,8 +222,10 @@ def cmd_probabilities(cfg: TrainConfig, args) -> None:
             raise DataError("no saved histograms: run `python -m training probabilities` without --rescore", saved)
         per_run = read_histograms(saved)
         if args.method:
-            wanted = seed_groups(args.method) if args.ensemble else _trained_weights(cfg, args.method)
-            per_run = {n: per_run[n] for n in wanted if n in per_run}
+            wanted = _trained_weights(cfg, args.method)
+            per_run = {n: per_run[n] for n in (seed_groups(wanted) if args.ensemble else wanted) if n in per_run}
+        if not per_run:
+            raise DataError(f"none of {args.method} in the saved histograms: run without --rescore", saved)
     else:
         torch.set_num_threads(cfg.threads)
         weights = _trained_weights(cfg, args.method)
