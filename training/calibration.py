@@ -300,6 +300,12 @@ def probabilities_markdown(result: dict) -> str:
         "perfect, 0 no better than always forecasting the observed frequency) and the ROC area (discrimination, which",
         "no calibration changes). Neither needs a decision threshold, which the CSI tables do. Seeds: `_seedN`.",
     ]
+    if "ensemble_gains" in result:
+        lines += [
+            "",
+            "**Seed ensembles** (`--ensemble`): each method here is one network, its seeds' class probabilities",
+            "averaged, so every `seeds` count below is 1 ensemble.",
+        ]
     datasets = next(iter(methods.values())).keys() if methods else []
     for dataset in datasets:
         for event in ("0.1", "10"):

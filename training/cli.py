@@ -233,8 +233,10 @@ def cmd_probabilities(cfg: TrainConfig, args) -> None:
         write_histograms(saved, per_run)
     result = score_probabilities(per_run)
     singles = histograms_path(cfg)
-    if args.ensemble and singles.exists():  # the members scored alone by a plain `probabilities` run
-        result["ensemble_gains"] = ensemble_gains(per_run, read_histograms(singles), cfg.ship)
+    if args.ensemble:  # against the members scored alone by a plain `probabilities` run, where there was one
+        result["ensemble_gains"] = (
+            ensemble_gains(per_run, read_histograms(singles), cfg.ship) if singles.exists() else []
+        )
     path = write_probabilities(cfg, result, stem)
     print(f"wrote {path}, {stem}.json" + ("" if args.rescore else f" and {saved.name}"))
 
