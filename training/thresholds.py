@@ -82,11 +82,17 @@ def tuned_ratio(histograms: np.ndarray, knots: dict, ratios: Sequence[float] = R
     return best
 
 
-def matched_tables(val: np.ndarray, histograms: np.ndarray) -> tuple[float, list[dict[str, int]]]:
+def matched_rule(val: np.ndarray) -> tuple[dict, float]:
     """Expected-count matching as a network would ship it: calibration knots and ratio fitted on the validation
-    runs' histograms ``val``; then each run of ``histograms`` decided at its matched edge. (ratio, tables)."""
+    runs' histograms ``val`` (runs, 3, bins)."""
     knots = fit_isotonic(val.sum(0))
-    ratio = tuned_ratio(val, knots)
+    return knots, tuned_ratio(val, knots)
+
+
+def matched_tables(val: np.ndarray, histograms: np.ndarray) -> tuple[float, list[dict[str, int]]]:
+    """``matched_rule`` fitted on ``val``, then each run of ``histograms`` decided at its matched edge:
+    (ratio, tables)."""
+    knots, ratio = matched_rule(val)
     return ratio, tables_at(histograms, matched_edges(histograms, knots, ratio))
 
 
@@ -97,7 +103,12 @@ def threshold_costs(histograms: dict[str, np.ndarray]) -> dict:
     val = histograms["val"].sum(0)
     bins = val.shape[-1]
     k = tuned_edge(val)
-    out: dict = {"threshold": k / bins, "validation_csi": round(float(_scores(val)["csi"][k]), 4)}
+    knots, ratio = matched_rule(histograms["val"])
+    out: dict = {
+        "threshold": k / bins,
+        "validation_csi": round(float(_scores(val)["csi"][k]), 4),
+        "matched_ratio": ratio,
+    }
     for dataset, h in histograms.items():
         if dataset == "val":
             continue
@@ -109,9 +120,8 @@ def threshold_costs(histograms: dict[str, np.ndarray]) -> dict:
             "hindsight_csi": round(float(scores["csi"][best]), 4),
             "hindsight_bias": round(float(scores["bias"][best]), 3),
         }
-        ratio, tables = matched_tables(histograms["val"], h)
+        tables = tables_at(h, matched_edges(h, knots, ratio))
         matched = categorical_scores({key: sum(t[key] for t in tables) for key in TABLE_KEYS})
-        out["matched_ratio"] = ratio
         out[dataset] |= {
             "matched_csi": round(float(matched["csi"]), 4),
             "matched_bias": round(float(matched["bias"]), 3),
