@@ -253,7 +253,7 @@ def score_probabilities(per_run: dict[str, dict[str, dict[float, np.ndarray]]]) 
 
 def decision_costs(per_run: dict[str, dict[str, dict[float, np.ndarray]]], datasets: list[str]) -> dict:
     """Per network and event ``threshold_costs``; per pair, data set and event the pooled CSI difference at the
-    validation-tuned thresholds and in hindsight, with their paired run bootstraps."""
+    validation-tuned thresholds, in hindsight and with expected-count matching, with their paired run bootstraps."""
     costs = {
         name: {f"{thr:g}": threshold_costs({d: h[thr] for d, h in hists.items()}) for thr in MODEL_THRESHOLDS}
         for name, hists in per_run.items()
