@@ -145,6 +145,15 @@ def test_every_page_renders(env: Path, page: str):
     if page == "1_Verification.py":
         table = at.dataframe[0].value
         assert 0 <= table.loc["nwp", "CSI"] <= 1
+        from engine.model.weights import DEFAULT_WEIGHTS
+
+        if DEFAULT_WEIGHTS.exists():  # the decisions scored in the table are points on the ROC plane
+            charts = map(_chart, at.get("plotly_chart"))
+            roc = next(c for c in charts if c["layout"]["title"]["text"].startswith("ROC"))
+            point = next(t for t in roc["data"] if t.get("name", "").startswith("model at P >="))
+            assert point["y"][0] == pytest.approx(table.loc["model", "POD"])
+            assert 0 < point["x"][0] < 0.05, "a heavy-rain decision sits far left, where the log axis shows it"
+            assert roc["layout"]["xaxis"]["type"] == "log"
         at.sidebar.select_slider[0].set_value(0.1).run()
         assert at.dataframe[0].value.loc["nwp", "CSI"] > table.loc["nwp", "CSI"]
     if page == "3_Model_card.py":

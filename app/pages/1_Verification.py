@@ -188,14 +188,31 @@ def main() -> None:
     )
     c2.plotly_chart(fig, width="stretch")
     r = prob["roc"]
+    diagonal = np.logspace(-4, 0, 50)
     fig = go.Figure(
         [
-            go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "#999"}, showlegend=False),
+            go.Scatter(x=diagonal, y=diagonal, mode="lines", line={"dash": "dot", "color": "#999"}, showlegend=False),
             go.Scatter(x=r["pofd"], y=r["pod"], mode="lines", name="model"),
         ]
     )
-    fig.update_layout(title=f"ROC, area {r['auc']:.3f}", xaxis_title="POFD", yaxis_title="POD", height=380)
+    for src in sources:  # the yes/no forecasts scored above, as points of the same plane
+        t = {k: tabs[src][k].sum() for k in TABLE_KEYS}
+        pofd = t["false_alarms"] / max(t["false_alarms"] + t["correct_negatives"], 1)
+        pod = t["hits"] / max(t["hits"] + t["misses"], 1)
+        label = f"model at P >= {p_threshold:.2f}" if src == "model" else "raw NWP"
+        fig.add_trace(go.Scatter(x=[pofd], y=[pod], mode="markers", marker={"size": 11}, name=label))
+    fig.update_layout(
+        title=f"ROC, area {r['auc']:.3f}",
+        xaxis={"title": "POFD (log scale)", "type": "log", "range": [-4, 0]},
+        yaxis={"title": "POD", "range": [0, 1]},
+        height=380,
+        legend={"orientation": "h", "y": -0.3},
+    )
     c3.plotly_chart(fig, width="stretch")
+    c3.caption(
+        "False-alarm rate on a log scale: a rare event's decisions sit far left (the markers), where a linear axis "
+        "squeezes them against the edge. The area counts the whole curve."
+    )
 
 
 main()
