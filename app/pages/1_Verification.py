@@ -203,7 +203,13 @@ def main() -> None:
         fig.add_trace(go.Scatter(x=[pofd], y=[pod], mode="markers", marker={"size": 11}, name=label))
     fig.update_layout(
         title=f"ROC, area {r['auc']:.3f}",
-        xaxis={"title": "POFD (log scale)", "type": "log", "range": [-4, 0]},
+        xaxis={
+            "title": "POFD (log scale)",
+            "type": "log",
+            "range": [-4, 0],
+            "tickvals": [1e-4, 1e-3, 1e-2, 1e-1, 1],
+            "ticktext": ["0.0001", "0.001", "0.01", "0.1", "1"],
+        },
         yaxis={"title": "POD", "range": [0, 1]},
         height=380,
         legend={"orientation": "h", "y": -0.3},
