@@ -327,12 +327,12 @@ def test_ship_fits_the_probability_calibration_on_validation_runs_only(
     import dataclasses
 
     from engine.data.demo import generate
-    from training.calibration import compare_probabilities, probabilities_markdown
+    from training.calibration import collect_histograms, probabilities_markdown, score_probabilities
 
     cfg = dataclasses.replace(cfg, heldout_runs=1)
     generate(cfg.heldout_archive(1), runs=1, seed=2024, leads=cfg.data.lead_times[1], progress=False)
     same = {"unet": random_lite_weights, "unet_seed1": random_lite_weights, "scratch": random_lite_weights}
-    result = compare_probabilities(cfg, same, False)
+    result = score_probabilities(collect_histograms(cfg, same, False))
     methods = result["methods"]
     assert methods["unet"] == methods["unet_seed1"] and set(methods["unet"]) == {"test", "heldout_seed2024"}
     skill = methods["unet"]["test"]["0.1"]
@@ -361,7 +361,7 @@ def test_ship_fits_the_probability_calibration_on_validation_runs_only(
             assert c["hindsight_csi"] >= c["csi"] or np.isnan(c["csi"]), "hindsight is an upper bound"
     assert "## What the decision threshold costs (CSI)" in md
     # `probabilities --rescore` scores the saved histograms again, without the networks
-    from training.calibration import collect_histograms, read_histograms, score_probabilities, write_histograms
+    from training.calibration import read_histograms, write_histograms
 
     per_run = collect_histograms(cfg, {"unet": random_lite_weights}, False)
     write_histograms(tmp_path / "h.npz", per_run)

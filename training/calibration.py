@@ -38,7 +38,7 @@ from engine.verify.probabilistic import (
 from training.config import HELDOUT, TrainConfig
 from training.evaluate import archive_leads, archive_predictions, store_predictions
 from training.store import Store
-from training.thresholds import matched_tables, paired_bootstrap_csi, threshold_costs, tuned_edge
+from training.thresholds import matched_rule, matched_tables, paired_bootstrap_csi, threshold_costs, tuned_edge
 
 
 def histograms(predictions: Iterable, mask: np.ndarray) -> dict[float, np.ndarray]:
@@ -254,8 +254,14 @@ def score_probabilities(per_run: dict[str, dict[str, dict[float, np.ndarray]]]) 
 def decision_costs(per_run: dict[str, dict[str, dict[float, np.ndarray]]], datasets: list[str]) -> dict:
     """Per network and event ``threshold_costs``; per pair, data set and event the pooled CSI difference at the
     validation-tuned thresholds, in hindsight and with expected-count matching, with their paired run bootstraps."""
+    rules = {
+        (name, thr): matched_rule(hists["val"][thr]) for name, hists in per_run.items() for thr in MODEL_THRESHOLDS
+    }
     costs = {
-        name: {f"{thr:g}": threshold_costs({d: h[thr] for d, h in hists.items()}) for thr in MODEL_THRESHOLDS}
+        name: {
+            f"{thr:g}": threshold_costs({d: h[thr] for d, h in hists.items()}, rules[name, thr])
+            for thr in MODEL_THRESHOLDS
+        }
         for name, hists in per_run.items()
     }
     groups = seed_groups(per_run)
@@ -268,7 +274,7 @@ def decision_costs(per_run: dict[str, dict[str, dict[float, np.ndarray]]], datas
         for rule, (ea, eb) in (("tuned", edges), ("hindsight", (None, None))):
             row[rule] = {k: round(v, 4) for k, v in paired_bootstrap_csi(*seeds, ea, eb).items()}
         matched = [
-            _summed_by_run([matched_tables(per_run[n]["val"][thr], per_run[n][dataset][thr])[1] for n in groups[side]])
+            _summed_by_run([matched_tables(per_run[n][dataset][thr], rules[n, thr]) for n in groups[side]])
             for side in (a, b)
         ]
         row["matched"] = {k: round(v, 4) for k, v in paired_bootstrap_difference(*matched).items()}
@@ -279,11 +285,6 @@ def decision_costs(per_run: dict[str, dict[str, dict[float, np.ndarray]]], datas
 def _summed_by_run(seeds: list[list[dict[str, int]]]) -> list[dict[str, int]]:
     """Per run, the seeds' tables summed."""
     return [{k: sum(t[k] for t in run) for k in TABLE_KEYS} for run in zip(*seeds, strict=True)]
-
-
-def compare_probabilities(cfg: TrainConfig, weights: dict[str, Path], progress: bool = True) -> dict:
-    """``score_probabilities`` of the networks in ``weights`` (``collect_histograms``)."""
-    return score_probabilities(collect_histograms(cfg, weights, progress))
 
 
 def probabilities_markdown(result: dict) -> str:

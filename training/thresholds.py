@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from engine.calibration import calibrated_bins, fit_isotonic
-from engine.verify.categorical import TABLE_KEYS, categorical_scores
+from engine.verify.categorical import TABLE_KEYS, categorical_scores, paired_summary
 from engine.verify.probabilistic import exceedance_tables
 from training.evaluate import TAUS
 
@@ -89,25 +89,25 @@ def matched_rule(val: np.ndarray) -> tuple[dict, float]:
     return knots, tuned_ratio(val, knots)
 
 
-def matched_tables(val: np.ndarray, histograms: np.ndarray) -> tuple[float, list[dict[str, int]]]:
-    """``matched_rule`` fitted on ``val``, then each run of ``histograms`` decided at its matched edge:
-    (ratio, tables)."""
-    knots, ratio = matched_rule(val)
-    return ratio, tables_at(histograms, matched_edges(histograms, knots, ratio))
+def matched_tables(histograms: np.ndarray, rule: tuple[dict, float]) -> list[dict[str, int]]:
+    """Each run of ``histograms`` decided at its matched edge under ``rule`` (``matched_rule``'s knots, ratio)."""
+    knots, ratio = rule
+    return tables_at(histograms, matched_edges(histograms, knots, ratio))
 
 
-def threshold_costs(histograms: dict[str, np.ndarray]) -> dict:
+def threshold_costs(histograms: dict[str, np.ndarray], rule: tuple[dict, float] | None = None) -> dict:
     """One network, one event: the threshold tuned on ``histograms["val"]`` (runs, 3, bins) and its validation
     CSI; on every other data set the CSI and frequency bias at that threshold, and the hindsight threshold, CSI
-    and bias; and the same with expected-count matching (``matched_tables``)."""
+    and bias; and the same with expected-count matching (``rule``, default ``matched_rule`` of the validation
+    runs)."""
     val = histograms["val"].sum(0)
     bins = val.shape[-1]
     k = tuned_edge(val)
-    knots, ratio = matched_rule(histograms["val"])
+    rule = rule or matched_rule(histograms["val"])
     out: dict = {
         "threshold": k / bins,
         "validation_csi": round(float(_scores(val)["csi"][k]), 4),
-        "matched_ratio": ratio,
+        "matched_ratio": rule[1],
     }
     for dataset, h in histograms.items():
         if dataset == "val":
@@ -120,7 +120,7 @@ def threshold_costs(histograms: dict[str, np.ndarray]) -> dict:
             "hindsight_csi": round(float(scores["csi"][best]), 4),
             "hindsight_bias": round(float(scores["bias"][best]), 3),
         }
-        tables = tables_at(h, matched_edges(h, knots, ratio))
+        tables = matched_tables(h, rule)
         matched = categorical_scores({key: sum(t[key] for t in tables) for key in TABLE_KEYS})
         out[dataset] |= {
             "matched_csi": round(float(matched["csi"]), 4),
@@ -161,13 +161,5 @@ def paired_bootstrap_csi(
     weights = np.stack([np.bincount(p, minlength=runs) for p in picks]).astype(np.float64)
     all_runs = np.ones((1, runs))
     diff = _pooled_csi(seeds_a, weights, edges_a) - _pooled_csi(seeds_b, weights, edges_b)
-    diff = diff[np.isfinite(diff)]
-    alpha = (1 - confidence) / 2
-    lo, hi = np.quantile(diff, [alpha, 1 - alpha]) if diff.size else (np.nan, np.nan)
     whole = _pooled_csi(seeds_a, all_runs, edges_a) - _pooled_csi(seeds_b, all_runs, edges_b)
-    return {
-        "difference": float(whole[0]),
-        "low": float(lo),
-        "high": float(hi),
-        "p_better": float(np.mean(diff > 0)) if diff.size else float("nan"),
-    }
+    return paired_summary(whole[0], diff, confidence)

@@ -193,6 +193,21 @@ def bootstrap_interval(
     return (float(lo), float(hi))
 
 
+def paired_summary(difference: float, resampled: np.ndarray, confidence: float = 0.95) -> dict[str, float]:
+    """A paired bootstrap's answer: the difference on all cases, the percentile interval of its ``resampled``
+    values (non-finite ones dropped) and ``p_better``, the share of resamples above zero."""
+    diff = np.asarray(resampled, dtype=float)
+    diff = diff[np.isfinite(diff)]
+    alpha = (1 - confidence) / 2
+    lo, hi = np.quantile(diff, [alpha, 1 - alpha]) if diff.size else (np.nan, np.nan)
+    return {
+        "difference": float(difference),
+        "low": float(lo),
+        "high": float(hi),
+        "p_better": float(np.mean(diff > 0)) if diff.size else float("nan"),
+    }
+
+
 def paired_bootstrap_difference(
     tables_a: Sequence[Mapping[str, int]],
     tables_b: Sequence[Mapping[str, int]],
@@ -216,14 +231,5 @@ def paired_bootstrap_difference(
         return {"difference": nan, "low": nan, "high": nan, "p_better": nan}
     picks = np.random.default_rng(seed).integers(0, len(a), size=(n_resamples, len(a)))
     diff = _scores_of(a[picks].sum(axis=1), score) - _scores_of(b[picks].sum(axis=1), score)
-    diff = diff[np.isfinite(diff)]
-    alpha = (1 - confidence) / 2
-    lo, hi = np.quantile(diff, [alpha, 1 - alpha]) if diff.size else (np.nan, np.nan)
-    return {
-        "difference": float(
-            _scores_of(a.sum(axis=0, keepdims=True), score)[0] - _scores_of(b.sum(axis=0, keepdims=True), score)[0]
-        ),
-        "low": float(lo),
-        "high": float(hi),
-        "p_better": float(np.mean(diff > 0)) if diff.size else float("nan"),
-    }
+    whole = _scores_of(a.sum(axis=0, keepdims=True), score)[0] - _scores_of(b.sum(axis=0, keepdims=True), score)[0]
+    return paired_summary(whole, diff, confidence)

@@ -20,6 +20,8 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.metrics import auc, roc_curve
 
+from engine.verify.categorical import paired_summary
+
 
 def _flatten(prob: np.ndarray, event: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     p, o = np.asarray(prob, dtype=float), np.asarray(event, dtype=float)
@@ -178,12 +180,4 @@ def paired_bootstrap_roc_area(
         raise ValueError(f"histograms of {a.shape[0]} cases for A but {b.shape[0]} for B: pair the same cases")
     picks = np.random.default_rng(seed).integers(0, len(a), size=(n_resamples, len(a)))
     diff = np.array([binned_roc_area(a[i].sum(0)) - binned_roc_area(b[i].sum(0)) for i in picks])
-    diff = diff[np.isfinite(diff)]
-    alpha = (1 - confidence) / 2
-    lo, hi = np.quantile(diff, [alpha, 1 - alpha]) if diff.size else (np.nan, np.nan)
-    return {
-        "difference": binned_roc_area(a.sum(0)) - binned_roc_area(b.sum(0)),
-        "low": float(lo),
-        "high": float(hi),
-        "p_better": float(np.mean(diff > 0)) if diff.size else float("nan"),
-    }
+    return paired_summary(binned_roc_area(a.sum(0)) - binned_roc_area(b.sum(0)), diff, confidence)
