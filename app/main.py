@@ -115,7 +115,8 @@ def main() -> None:
         if model_view == FORECAST_CLASS:
             taus = {t: p_threshold if t == threshold else tuned_threshold(t) for t in MODEL_THRESHOLDS}
             cls = forecast_class(data.p_event[0.1][i], data.p_event[10.0][i], taus[0.1], taus[10.0])
-            title = f"Post-processed: forecast class (rain P >= {taus[0.1]:.2f}, heavy P >= {taus[10.0]:.2f})"
+            # Two lines: one line of this length is cut off at a third of a wide page.
+            title = f"Post-processed: forecast class<br>rain P >= {taus[0.1]:.2f}, heavy P >= {taus[10.0]:.2f}"
             fig = maps.class_map(cls, data.lat, data.lon, title, when)
         elif model_view == "most likely class":
             fig = maps.class_map(data.prob[i].argmax(0), data.lat, data.lon, "Post-processed: most likely class", when)
