@@ -159,7 +159,12 @@ def test_every_page_renders(env: Path, page: str):
     if page == "3_Model_card.py":
         from engine.model.weights import DEFAULT_WEIGHTS, read_manifest
 
-        metrics = read_manifest(DEFAULT_WEIGHTS)["metrics"]
+        manifest = read_manifest(DEFAULT_WEIGHTS)
+        metrics = manifest["metrics"]
+        provenance = next(m.value for m in at.markdown if "- sha256:" in m.value)
+        machine = manifest.get("environment")
+        assert (machine is None) == ("trained on: not recorded" in provenance)
+        assert machine is None or f"torch {machine['torch']}" in provenance
         headline = at.dataframe[0].value.set_index(["data", "forecast"])
         model = headline.loc[("test runs (training season)", "post-processed")]
         assert model["CSI 10 mm/h"] == round(metrics["test"]["csi_10"], 3)

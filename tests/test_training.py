@@ -294,6 +294,9 @@ def test_finetune_after_pretraining_ships_checked_weights(tiny_config: Path):
     assert manifest["architecture"] == "postprocessor" and manifest["method"]["pretrained"]
     for key in ("sha256", "model_config", "normalisation", "training_config", "data_fingerprint", "git_commit"):
         assert manifest[key]
+    # the machine's arithmetic, which decides the bits as much as the data do
+    assert manifest["environment"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert manifest["environment"]["torch"] == torch.__version__ and manifest["environment"]["device"] == "cpu"
     assert set(manifest["train_runs"]).isdisjoint(manifest["test_runs"])
     with torch.inference_mode():
         assert model(torch.zeros(1, 16, 160, 160)).shape == (1, 3, 160, 160)
@@ -1197,3 +1200,26 @@ def test_reproduce_says_whether_the_shipped_weights_came_out_bit_identical_and_w
     assert "differs" in reproduction_report(old, content, archive_listing="e" * 64)
     assert "file names and sizes match" in reproduction_report(old, content, archive_listing="f" * 64)
     assert "cannot tell" in reproduction_report(old, content)
+
+
+def test_a_rebuild_from_the_same_data_names_the_machine_that_differed(monkeypatch, tmp_path: Path):
+    from training.cli import reproduction_report
+    from training.machine import cpu_flags, machine
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 fma avx512f amx_tile\n")
+    assert cpu_flags(info) == ["avx2", "fma", "avx512f", "amx_tile"]
+    assert cpu_flags(tmp_path / "missing") is None
+    monkeypatch.setenv("MKL_ENABLE_INSTRUCTIONS", "AVX2")
+    here = machine()
+    assert here["dispatch_overrides"] == {"MKL_ENABLE_INSTRUCTIONS": "AVX2"} and here["threads"] >= 1
+
+    fp = "sha256:" + "c" * 64
+    old = {"sha256": "a" * 64, "data_fingerprint": fp, "environment": {**here, "cpu_capability": "AVX2"}}
+    new = {"sha256": "b" * 64, "data_fingerprint": fp, "environment": here}
+    msg = reproduction_report(old, new)
+    assert "byte for byte" in msg
+    assert f"trained on another machine (cpu_capability AVX2 -> {here['cpu_capability']})" in msg
+    assert "not deterministic here" in reproduction_report({**old, "environment": here}, new)
+    unrecorded = reproduction_report({k: v for k, v in old.items() if k != "environment"}, new)
+    assert "do not record the machine" in unrecorded

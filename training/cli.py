@@ -16,6 +16,7 @@ from engine.errors import DataError
 from engine.model.weights import load_model, read_manifest, save_weights
 from training.config import HELDOUT, TrainConfig, load_config
 from training.fingerprint import is_listing, listing_fingerprint, short
+from training.machine import machine_differences
 from training.methods import parse_method
 
 EXPECTED = (
@@ -174,12 +175,14 @@ def reproduction_report(previous: dict, new: dict, archive_listing: str | None =
             f"{short(fp_new)}...)"
         )
     elif is_listing(fp_old):
+        same = "a file changed at the same size, or training is not deterministic here"
         why = (
-            "the archive's file names and sizes match the old weights' (all their older fingerprint covers): "
-            "training itself differed, or a file changed at the same size"
+            "the archive's file names and sizes match the old weights' (all their older fingerprint covers); "
+            + machine_clause(previous, new, same)
         )
     else:
-        why = "the training data are the same byte for byte, so training itself differed (library build, CPU, threads)"
+        same = "training is not deterministic here (a defect: please report it)"
+        why = "the training data are the same byte for byte; " + machine_clause(previous, new, same)
     scores = []
     for dataset in ("test", HELDOUT):
         old, now = (m.get("metrics", {}).get(dataset, {}).get("csi_10") for m in (previous, new))
@@ -187,6 +190,20 @@ def reproduction_report(previous: dict, new: dict, archive_listing: str | None =
             scores.append(f"{dataset} CSI at 10 mm/h {old:.3f} -> {now:.3f}")
     sha = f"sha256 {previous['sha256'][:12]}... -> {new['sha256'][:12]}..."
     return f"not bit-identical to the weights it replaced ({sha}): {why}" + (f"; {', '.join(scores)}" if scores else "")
+
+
+def machine_clause(previous: dict, new: dict, if_same: str) -> str:
+    """Why same-data weights came out different, from the machines both manifests record (``training.machine``);
+    ``if_same``: what is left when the machines are recorded as the same."""
+    differences = machine_differences(previous.get("environment"), new.get("environment"))
+    if differences is None:
+        return (
+            "the old weights do not record the machine they were trained on, and a CPU with other SIMD kernels "
+            "(AVX2 against AVX-512) trains the same data to other weights"
+        )
+    if differences:
+        return f"trained on another machine ({'; '.join(differences)}), whose kernels round differently"
+    return f"the machine is recorded as the same, so {if_same}"
 
 
 def cmd_reproduce(cfg: TrainConfig, args) -> None:

@@ -21,6 +21,7 @@ from training.config import TrainConfig
 from training.evaluate import validation_score
 from training.loop import StoreDataset, fit, random_crop
 from training.losses import rain_loss
+from training.machine import machine
 from training.methods import Method, last_epoch_twin
 from training.pretrain import pretrain, pretraining_data, unlabelled_read
 from training.store import Store
@@ -228,6 +229,7 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
                 "train_runs": store.runs("train"),
                 "test_runs": store.runs("test"),
                 "git_commit": git_commit(),
+                "environment": machine(device),
                 "history": history,
             },
         )

@@ -61,6 +61,16 @@ def headline_table(metrics: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).round(3)
 
 
+def trained_on(environment: dict | None) -> str:
+    """The machine the weights were trained on: its kernels decide their bits (``training.machine``)."""
+    if not environment:
+        return "not recorded (a rebuild on a CPU with other SIMD kernels trains other weights of like skill)"
+    where = environment.get("gpu") or (
+        f"CPU with {environment.get('cpu_capability')} kernels, {environment.get('threads')} threads"
+    )
+    return f"{where}, torch {environment.get('torch')}"
+
+
 def markdown_table(body: str) -> pd.DataFrame:
     """The first markdown table in ``body`` as a frame of strings."""
     lines = [line.strip() for line in body.splitlines() if line.strip().startswith("|")]
@@ -123,7 +133,8 @@ if manifest:
         f"- weights: `{manifest['file']}`\n- sha256: `{manifest['sha256']}`\n"
         f"- git commit: `{manifest.get('git_commit', '?')}`\n"
         f"- data fingerprint: `{manifest.get('data_fingerprint', '?')[:16]}…`\n"
-        f"- training runs: {len(manifest.get('train_runs', []))}, test runs: {len(manifest.get('test_runs', []))}"
+        f"- training runs: {len(manifest.get('train_runs', []))}, test runs: {len(manifest.get('test_runs', []))}\n"
+        f"- trained on: {trained_on(manifest.get('environment'))}"
     )
     with c2.expander("Model configuration"):
         st.json(manifest["model_config"])
