@@ -162,6 +162,31 @@ def _category_map(
     return _frame(fig, lat, lon, title, **kw)
 
 
+UNTRAINED = "outside QPE coverage"
+
+
+def veil_untrained(fig: go.Figure, valid: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> go.Figure:
+    """Grey out a model map where no QPE is valid: the network learnt from no observation there (its loss skips
+    those pixels) and nothing verifies it, so its rain there is an extrapolation, often with a grid texture."""
+    if valid.all():
+        return fig
+    fig.add_trace(
+        go.Heatmap(
+            z=_f4(np.where(valid, np.nan, 1.0)),
+            x=_f4(lon),
+            y=_f4(lat),
+            name=UNTRAINED,
+            colorscale=[[0, "#8c8c8c"], [1, "#8c8c8c"]],
+            opacity=0.5,
+            showscale=False,
+            hovertemplate="outside QPE coverage: not trained on observations here, not verified<extra></extra>",
+        )
+    )
+    # under the coastlines, which _frame drew last
+    fig.data = [t for t in fig.data if t.type == "heatmap"] + [t for t in fig.data if t.type != "heatmap"]
+    return fig
+
+
 def class_map(cls: np.ndarray, lat: np.ndarray, lon: np.ndarray, title: str, when: str) -> go.Figure:
     names = ["no rain (<0.1 mm/h)", "rain (0.1-10 mm/h)", "heavy rain (>=10 mm/h)"]
     colorbar = {"title": "class", "tickvals": [0, 1, 2], "ticktext": ["<0.1", "0.1-10", ">=10 mm/h"]}

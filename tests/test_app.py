@@ -91,16 +91,23 @@ def _chart(chart) -> dict:
     return json.loads(chart.proto.spec)
 
 
-def _map_classes(chart) -> np.ndarray:
-    """The class code (0, 1, 2) of every pixel of a class map: one heatmap trace per class present, NaN elsewhere
-    (plotly sends each as base64 float32 with its shape)."""
+def _heatmap_z(trace: dict) -> np.ndarray:
+    """A heatmap's values as plotly sends them (base64 float32 with its shape)."""
     import base64
 
+    z = trace["z"]
+    shape = tuple(int(n) for n in str(z["shape"]).split(","))
+    return np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(shape)
+
+
+def _map_classes(chart) -> np.ndarray:
+    """The class code (0, 1, 2) of every pixel of a class map: one heatmap trace per class present, NaN elsewhere;
+    the grey veil over untrained pixels is not a class."""
+    from app.maps import UNTRAINED
+
     out = None
-    for trace in (t for t in _chart(chart)["data"] if t["type"] == "heatmap"):
-        z = trace["z"]
-        shape = tuple(int(n) for n in str(z["shape"]).split(","))
-        grid = np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(shape)
+    for trace in (t for t in _chart(chart)["data"] if t["type"] == "heatmap" and t.get("name") != UNTRAINED):
+        grid = _heatmap_z(trace)
         out = grid if out is None else np.where(np.isfinite(grid), grid, out)
     return out
 
@@ -125,6 +132,13 @@ def test_the_forecast_class_map_marks_the_decisions_the_scores_judge(env: Path):
         classes = _map_classes(at.get("plotly_chart")[1])
         assert f"heavy P >= {tau:.2f}" in _chart(at.get("plotly_chart")[1])["layout"]["title"]["text"]
         np.testing.assert_array_equal(classes == 2, p_heavy >= tau)
+    # Where no QPE is valid the network learnt nothing: that area is greyed out, under the coastlines.
+    from app.maps import UNTRAINED
+
+    traces = _chart(at.get("plotly_chart")[1])["data"]
+    veil = next(i for i, t in enumerate(traces) if t.get("name") == UNTRAINED)
+    np.testing.assert_array_equal(np.isfinite(_heatmap_z(traces[veil])), ~Catalog(env).verify_mask)
+    assert all(t["type"] == "scatter" for t in traces[veil + 1 :]), "the coastlines stay on top"
 
 
 def test_query_parameters_open_a_case(env: Path):
