@@ -112,6 +112,7 @@ def bench_inference(
     from engine.cache import write_prediction
     from engine.data.catalog import Catalog
     from engine.data.demo import generate
+    from engine.machine import machine
     from engine.model.config import SIZES
     from engine.model.network import PostProcessor
     from engine.model.weights import DEFAULT_WEIGHTS, read_manifest
@@ -171,6 +172,7 @@ def bench_inference(
     model_s = t_model["median_ms"] / 1e3
     result = {
         "device": str(dev) if dev.type == "cpu" else torch.cuda.get_device_name(dev),
+        "machine": machine(dev),
         "model": model,
         "weights": str(predictor.weights) if model == "lite" else "random",
         "parameters": sum(p.numel() for p in predictor.model.parameters()),

@@ -1203,8 +1203,8 @@ def test_reproduce_says_whether_the_shipped_weights_came_out_bit_identical_and_w
 
 
 def test_a_rebuild_from_the_same_data_names_the_machine_that_differed(monkeypatch, tmp_path: Path):
+    from engine.machine import cpu_flags, machine
     from training.cli import reproduction_report
-    from training.machine import cpu_flags, machine
 
     info = tmp_path / "cpuinfo"
     info.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 fma avx512f amx_tile\n")

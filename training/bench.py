@@ -9,6 +9,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from engine.bench import peak_bf16_tflops, time_calls
 from engine.grid import KOREA
+from engine.machine import machine
 from engine.model.network import PostProcessor
 from engine.predict import pick_device
 from training.config import TrainConfig
@@ -78,6 +79,7 @@ def bench_training(cfg: TrainConfig, device: str | None = None, repeats: int = 1
         "config": cfg.name,
         "model": cfg.model,
         "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
+        "machine": machine(dev),
         "stages": [bench_stage(cfg, stage, dev, repeats) for stage in ("pretrain", "finetune")],
         "note": "model FLOPs (matrix products and convolutions, forward and backward) as torch's FlopCounterMode "
         "counts them; DCNv3's bilinear sampling is real work it does not count",

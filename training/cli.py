@@ -13,10 +13,10 @@ from pathlib import Path
 import torch
 
 from engine.errors import DataError
+from engine.machine import machine_differences
 from engine.model.weights import load_model, read_manifest, save_weights
 from training.config import HELDOUT, TrainConfig, load_config
 from training.fingerprint import is_listing, listing_fingerprint, short
-from training.machine import machine_differences
 from training.methods import parse_method
 
 EXPECTED = (
@@ -193,7 +193,7 @@ def reproduction_report(previous: dict, new: dict, archive_listing: str | None =
 
 
 def machine_clause(previous: dict, new: dict, if_same: str) -> str:
-    """Why same-data weights came out different, from the machines both manifests record (``training.machine``);
+    """Why same-data weights came out different, from the machines both manifests record (``engine.machine``);
     ``if_same``: what is left when the machines are recorded as the same."""
     differences = machine_differences(previous.get("environment"), new.get("environment"))
     if differences is None:

@@ -11,6 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from engine.errors import DataError
+from engine.machine import machine
 from engine.model.config import ModelConfig, UNetConfig
 from engine.model.network import BACKBONE, PostProcessor, inherited
 from engine.model.patch_embed import random_token_mask
@@ -21,7 +22,6 @@ from training.config import TrainConfig
 from training.evaluate import validation_score
 from training.loop import StoreDataset, fit, random_crop
 from training.losses import rain_loss
-from training.machine import machine
 from training.methods import Method, last_epoch_twin
 from training.pretrain import pretrain, pretraining_data, unlabelled_read
 from training.store import Store

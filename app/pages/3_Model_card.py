@@ -62,7 +62,7 @@ def headline_table(metrics: dict) -> pd.DataFrame:
 
 
 def trained_on(environment: dict | None) -> str:
-    """The machine the weights were trained on: its kernels decide their bits (``training.machine``)."""
+    """The machine the weights were trained on: its kernels decide their bits (``engine.machine``)."""
     if not environment:
         return "not recorded (a rebuild on a CPU with other SIMD kernels trains other weights of like skill)"
     where = environment.get("gpu") or (
