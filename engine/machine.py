@@ -1,4 +1,5 @@
-"""The machine a network was trained on: what decides its bits besides the code, the data and the seeds.
+"""The machine a network was trained (or a benchmark timed) on: what decides a network's bits besides the code, the
+data and the seeds, and what a speed figure was measured on.
 
 Training is deterministic on one machine, but its bits depend on which SIMD kernels the libraries dispatch to:
 ATen's vectorised kernels (``ATEN_CPU_CAPABILITY``), MKL's GEMMs (``MKL_ENABLE_INSTRUCTIONS``) and oneDNN's
@@ -35,7 +36,7 @@ def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str] | None:
 
 
 def machine(device: torch.device | str = "cpu") -> dict:
-    """The arithmetic a training ran on, as a manifest records it (``environment``)."""
+    """The arithmetic a training or benchmark ran on, as a manifest records it (``environment``)."""
     device = torch.device(device)
     return {
         "device": device.type,
