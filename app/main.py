@@ -128,11 +128,10 @@ def main() -> None:
                 f"Post-processed: P(rain >= {threshold:g} mm/h), calibrated",
                 when,
             )
-        c2.plotly_chart(maps.veil_untrained(fig, data.mask, data.lat, data.lon), width="stretch")
-        if not data.mask.all():
-            c2.caption(
-                "Grey: outside QPE coverage, where the network learnt from no observation and nothing verifies it."
-            )
+        learnt = data.mask if data.learnt is None else data.learnt
+        c2.plotly_chart(maps.veil_untrained(fig, learnt, data.lat, data.lon), width="stretch")
+        if not learnt.all():
+            c2.caption("Grey: where the network learnt from no observation (no valid QPE in its training data).")
     c3.plotly_chart(maps.rain_map(data.qpe[i], data.lat, data.lon, "Observed QPE (mm/h)", when), width="stretch")
 
     ev = events(data.nwp, model_events(data, threshold), data.qpe, data.mask, threshold, p_threshold)

@@ -162,24 +162,25 @@ def _category_map(
     return _frame(fig, lat, lon, title, **kw)
 
 
-UNTRAINED = "outside QPE coverage"
+UNTRAINED = "not learnt from observations"
 
 
-def veil_untrained(fig: go.Figure, valid: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> go.Figure:
-    """Grey out a model map where no QPE is valid: the network learnt from no observation there (its loss skips
-    those pixels) and nothing verifies it, so its rain there is an extrapolation, often with a grid texture."""
-    if valid.all():
+def veil_untrained(fig: go.Figure, learnt: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> go.Figure:
+    """Grey out a model map outside ``learnt``, the area where the network learnt from observations
+    (``engine.trained_area``; without one, where the data's QPE is scored): its loss never read the other pixels,
+    so its rain there is an extrapolation, often with a grid texture."""
+    if learnt.all():
         return fig
     fig.add_trace(
         go.Heatmap(
-            z=_f4(np.where(valid, np.nan, 1.0)),
+            z=_f4(np.where(learnt, np.nan, 1.0)),
             x=_f4(lon),
             y=_f4(lat),
             name=UNTRAINED,
             colorscale=[[0, "#8c8c8c"], [1, "#8c8c8c"]],
             opacity=0.5,
             showscale=False,
-            hovertemplate="outside QPE coverage: not trained on observations here, not verified<extra></extra>",
+            hovertemplate="no valid QPE here in the training data: not learnt from observations<extra></extra>",
         )
     )
     # under the coastlines, which _frame drew last

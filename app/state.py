@@ -30,7 +30,8 @@ class RunData:
     p_event: dict[float, np.ndarray] | None  # threshold -> (lead, lat, lon) calibrated P(rain >= threshold)
     lat: np.ndarray
     lon: np.ndarray
-    mask: np.ndarray
+    mask: np.ndarray  # (lat, lon) where the observations are scored
+    learnt: np.ndarray | None = None  # (lat, lon) where the network learnt from observations, if its manifest says
 
     def valid_time(self, lead: int) -> pd.Timestamp:
         return pd.to_datetime(self.run, format="%Y%m%d%H") + pd.Timedelta(hours=lead)
@@ -134,12 +135,15 @@ def run_data(ref: DataRef, run: str) -> RunData:
     ds = ds.sel(lead_time=pd.to_timedelta(leads, unit="h"))
     qpe = cat.load_qpe(run, leads).values
     pred = predictor()
-    prob = p_event = None
+    prob = p_event = learnt = None
     if pred is not None:
         out = predicted_run(cat, run, pred).sel(lead_time=pd.to_timedelta(leads, unit="h"))
         prob = out["probability"].values
         p_event = {float(t): out["event_probability"].sel(threshold=t).values for t in out["threshold"].values}
-    return RunData(run, leads, ds["tp"].values, qpe, prob, p_event, ds["lat"].values, ds["lon"].values, cat.verify_mask)
+        learnt = out["trained_area"].values.astype(bool) if "trained_area" in out else None
+    return RunData(
+        run, leads, ds["tp"].values, qpe, prob, p_event, ds["lat"].values, ds["lon"].values, cat.verify_mask, learnt
+    )
 
 
 def model_events(data: RunData, threshold: float) -> np.ndarray | None:

@@ -40,7 +40,7 @@ def predicted_run(catalog: RunSource, run: str, predictor: Predictor, folder: Pa
     path = folder / f"pred_{run}_{cache_key(catalog, run, predictor.sha256)}.nc"
     if path.exists():
         with xr.open_dataset(path) as ds:
-            return predictor.with_event_probability(ds.load())
+            return predictor.with_manifest_fields(ds.load())
     ds = predictor.predict(catalog.load_run(run))
     write_prediction(ds, path)
     return ds

@@ -17,6 +17,7 @@ import torch
 import xarray as xr
 
 import engine
+from engine import trained_area
 from engine.channels import CLASS_NAMES, CLASS_THRESHOLDS_MM
 from engine.model.weights import DEFAULT_WEIGHTS, load_model
 from engine.normalise import NormStats, normalise, stack_channels
@@ -129,14 +130,25 @@ class Predictor:
     def predict(self, ds: xr.Dataset) -> xr.Dataset:
         """A run's Dataset (16 channels) -> probabilities and most likely class, with provenance."""
         probs = self.probabilities(normalise(stack_channels(ds), self.stats))
-        return self.with_event_probability(to_dataset(probs, ds, self.manifest))
+        return self.with_manifest_fields(to_dataset(probs, ds, self.manifest))
 
-    def with_event_probability(self, ds: xr.Dataset) -> xr.Dataset:
-        """``ds`` with ``event_probability`` (re)computed from its class probabilities through this manifest's
-        calibration: a prediction cached before the calibration changed is read the same as a fresh one."""
+    def with_manifest_fields(self, ds: xr.Dataset) -> xr.Dataset:
+        """``ds`` with what this manifest adds to the class probabilities, (re)computed: ``event_probability``
+        through its calibration, and ``trained_area`` where it records one on this grid. A prediction cached before
+        the manifest changed is read the same as a fresh one."""
         from engine.calibration import event_probabilities
 
-        return ds.assign(event_probability=event_probabilities(ds, self.manifest.get("calibration")))
+        ds = ds.assign(event_probability=event_probabilities(ds, self.manifest.get("calibration")))
+        learnt = trained_area.unpack(self.manifest.get("trained_area"), ds["lat"].values, ds["lon"].values)
+        if learnt is None:
+            return ds.drop_vars("trained_area", errors="ignore")
+        attrs = {
+            "long_name": "where the network learnt from observations (valid QPE in its training data)",
+            "flag_values": np.array([0, 1], dtype=np.int8),
+            "flag_meanings": "not_learnt learnt",
+            "comment": "outside it the probabilities were never corrected by an observation",
+        }
+        return ds.assign(trained_area=(("lat", "lon"), learnt.astype(np.int8), attrs))
 
 
 def to_dataset(probs: np.ndarray, source: xr.Dataset, manifest: dict) -> xr.Dataset:

@@ -132,12 +132,16 @@ def test_the_forecast_class_map_marks_the_decisions_the_scores_judge(env: Path):
         classes = _map_classes(at.get("plotly_chart")[1])
         assert f"heavy P >= {tau:.2f}" in _chart(at.get("plotly_chart")[1])["layout"]["title"]["text"]
         np.testing.assert_array_equal(classes == 2, p_heavy >= tau)
-    # Where no QPE is valid the network learnt nothing: that area is greyed out, under the coastlines.
+    # Where its training labels held no valid QPE the network learnt nothing: greyed out, under the coastlines.
     from app.maps import UNTRAINED
+    from engine import trained_area
+    from engine.grid import KOREA
+    from engine.model.weights import read_manifest
 
+    learnt = trained_area.unpack(read_manifest(DEFAULT_WEIGHTS)["trained_area"], KOREA.lat, KOREA.lon)
     traces = _chart(at.get("plotly_chart")[1])["data"]
     veil = next(i for i, t in enumerate(traces) if t.get("name") == UNTRAINED)
-    np.testing.assert_array_equal(np.isfinite(_heatmap_z(traces[veil])), ~Catalog(env).verify_mask)
+    np.testing.assert_array_equal(np.isfinite(_heatmap_z(traces[veil])), ~learnt)
     assert all(t["type"] == "scatter" for t in traces[veil + 1 :]), "the coastlines stay on top"
 
 

@@ -90,6 +90,34 @@ def test_cache_hit_does_not_recompute(weights: Path, demo_archive: Path, tmp_pat
     assert len(list(tmp_path.glob("pred_*.nc"))) == 1
 
 
+def test_the_area_the_network_learnt_from_travels_with_its_weights(weights: Path, run_ds, demo_archive, tmp_path):
+    from engine import trained_area
+    from engine.grid import KOREA
+
+    cat = Catalog(demo_archive)
+    learnt = cat.verify_mask
+    packed = trained_area.pack(learnt, KOREA.lat, KOREA.lon)
+    assert len(json.dumps(packed)) < 5000, "a few KB in the manifest"
+    np.testing.assert_array_equal(trained_area.unpack(packed, KOREA.lat, KOREA.lon), learnt)
+    assert trained_area.unpack(packed, KOREA.lat + 1.0, KOREA.lon) is None, "another grid: unknown, not wrong"
+    assert trained_area.unpack(None, KOREA.lat, KOREA.lon) is None
+    with pytest.raises(ValueError, match="not on a 160 x 160 grid"):
+        trained_area.pack(learnt[:-1], KOREA.lat, KOREA.lon)
+
+    assert "trained_area" not in Predictor(weights, device="cpu").predict(run_ds)  # its manifest records none
+    predicted_run(cat, RUN, Predictor(weights, device="cpu"), tmp_path)  # cached before the manifest knew
+    marked = tmp_path / "marked.safetensors"
+    marked.write_bytes(weights.read_bytes())
+    manifest = {**read_manifest(weights), "trained_area": packed}
+    marked.with_suffix(".json").write_text(json.dumps(manifest))
+    predictor = Predictor(marked, device="cpu")
+    for out in (predictor.predict(run_ds), predicted_run(cat, RUN, predictor, tmp_path)):
+        np.testing.assert_array_equal(out["trained_area"].values.astype(bool), learnt)
+    assert len(list(tmp_path.glob("pred_*.nc"))) == 1, "the same tensors: the cached prediction was reused"
+    with xr.open_dataset(next(tmp_path.glob("pred_*.nc"))) as cached:
+        assert "trained_area" not in cached
+
+
 def test_predict_cli_writes_netcdf(weights: Path, demo_archive: Path, tmp_path: Path, engine_cli):
     out = tmp_path / "p.nc"
     common = ["predict", "--data", str(demo_archive), "--weights", str(weights)]
@@ -118,3 +146,8 @@ def test_shipped_weights_load_and_carry_their_provenance():
         assert manifest[key], key
     Predictor(DEFAULT_WEIGHTS, device="cpu")
     assert json.loads(json.dumps(manifest["metrics"]))["test"]["csi_10"] is not None
+    from engine import trained_area
+    from engine.grid import KOREA
+
+    # the demo twin's radar coverage: the only pixels its training labels held
+    np.testing.assert_array_equal(trained_area.unpack(manifest["trained_area"], KOREA.lat, KOREA.lon), KOREA.qpe_mask)

@@ -297,6 +297,16 @@ def test_finetune_after_pretraining_ships_checked_weights(tiny_config: Path):
     # the machine's arithmetic, which decides the bits as much as the data do
     assert manifest["environment"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert manifest["environment"]["torch"] == torch.__version__ and manifest["environment"]["device"] == "cpu"
+    # where its labels held valid QPE: the only pixels its loss read
+    from engine import trained_area
+    from engine.grid import KOREA
+    from training.store import Store
+
+    store = Store(cfg.data.store)
+    labels = np.asarray(store.y)[store.indices("train")]
+    learnt = trained_area.unpack(manifest["trained_area"], KOREA.lat, KOREA.lon)
+    np.testing.assert_array_equal(learnt, ~np.isnan(labels).all(axis=0))
+    assert 0 < learnt.mean() < 1
     assert set(manifest["train_runs"]).isdisjoint(manifest["test_runs"])
     with torch.inference_mode():
         assert model(torch.zeros(1, 16, 160, 160)).shape == (1, 3, 160, 160)

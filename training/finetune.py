@@ -10,7 +10,9 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
+from engine import trained_area
 from engine.errors import DataError
+from engine.grid import KOREA
 from engine.machine import machine
 from engine.model.config import ModelConfig, UNetConfig
 from engine.model.network import BACKBONE, PostProcessor, inherited
@@ -170,6 +172,7 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
     # learning rate five times and end near its peak.
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
     checks = val_check_epochs(epochs, f.val_checks) if method.val_best else set()
+    learnt_area = trained_area.pack(store.labelled_area(idx), KOREA.lat, KOREA.lon)  # before training: fails early
     history = fit(
         model,
         StoreDataset(store, idx),
@@ -230,6 +233,7 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
                 "test_runs": store.runs("test"),
                 "git_commit": git_commit(),
                 "environment": machine(device),
+                "trained_area": learnt_area,
                 "history": history,
             },
         )

@@ -238,3 +238,10 @@ class Store:
 
     def runs(self, split: str) -> list[str]:
         return sorted({s["run"] for s in self.meta["samples"] if s["split"] == split})
+
+    def labelled_area(self, idx: np.ndarray) -> np.ndarray:
+        """(H, W) bool: where any of the samples ``idx`` has valid QPE, the only pixels a loss on them reads."""
+        area = np.zeros(self.y.shape[1:], dtype=bool)
+        for start in range(0, len(idx), 256):  # a few hundred samples at a time: y is memory-mapped
+            area |= ~np.isnan(self.y[idx[start : start + 256]]).all(axis=0)
+        return area
