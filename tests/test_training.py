@@ -383,10 +383,10 @@ def test_ship_fits_the_probability_calibration_on_validation_runs_only(
     assert np.array_equal(again["unet"]["val"][10.0], per_run["unet"]["val"][10.0])
     assert score_probabilities(again)["methods"]["unet"] == methods["unet"]
     # `probabilities --ensemble`: a method's seeds as one network; two copies of a network are that network
-    from training.calibration import ensemble_gains
+    from training.calibration import ensemble_gains, seed_groups
 
     pair = {"unet": random_lite_weights, "unet_seed1": random_lite_weights}
-    ensembles = collect_histograms(cfg, pair, False, ensemble=True)
+    ensembles = collect_histograms(cfg, pair, False, groups=seed_groups(pair))
     assert set(ensembles) == {"unet"}
     for dataset, by_event in ensembles["unet"].items():
         for thr, h in by_event.items():
@@ -1233,3 +1233,16 @@ def test_a_rebuild_from_the_same_data_names_the_machine_that_differed(monkeypatc
     assert "not deterministic here" in reproduction_report({**old, "environment": here}, new)
     unrecorded = reproduction_report({k: v for k, v in old.items() if k != "environment"}, new)
     assert "do not record the machine" in unrecorded
+
+
+def test_the_mixed_ensemble_names_the_networks_it_still_needs(tmp_path: Path):
+    config = tmp_path / "lite.yaml"
+    text = Path("training/configs/lite.yaml").read_text()
+    config.write_text(text.replace("store: data/train_store", f"store: {tmp_path / 'store'}"))
+    res = subprocess.run(
+        [sys.executable, "-m", "training.mixed_ensemble", "--config", str(config)], capture_output=True, text=True
+    )
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "not trained yet: unet, unet_seed1, pretrained_continuous, pretrained_continuous_seed1" in res.stderr
+    help_ = subprocess.run([sys.executable, "-m", "training.mixed_ensemble", "--help"], capture_output=True, text=True)
+    assert help_.returncode == 0 and "--config" in help_.stdout

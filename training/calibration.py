@@ -156,10 +156,14 @@ def seed_groups(names: Iterable[str]) -> dict[str, list[str]]:
 
 
 def collect_histograms(
-    cfg: TrainConfig, weights: dict[str, Path], progress: bool = True, ensemble: bool = False
+    cfg: TrainConfig,
+    weights: dict[str, Path],
+    progress: bool = True,
+    groups: dict[str, list[str]] | None = None,
 ) -> dict[str, dict[str, dict[float, np.ndarray]]]:
     """``network_histograms`` of each network in ``weights``, the held-out GRIB read once for all; or, with
-    ``ensemble``, of each method's seeds (``X``, ``X_seedN``) as one ``SeedEnsemble``, keyed by the method."""
+    ``groups`` (name -> networks of ``weights``), of each group as one ``SeedEnsemble`` (probabilities averaged),
+    keyed by its name: ``seed_groups`` for each method's seeds."""
     store = Store(cfg.data.store)
     heldout, leads = _heldout(cfg)
     if heldout is None:
@@ -168,11 +172,12 @@ def collect_histograms(
         )
     inputs: dict = {}
     out = {}
-    groups = seed_groups(weights) if ensemble else {name: [name] for name in weights}
+    ensemble = groups is not None
+    groups = groups if ensemble else {name: [name] for name in weights}
     for key, names in tqdm(groups.items(), desc="ensembles" if ensemble else "probabilities", disable=not progress):
         loaded = [load_model(weights[n]) for n in names]
         if any(m["normalisation"] != loaded[0][1]["normalisation"] for _, m in loaded):
-            raise DataError(f"the seeds of {key} were normalised differently: not one ensemble", weights[names[0]])
+            raise DataError(f"the members of {key} were normalised differently: not one ensemble", weights[names[0]])
         model = SeedEnsemble([m for m, _ in loaded]) if ensemble else loaded[0][0]
         out[key] = network_histograms(model.eval(), loaded[0][1], store, heldout, leads, inputs)
     return out

@@ -246,7 +246,8 @@ def cmd_probabilities(cfg: TrainConfig, args) -> None:
     else:
         torch.set_num_threads(cfg.threads)
         weights = _trained_weights(cfg, args.method)
-        per_run = collect_histograms(cfg, weights, progress=not args.quiet, ensemble=args.ensemble)
+        groups = seed_groups(weights) if args.ensemble else None
+        per_run = collect_histograms(cfg, weights, progress=not args.quiet, groups=groups)
         write_histograms(saved, per_run)
     result = score_probabilities(per_run)
     singles = histograms_path(cfg)
