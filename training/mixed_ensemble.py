@@ -18,6 +18,7 @@ from pathlib import Path
 
 from engine.data.atomic import atomic_write_bytes
 from engine.errors import DataError
+from engine.verify.case import MODEL_THRESHOLDS
 from training.calibration import collect_histograms
 from training.config import load_config
 from training.finetune import weights_path
@@ -36,7 +37,6 @@ MIXED = ["UF", "U1F1"]
 # The mixed pairs (pooled) against the same-cost ensembles and the single networks; and, as everywhere, the full
 # method against the U-Net, seeds pooled.
 PAIRS = [(MIXED, ["UU"]), (MIXED, ["FF"]), (MIXED, ["U", "U1"]), (MIXED, ["F", "F1"]), (["F", "F1"], ["U", "U1"])]
-EVENTS = (0.1, 10.0)
 
 
 def mixed_ensemble(config: Path, progress: bool = True) -> dict:
@@ -47,12 +47,14 @@ def mixed_ensemble(config: Path, progress: bool = True) -> dict:
     if missing:
         raise DataError(f"not trained yet: {', '.join(missing)} (run `python -m training finetune`)", config)
     hists = collect_histograms(cfg, weights, progress, groups=GROUPS)
-    costs = {g: {f"{t:g}": threshold_costs({d: h[d][t] for d in h}) for t in EVENTS} for g, h in hists.items()}
+    costs = {
+        g: {f"{t:g}": threshold_costs({d: h[d][t] for d in h}) for t in MODEL_THRESHOLDS} for g, h in hists.items()
+    }
     bins = hists["U"]["val"][10.0].shape[-1]
     pairs = []
     for a, b in PAIRS:
         for dataset in (d for d in hists["U"] if d != "val"):
-            for t in EVENTS:
+            for t in MODEL_THRESHOLDS:
                 sides = [[hists[g][dataset][t] for g in side] for side in (a, b)]
                 edges = [[round(costs[g][f"{t:g}"]["threshold"] * bins) for g in side] for side in (a, b)]
                 pairs.append(
