@@ -134,8 +134,8 @@ class Predictor:
 
     def with_manifest_fields(self, ds: xr.Dataset) -> xr.Dataset:
         """``ds`` with what this manifest adds to the class probabilities, (re)computed: ``event_probability``
-        through its calibration, and ``trained_area`` where it records one on this grid. A prediction cached before
-        the manifest changed is read the same as a fresh one."""
+        through its calibration, and ``trained_area`` (on this grid) where it records one. A prediction cached
+        before the manifest changed is read the same as a fresh one."""
         from engine.calibration import event_probabilities
 
         ds = ds.assign(event_probability=event_probabilities(ds, self.manifest.get("calibration")))

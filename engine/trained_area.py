@@ -2,8 +2,8 @@
 
 The losses skip pixels without valid QPE, so outside this area the network's probabilities were never corrected
 by an observation: on the demo twin they show a grid texture over the far sea. A manifest carries the area
-(``trained_area``), packed with the grid it lies on; a prediction on that grid marks it, and the app greys out the
-rest. On another grid the area is unknown and nothing is marked.
+(``trained_area``), packed with the grid it lies on. A prediction marks it on its own grid, whatever that is (a
+larger, tiled domain included: everything beyond the training grid is unlearnt), and the app greys out the rest.
 """
 
 from __future__ import annotations
@@ -26,11 +26,25 @@ def pack(area: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> dict:
 
 
 def unpack(packed: dict | None, lat: np.ndarray, lon: np.ndarray) -> np.ndarray | None:
-    """The area on the grid ``lat`` x ``lon``, or None when there is none or it lies on another grid."""
+    """The area on the grid ``lat`` (ny,) x ``lon`` (nx,), or None when no area is recorded.
+
+    On the packed grid the bits come back as they were. On any other grid each pixel takes its nearest packed pixel
+    when it lies within the packed grid (to half a cell beyond its edges); pixels beyond it were never learnt."""
     if not packed:
         return None
-    for coord, (first, last, n) in ((lat, packed["lat"]), (lon, packed["lon"])):
-        if coord.size != n or not np.allclose([coord[0], coord[-1]], [first, last], atol=1e-6):
-            return None
+    (lat0, lat1, ny), (lon0, lon1, nx) = packed["lat"], packed["lon"]
     bits = np.frombuffer(base64.b64decode(packed["bits"]), dtype=np.uint8)
-    return np.unpackbits(bits, count=lat.size * lon.size).astype(bool).reshape(lat.size, lon.size)
+    area = np.unpackbits(bits, count=ny * nx).astype(bool).reshape(ny, nx)
+    iy, y_in = _nearest(np.asarray(lat, dtype=float), lat0, lat1, ny)
+    ix, x_in = _nearest(np.asarray(lon, dtype=float), lon0, lon1, nx)
+    return area[np.ix_(iy, ix)] & y_in[:, None] & x_in[None, :]
+
+
+def _nearest(coord: np.ndarray, first: float, last: float, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the nearest of ``n`` evenly spaced points from ``first`` to ``last`` for each of ``coord``, and
+    whether it lies within half a spacing of them."""
+    if n == 1:
+        return np.zeros(coord.size, dtype=int), np.isclose(coord, first, atol=1e-6)
+    pos = (coord - first) / ((last - first) / (n - 1))
+    inside = (pos >= -0.5 - 1e-6) & (pos <= n - 0.5 + 1e-6)
+    return np.clip(np.rint(pos), 0, n - 1).astype(int), inside

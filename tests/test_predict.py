@@ -92,15 +92,21 @@ def test_cache_hit_does_not_recompute(weights: Path, demo_archive: Path, tmp_pat
 
 def test_the_area_the_network_learnt_from_travels_with_its_weights(weights: Path, run_ds, demo_archive, tmp_path):
     from engine import trained_area
-    from engine.grid import KOREA
+    from engine.grid import KOREA, Grid
 
     cat = Catalog(demo_archive)
     learnt = cat.verify_mask
     packed = trained_area.pack(learnt, KOREA.lat, KOREA.lon)
     assert len(json.dumps(packed)) < 5000, "a few KB in the manifest"
     np.testing.assert_array_equal(trained_area.unpack(packed, KOREA.lat, KOREA.lon), learnt)
-    assert trained_area.unpack(packed, KOREA.lat + 1.0, KOREA.lon) is None, "another grid: unknown, not wrong"
     assert trained_area.unpack(None, KOREA.lat, KOREA.lon) is None
+    wider = Grid(lat0=KOREA.lat0 - 1.0, lon0=KOREA.lon0 - 2.0, ny=KOREA.ny + 40, nx=KOREA.nx + 80)
+    on_wider = trained_area.unpack(packed, wider.lat, wider.lon)  # a larger, tiled domain
+    np.testing.assert_array_equal(on_wider[20:180, 40:200], learnt)
+    assert on_wider.sum() == learnt.sum(), "beyond the training grid nothing was learnt"
+    finer = trained_area.unpack(packed, np.round(KOREA.lat0 + 0.025 * np.arange(319), 6), KOREA.lon)
+    np.testing.assert_array_equal(finer[::2], learnt)
+    assert not trained_area.unpack(packed, KOREA.lat + 10.0, KOREA.lon).any(), "another region: all unlearnt"
     with pytest.raises(ValueError, match="not on a 160 x 160 grid"):
         trained_area.pack(learnt[:-1], KOREA.lat, KOREA.lon)
 
@@ -116,6 +122,9 @@ def test_the_area_the_network_learnt_from_travels_with_its_weights(weights: Path
     assert len(list(tmp_path.glob("pred_*.nc"))) == 1, "the same tensors: the cached prediction was reused"
     with xr.open_dataset(next(tmp_path.glob("pred_*.nc"))) as cached:
         assert "trained_area" not in cached
+    part = Grid(lat0=KOREA.lat0 + 2.0, lon0=KOREA.lon0 + 1.0, ny=64, nx=96)  # a sub-domain, as a user may choose
+    sub = predictor.predict(Catalog(demo_archive, grid=part).load_run(RUN, [1]))
+    np.testing.assert_array_equal(sub["trained_area"].values.astype(bool), learnt[40:104, 20:116])
 
 
 def test_predict_cli_writes_netcdf(weights: Path, demo_archive: Path, tmp_path: Path, engine_cli):
