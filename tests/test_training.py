@@ -14,6 +14,7 @@ import torch
 import yaml
 
 from engine.errors import DataError
+from engine.model.config import UNetConfig
 from engine.model.weights import load_model, read_manifest
 from training.config import load_config
 from training.finetune import finetune
@@ -51,9 +52,11 @@ def test_an_experiment_config_states_only_what_it_changes_on_top_of_its_base(tmp
     shutil.copy("training/configs/lite.yaml", tmp_path / "lite.yaml")
     (tmp_path / "exp.yaml").write_text(
         "base: lite.yaml\nname: exp\npretrain: {epochs: 24}\nablations: []\nmodel_overrides: {skip_width: 64}\n"
+        "unet_overrides: {widths: [24, 48, 96, 192]}\n"
     )
     base, exp = load_config(tmp_path / "lite.yaml"), load_config(tmp_path / "exp.yaml")
     assert exp.name == "exp" and exp.model_config.skip_width == 64
+    assert exp.unet_config.widths == (24, 48, 96, 192) and base.unet_config == UNetConfig()
     assert exp.pretrain.epochs == 24 and exp.pretrain.mask_ratio == base.pretrain.mask_ratio  # merged, not replaced
     assert exp.ablations == () and exp.methods == base.methods and exp.data == base.data
     assert exp.raw["pretrain"]["lr"] == base.pretrain.lr and "base" not in exp.raw  # the manifest gets it all

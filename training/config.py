@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from engine.errors import DataError
-from engine.model.config import SIZES, ModelConfig
+from engine.model.config import SIZES, ModelConfig, UNetConfig
 
 HELDOUT_SEED = 2024  # the generator seed of the held-out archive: no training or demo data uses it
 HELDOUT = f"heldout_seed{HELDOUT_SEED}"  # that archive's dataset name in every evaluation.json
@@ -93,11 +93,17 @@ class TrainConfig:
     weights_dir: str = "engine/weights"
     source: str = ""
     model_overrides: dict = field(default_factory=dict)  # e.g. {skip_reads_input: true} on top of the size
+    unet_overrides: dict = field(default_factory=dict)  # e.g. {widths: [24, 48, 96, 192]} for the U-Net baseline
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def model_config(self) -> ModelConfig:
         return ModelConfig.from_dict({**SIZES[self.model].to_dict(), **self.model_overrides})
+
+    @property
+    def unet_config(self) -> UNetConfig:
+        widths = tuple(self.unet_overrides.get("widths", UNetConfig().widths))
+        return UNetConfig(**{**self.unet_overrides, "widths": widths})
 
     @property
     def out_dir(self) -> Path:
@@ -157,6 +163,7 @@ def load_config(path: str | Path) -> TrainConfig:
             seed=int(raw["seed"]),
             model=raw["model"],
             model_overrides=dict(raw.get("model_overrides") or {}),
+            unet_overrides=dict(raw.get("unet_overrides") or {}),
             data=_data_config(raw["data"]),
             split=dict(raw["split"]),
             crop=int(raw["crop"]),

@@ -14,7 +14,7 @@ from engine import trained_area
 from engine.errors import DataError
 from engine.grid import KOREA
 from engine.machine import machine
-from engine.model.config import ModelConfig, UNetConfig
+from engine.model.config import ModelConfig
 from engine.model.network import BACKBONE, PostProcessor, inherited
 from engine.model.patch_embed import random_token_mask
 from engine.model.unet import UNet
@@ -80,7 +80,7 @@ def load_pretrained(core: PostProcessor, path: Path, head: bool) -> None:
 
 def build(cfg: TrainConfig, method: Method) -> torch.nn.Module:
     if method.arch == "unet":
-        return UNet(UNetConfig())
+        return UNet(cfg.unet_config)
     return PostProcessor(model_config(cfg, method), "segment")
 
 
@@ -194,7 +194,7 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
         data,
     )
     if distributed.is_main():
-        model_cfg = asdict(UNetConfig()) if method.arch == "unet" else model_config(cfg, method).to_dict()
+        model_cfg = asdict(cfg.unet_config) if method.arch == "unet" else model_config(cfg, method).to_dict()
         save_weights(
             out,
             core.cpu(),
