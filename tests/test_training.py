@@ -61,6 +61,9 @@ def test_an_experiment_config_states_only_what_it_changes_on_top_of_its_base(tmp
     assert exp.ablations == () and exp.methods == base.methods and exp.data == base.data
     assert exp.raw["pretrain"]["lr"] == base.pretrain.lr and "base" not in exp.raw  # the manifest gets it all
 
+    (tmp_path / "typo.yaml").write_text("base: lite.yaml\nname: typo\nunet_overrides: {width: [8, 16]}\n")
+    with pytest.raises(DataError, match=r"bad training config.*width"):
+        load_config(tmp_path / "typo.yaml")
     (tmp_path / "a.yaml").write_text("base: b.yaml\nname: a\n")
     (tmp_path / "b.yaml").write_text("base: a.yaml\nname: b\n")
     with pytest.raises(DataError, match=r"loop \(a.yaml -> b.yaml -> a.yaml\)"):

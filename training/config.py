@@ -158,7 +158,7 @@ def load_config(path: str | Path) -> TrainConfig:
     path = Path(path)
     raw = _read_yaml(path)
     try:
-        return TrainConfig(
+        cfg = TrainConfig(
             name=raw["name"],
             seed=int(raw["seed"]),
             model=raw["model"],
@@ -179,5 +179,7 @@ def load_config(path: str | Path) -> TrainConfig:
             source=str(path),
             raw=raw,
         )
+        _ = cfg.unet_config  # an unknown U-Net field fails here, naming the file, not at fine-tuning
+        return cfg
     except (KeyError, TypeError) as exc:
         raise DataError(f"bad training config: {exc}", path) from exc
