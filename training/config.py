@@ -102,8 +102,7 @@ class TrainConfig:
 
     @property
     def unet_config(self) -> UNetConfig:
-        widths = tuple(self.unet_overrides.get("widths", UNetConfig().widths))
-        return UNetConfig(**{**self.unet_overrides, "widths": widths})
+        return UNetConfig.from_dict(self.unet_overrides)
 
     @property
     def out_dir(self) -> Path:

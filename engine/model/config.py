@@ -70,3 +70,8 @@ class UNetConfig:
     widths: tuple[int, ...] = field(default=(16, 32, 64, 128))
     num_classes: int = 3
     name: str = "unet"
+
+    @classmethod
+    def from_dict(cls, d: dict) -> UNetConfig:
+        """From a manifest or YAML mapping (lists where the config holds tuples)."""
+        return cls(**{**d, "widths": tuple(d.get("widths", cls.widths))})

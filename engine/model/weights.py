@@ -79,7 +79,5 @@ def build_model(manifest: dict) -> torch.nn.Module:
     if arch == "postprocessor":
         return PostProcessor(ModelConfig.from_dict(manifest["model_config"]), manifest.get("task", "segment"))
     if arch == "unet":
-        cfg = dict(manifest["model_config"])
-        cfg["widths"] = tuple(cfg["widths"])
-        return UNet(UNetConfig(**cfg))
+        return UNet(UNetConfig.from_dict(manifest["model_config"]))
     raise DataError(f"unknown architecture {arch!r} in manifest")
