@@ -1,4 +1,5 @@
-"""Post-processed runs computed once and reused: keyed by run, the run's input files and the weights' sha256.
+"""Post-processed runs computed once and reused: keyed by run, the run's input files, the grid they are regridded
+onto and the weights' sha256.
 
 The cache is a folder of NetCDF files (``PRECIP_CACHE``, default ``~/.cache/korea-rain``), written atomically, so
 the app, ``verify --source model`` and several app sessions share one computation.
@@ -31,7 +32,9 @@ def run_fingerprint(catalog: RunSource, run: str) -> str:
 
 
 def cache_key(catalog: RunSource, run: str, weights_sha256: str) -> str:
-    return hashlib.sha256(f"{run_fingerprint(catalog, run)}:{weights_sha256}".encode()).hexdigest()[:24]
+    g = catalog.grid  # the same files on a sub-domain (``Catalog(grid=...)``) are another prediction
+    grid = f"{g.lat0}:{g.lon0}:{g.step}:{g.ny}:{g.nx}"
+    return hashlib.sha256(f"{run_fingerprint(catalog, run)}:{grid}:{weights_sha256}".encode()).hexdigest()[:24]
 
 
 def predicted_run(catalog: RunSource, run: str, predictor: Predictor, folder: Path | None = None) -> xr.Dataset:

@@ -90,6 +90,20 @@ def test_cache_hit_does_not_recompute(weights: Path, demo_archive: Path, tmp_pat
     assert len(list(tmp_path.glob("pred_*.nc"))) == 1
 
 
+def test_a_sub_domain_is_not_served_the_full_domains_cached_prediction(
+    weights: Path, demo_archive: Path, tmp_path: Path
+):
+    from engine.grid import KOREA, Grid
+
+    predictor = Predictor(weights, device="cpu")
+    full = predicted_run(Catalog(demo_archive), RUN, predictor, tmp_path)
+    part = Grid(lat0=KOREA.lat0 + 2.0, lon0=KOREA.lon0 + 1.0, ny=64, nx=96)
+    sub = predicted_run(Catalog(demo_archive, grid=part), RUN, predictor, tmp_path)
+    assert full["probability"].shape[-2:] == (160, 160) and sub["probability"].shape[-2:] == (64, 96)
+    np.testing.assert_allclose(sub["lat"], part.lat)
+    assert len(list(tmp_path.glob("pred_*.nc"))) == 2, "one cached prediction per grid"
+
+
 def test_the_area_the_network_learnt_from_travels_with_its_weights(weights: Path, run_ds, demo_archive, tmp_path):
     from engine import trained_area
     from engine.grid import KOREA, Grid
