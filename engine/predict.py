@@ -2,7 +2,8 @@
 
 GPU: bf16 autocast, channels-last, pinned host memory, optional ``torch.compile``. CPU: inference mode on all
 cores. Domains larger than the network's training grid are cut into overlapping tiles whose probabilities are
-blended with a raised-cosine weight, so no seams appear.
+blended with a raised-cosine weight, so no seams appear. Every input (a sub-domain, each tile) reads the network's
+positional embeddings of where it lies on the training grid (``engine.placement``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from engine import trained_area
 from engine.channels import CLASS_NAMES, CLASS_THRESHOLDS_MM
 from engine.model.weights import DEFAULT_WEIGHTS, load_model
 from engine.normalise import NormStats, normalise, stack_channels
+from engine.placement import Placement
 
 
 def pick_device(name: str | None = None) -> torch.device:
@@ -84,7 +86,8 @@ class Predictor:
         self.stats = NormStats.from_dict(self.manifest["normalisation"])
         cfg = self.manifest["model_config"]
         grid = cfg.get("token_grid", (10, 10))
-        self.tile = tile or int(grid[0]) * int(cfg.get("patch", 16))
+        self.patch = int(cfg.get("patch", 16))
+        self.tile = tile or int(grid[0]) * self.patch
         self.overlap, self.batch = overlap, batch
         if self.device.type == "cuda":
             self.model = self.model.to(self.device)  # not channels_last: the 3-D patch embedding's weight is 5-D
@@ -97,11 +100,13 @@ class Predictor:
     def sha256(self) -> str:
         return self.manifest["sha256"]
 
-    def probabilities(self, x: np.ndarray) -> np.ndarray:
-        """Normalised (N, 16, H, W) -> (N, 3, H, W) class probabilities; tiles when H or W exceed the tile."""
+    def probabilities(self, x: np.ndarray, placement: Placement | None = None) -> np.ndarray:
+        """Normalised (N, 16, H, W) -> (N, 3, H, W) class probabilities; tiles when H or W exceed the tile.
+        ``placement``: where ``x`` lies on the training grid (default: from its first pixel, at its spacing)."""
+        place = placement or Placement()
         n, _, h, w = x.shape
         if h <= self.tile and w <= self.tile:
-            return self._batched(x, (0, 0))
+            return self._batched(x, *place.tokens(0, 0, self.patch))
         out = np.zeros((n, 3, h, w), dtype=np.float32)
         weight = np.zeros((h, w), dtype=np.float32)
         step = self.tile - self.overlap
@@ -111,11 +116,12 @@ class Predictor:
                 wx = _blend_window(min(self.tile, w), self.overlap if w > self.tile else 0)
                 win = wy[:, None] * wx[None, :]
                 tile = x[:, :, y0 : y0 + self.tile, x0 : x0 + self.tile]
-                out[:, :, y0 : y0 + self.tile, x0 : x0 + self.tile] += self._batched(tile, (0, 0)) * win
+                probs = self._batched(tile, *place.tokens(y0, x0, self.patch))
+                out[:, :, y0 : y0 + self.tile, x0 : x0 + self.tile] += probs * win
                 weight[y0 : y0 + self.tile, x0 : x0 + self.tile] += win
         return out / weight
 
-    def _batched(self, x: np.ndarray, offset: tuple[int, int]) -> np.ndarray:
+    def _batched(self, x: np.ndarray, offset: tuple[float, float], step: tuple[float, float]) -> np.ndarray:
         out = np.empty((x.shape[0], 3, *x.shape[-2:]), dtype=np.float32)
         cuda = self.device.type == "cuda"
         with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
@@ -123,13 +129,14 @@ class Predictor:
                 xb = torch.from_numpy(np.ascontiguousarray(x[s : s + self.batch], dtype=np.float32))
                 if cuda:
                     xb = xb.pin_memory().to(self.device, non_blocking=True)
-                logits = self._forward(xb, None, offset)
+                logits = self._forward(xb, None, offset, step)
                 out[s : s + self.batch] = logits.float().softmax(1).cpu().numpy()
         return out
 
     def predict(self, ds: xr.Dataset) -> xr.Dataset:
         """A run's Dataset (16 channels) -> probabilities and most likely class, with provenance."""
-        probs = self.probabilities(normalise(stack_channels(ds), self.stats))
+        place = Placement.of(ds["lat"].values, ds["lon"].values, self.manifest.get("trained_area"))
+        probs = self.probabilities(normalise(stack_channels(ds), self.stats), place)
         return self.with_manifest_fields(to_dataset(probs, ds, self.manifest))
 
     def with_manifest_fields(self, ds: xr.Dataset) -> xr.Dataset:

@@ -103,6 +103,21 @@ def test_masked_tokens_carry_no_information_about_their_input():
     assert not torch.equal(embed(x), embed(x2))
 
 
+def test_positional_embeddings_follow_the_place_a_grid_lies_on_the_training_grid():
+    torch.manual_seed(0)
+    embed = PatchEmbed3D(TINY)
+    table = embed.pos_yx.detach()  # (1, D, 1, 4, 4): one embedding per training token
+    with torch.no_grad():
+        assert torch.equal(embed.positions(2, 3, (1, 1)), table[..., 1:3, 1:4]), "a training crop slices the table"
+        half = embed.positions(2, 2, (0.5, 0))  # a sub-domain half a patch off the lattice
+        torch.testing.assert_close(half[..., 0, :], (table[..., 0, :2] + table[..., 1, :2]) / 2)
+        finer = embed.positions(7, 4, (0, 0), (0.5, 1))  # a grid twice as fine in latitude
+        torch.testing.assert_close(finer[..., ::2, :], table)
+        beyond = embed.positions(6, 4, (-1, 0))  # a larger domain: held at the edges, never stretched
+        assert torch.equal(beyond[..., 1:5, :], table), "the learnt positions stay where they were learnt"
+        assert torch.equal(beyond[..., 0, :], table[..., 0, :]) and torch.equal(beyond[..., 5, :], table[..., 3, :])
+
+
 def test_reconstruction_loss_counts_masked_pixels_only():
     target = torch.randn(2, 16, 32, 32)
     mask = token_mask_to_pixels(random_token_mask(2, (4, 2, 2), 0.5, torch.Generator().manual_seed(2)), 16, 4)

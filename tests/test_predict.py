@@ -104,6 +104,29 @@ def test_a_sub_domain_is_not_served_the_full_domains_cached_prediction(
     assert len(list(tmp_path.glob("pred_*.nc"))) == 2, "one cached prediction per grid"
 
 
+@pytest.mark.skipif(not DEFAULT_WEIGHTS.exists(), reason="shipped weights not built yet")
+def test_a_sub_domain_forecast_matches_the_full_domains_where_they_overlap(demo_archive: Path):
+    from engine.grid import KOREA, Grid
+    from engine.normalise import normalise, stack_channels
+    from engine.placement import Placement
+
+    predictor = Predictor(DEFAULT_WEIGHTS, device="cpu")
+    leads = [6, 12, 18, 24]
+    full = predictor.predict(Catalog(demo_archive).load_run(RUN, leads))["probability"].values
+    part = Grid(lat0=KOREA.lat0 + 3.2, lon0=KOREA.lon0 + 1.6, ny=96, nx=96)  # 64 rows, 32 columns in
+    ds = Catalog(demo_archive, grid=part).load_run(RUN, leads)
+    place = Placement.of(ds["lat"].values, ds["lon"].values, predictor.manifest["trained_area"])
+    assert place.tokens(0, 0, predictor.patch) == ((8.0, 4.0), (1.0, 1.0))
+    placed = predictor.predict(ds)["probability"].values
+    at_corner = predictor.probabilities(normalise(stack_channels(ds), predictor.stats), Placement())
+    inner = (slice(None), slice(None), slice(16, -16), slice(16, -16))  # away from the sub-domain's edges
+    same_place = full[:, :, 64:160, 32:128]
+    err_placed = np.abs(placed - same_place)[inner].mean()
+    err_corner = np.abs(at_corner - same_place)[inner].mean()
+    print(f"mean |dp| inside: placed {err_placed:.4f}, read at the training grid's corner {err_corner:.4f}")
+    assert err_placed < 0.6 * err_corner, "the sub-domain reads the positional prior of where it lies"
+
+
 def test_the_area_the_network_learnt_from_travels_with_its_weights(weights: Path, run_ds, demo_archive, tmp_path):
     from engine import trained_area
     from engine.grid import KOREA, Grid

@@ -47,10 +47,15 @@ class PostProcessor(nn.Module):
         )
 
     def forward(
-        self, x: torch.Tensor, token_mask: torch.Tensor | None = None, offset: tuple[int, int] = (0, 0)
+        self,
+        x: torch.Tensor,
+        token_mask: torch.Tensor | None = None,
+        offset: tuple[float, float] = (0, 0),
+        step: tuple[float, float] = (1, 1),
     ) -> torch.Tensor:
-        """x (N, 16, H, W) normalised, H and W multiples of 32 -> (N, 16 or 3, H, W)."""
-        folded = self.embed(x, token_mask, offset)
+        """x (N, 16, H, W) normalised, H and W multiples of 32 -> (N, 16 or 3, H, W). ``offset`` and ``step`` place
+        its tokens on the training token grid (``PatchEmbed3D.positions``)."""
+        folded = self.embed(x, token_mask, offset, step)
         features = self.encoder(folded)
         if self.refine is not None:
             skip = torch.cat([folded, x], dim=1) if self.cfg.skip_reads_input else folded

@@ -9,6 +9,7 @@ token; positional (y, x) and group embeddings are added; each token's D numbers 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -36,11 +37,39 @@ class PatchEmbed3D(nn.Module):
     def tokens_shape(self, h: int, w: int) -> tuple[int, int, int]:
         return (self.cfg.groups_of_variables, h // self.cfg.patch, w // self.cfg.patch)
 
-    def forward(
-        self, x: torch.Tensor, token_mask: torch.Tensor | None = None, offset: tuple[int, int] = (0, 0)
+    def positions(
+        self, ty: int, tx: int, offset: tuple[float, float] = (0, 0), step: tuple[float, float] = (1, 1)
     ) -> torch.Tensor:
-        """``x`` (N, C, H, W); ``token_mask`` (N, G, H/p, W/p) bool, True = masked; ``offset`` = the crop's first
-        token (y, x) in the full domain, to pick the right positional embeddings. Returns (N, G*fold, H, W)."""
+        """(1, D, 1, ty, tx) positional embeddings of a token grid whose first token lies at ``offset`` (y, x) on the
+        training token grid, its tokens ``step`` training tokens apart. Whole offsets with unit steps slice the
+        learnt table (training crops); other placements (a sub-domain off the patch lattice, a finer grid)
+        interpolate between learnt tokens, and beyond the training grid the edge token is held: nothing was learnt
+        there, and stretching the table would move every learnt position."""
+        pos = self.pos_yx
+        for dim, n, start, stride in ((-2, ty, offset[0], step[0]), (-1, tx, offset[1], step[1])):
+            size = pos.shape[dim]
+            if stride == 1 and start == int(start) and start >= 0 and start + n <= size:
+                pos = pos.narrow(dim, int(start), n)
+                continue
+            at = [min(max(start + stride * i, 0.0), size - 1.0) for i in range(n)]
+            low = torch.tensor([math.floor(a) for a in at], device=pos.device)
+            high = torch.tensor([math.ceil(a) for a in at], device=pos.device)
+            shape = [1] * pos.dim()
+            shape[dim] = n
+            frac = torch.tensor([a - math.floor(a) for a in at], dtype=pos.dtype, device=pos.device).view(shape)
+            pos = torch.lerp(pos.index_select(dim, low), pos.index_select(dim, high), frac)
+        return pos
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        token_mask: torch.Tensor | None = None,
+        offset: tuple[float, float] = (0, 0),
+        step: tuple[float, float] = (1, 1),
+    ) -> torch.Tensor:
+        """``x`` (N, C, H, W); ``token_mask`` (N, G, H/p, W/p) bool, True = masked; ``offset`` and ``step`` place
+        the input's tokens on the training token grid (a training crop: its first token, unit steps), to add the
+        right positional embeddings (:meth:`positions`). Returns (N, G*fold, H, W)."""
         n, c, h, w = x.shape
         cfg = self.cfg
         g = cfg.groups_of_variables
@@ -51,11 +80,7 @@ class PatchEmbed3D(nn.Module):
             m = token_mask[:, None].to(tok.dtype)
             tok = tok * (1 - m) + self.mask_token.to(tok.dtype) * m
         ty, tx = tok.shape[-2:]
-        oy, ox = offset
-        pos = self.pos_yx
-        if oy + ty > pos.shape[-2] or ox + tx > pos.shape[-1]:
-            pos = nn.functional.interpolate(pos[:, :, 0], size=(oy + ty, ox + tx), mode="bilinear")[:, :, None]
-        tok = tok + pos[..., oy : oy + ty, ox : ox + tx] + self.pos_group
+        tok = tok + self.positions(ty, tx, offset, step) + self.pos_group
         # Fold: D = fold * p * p -> a fold x p x p block per token.
         p, f = cfg.patch, cfg.fold_channels
         tok = tok.view(n, f, p, p, g, ty, tx)

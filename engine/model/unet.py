@@ -35,7 +35,7 @@ class UNet(nn.Module):
         self.merge = nn.ModuleList(_double_conv(2 * a, a) for a in w[:-1])
         self.out = nn.Conv2d(w[0], cfg.num_classes, 1)
 
-    def forward(self, x: torch.Tensor, token_mask=None, offset=(0, 0)) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, token_mask=None, offset=(0, 0), step=(1, 1)) -> torch.Tensor:
         skips = []
         for i, block in enumerate(self.down):
             x = block(x if i == 0 else self.pool(x))
