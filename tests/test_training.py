@@ -17,6 +17,7 @@ from engine.errors import DataError
 from engine.model.config import UNetConfig
 from engine.model.weights import load_model, read_manifest
 from training.config import load_config
+from training.context import context_scores
 from training.finetune import finetune
 from training.loop import StoreDataset, fit, random_crop
 from training.methods import last_epoch_twin, parse_method
@@ -403,6 +404,31 @@ def test_ship_fits_the_probability_calibration_on_validation_runs_only(
         (a, d, t) for a in ("members", "unet") for d in ("val", "test", "heldout_seed2024") for t in (0.1, 10.0)
     }
     assert all(g["members"] == 2 and abs(g["difference"]) < 0.01 for g in gains if np.isfinite(g["difference"]))
+
+
+def test_context_scores_whole_grid_and_crop_sized_tiles_alike_when_one_tile_covers_the_grid(
+    tiny_config: Path, tmp_path: Path, random_lite_weights: Path, capsys
+):
+    from training.context import main
+
+    assert main(["--config", str(tiny_config), "--weights", str(random_lite_weights), "--quiet"]) == 2
+    assert "no validation runs" in capsys.readouterr().err
+    raw = yaml.safe_load(tiny_config.read_text())
+    raw["data"].update(store=str(tmp_path / "store"))
+    raw["split"] = {"train": 1, "val": 1, "test": 0}
+    for crop in (160, 64):
+        raw["crop"] = crop
+        path = tmp_path / f"crop{crop}.yaml"
+        path.write_text(yaml.safe_dump(raw))
+        if crop == 160:
+            prepare(load_config(path), progress=False)
+        rows = context_scores(path, [random_lite_weights], progress=False)
+        assert [r["tile"] for r in rows] == [None, crop]
+        assert all(0 <= r[k] <= 1 for r in rows for k in ("csi_0.1", "csi_10"))
+        if crop == 160:
+            assert rows[0]["csi_0.1"] == rows[1]["csi_0.1"], "one tile covering the grid is the whole grid"
+    assert main(["--config", str(path), "--weights", str(random_lite_weights), "--quiet"]) == 0
+    assert "| crop-sized tiles |" in capsys.readouterr().out
 
 
 def test_probabilities_rescore_without_saved_histograms_names_the_missing_file(tiny_config: Path, capsys):

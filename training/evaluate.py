@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import zipfile
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -72,26 +72,38 @@ def _decide(probs: np.ndarray, threshold: float, tau: float | None) -> np.ndarra
     return event_probability(probs, threshold) >= tau
 
 
-def store_predictions(model: torch.nn.Module, store: Store, runs: list[str], device: torch.device | str = "cpu"):
-    """(run, leads, probabilities, observed rain) for each run of the store."""
+def store_predictions(
+    model: torch.nn.Module,
+    store: Store,
+    runs: list[str],
+    device: torch.device | str = "cpu",
+    probabilities: Callable[[np.ndarray], np.ndarray] | None = None,
+):
+    """(run, leads, probabilities, observed rain) for each run of the store. ``probabilities`` (normalised inputs
+    -> class probabilities) replaces the whole-grid forward pass, e.g. a tiling ``Predictor.probabilities``."""
     samples = store.meta["samples"]
     for run in runs:
         idx = [i for i, s in enumerate(samples) if s["run"] == run]
         x = np.asarray(store.x[idx[0] : idx[-1] + 1], dtype=np.float32)
-        probs = predict_probabilities(model, x, device=device)
+        probs = probabilities(x) if probabilities else predict_probabilities(model, x, device=device)
         yield run, [samples[i]["lead"] for i in idx], probs, np.asarray(store.y[idx[0] : idx[-1] + 1])
 
 
 def tune_decisions(
-    model: torch.nn.Module, store: Store, mask: np.ndarray, device: torch.device | str = "cpu"
+    model: torch.nn.Module,
+    store: Store,
+    mask: np.ndarray,
+    device: torch.device | str = "cpu",
+    probabilities: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[dict[float, float | None], dict[float, float]]:
     """The probability threshold per event that maximises CSI on the validation runs (never the test runs), and
-    that CSI (what a choice between methods may look at without touching the test runs)."""
+    that CSI (what a choice between methods may look at without touching the test runs). ``probabilities`` as
+    in :func:`store_predictions`."""
     runs = store.runs("val")
     if not runs:
         return dict(ARGMAX), {}
     counts = {thr: {tau: np.zeros(4, dtype=np.int64) for tau in TAUS} for thr in THRESHOLDS}
-    for _, _, probs, obs in store_predictions(model, store, runs, device):
+    for _, _, probs, obs in store_predictions(model, store, runs, device, probabilities):
         valid = np.isfinite(obs) & mask
         for thr in THRESHOLDS:
             with np.errstate(invalid="ignore"):
