@@ -102,7 +102,7 @@ class Predictor:
 
     def probabilities(self, x: np.ndarray, placement: Placement | None = None) -> np.ndarray:
         """Normalised (N, 16, H, W) -> (N, 3, H, W) class probabilities; tiles when H or W exceed the tile.
-        ``placement``: where ``x`` lies on the training grid (default: from its first pixel, at its spacing)."""
+        ``placement``: where ``x`` lies on the training grid (default: at its first pixel, at its spacing)."""
         place = placement or Placement()
         n, _, h, w = x.shape
         if h <= self.tile and w <= self.tile:
