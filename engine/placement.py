@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.trained_area import axis_position
+
 
 @dataclass(frozen=True)
 class Placement:
@@ -44,9 +46,8 @@ class Placement:
 
 def _axis(coord: np.ndarray, first: float, last: float, n: int) -> tuple[float, float]:
     """(position of ``coord[0]``, spacing of ``coord``) in units of the training axis's spacing."""
-    spacing = (last - first) / (n - 1) if n > 1 else 1.0
-    own = (coord[-1] - coord[0]) / (coord.size - 1) if coord.size > 1 else spacing
-    return _tidy((coord[0] - first) / spacing), _tidy(own / spacing)
+    at = axis_position(coord[[0, -1]], first, last, n)
+    return _tidy(at[0]), _tidy((at[1] - at[0]) / (coord.size - 1) if coord.size > 1 else 1.0)
 
 
 def _tidy(value: float) -> float:

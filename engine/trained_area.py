@@ -40,11 +40,18 @@ def unpack(packed: dict | None, lat: np.ndarray, lon: np.ndarray) -> np.ndarray 
     return area[np.ix_(iy, ix)] & y_in[:, None] & x_in[None, :]
 
 
+def axis_position(coord: np.ndarray, first: float, last: float, n: int) -> np.ndarray:
+    """Where each of ``coord`` lies among ``n`` evenly spaced points from ``first`` to ``last``, as a fractional
+    index (0 at ``first``); with one point, in units of the coordinate. The packed grid is the training grid, so
+    this also places an input on it (``engine.placement``)."""
+    return (np.asarray(coord, dtype=float) - first) / ((last - first) / (n - 1) if n > 1 else 1.0)
+
+
 def _nearest(coord: np.ndarray, first: float, last: float, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Index of the nearest of ``n`` evenly spaced points from ``first`` to ``last`` for each of ``coord``, and
     whether it lies within half a spacing of them."""
     if n == 1:
         return np.zeros(coord.size, dtype=int), np.isclose(coord, first, atol=1e-6)
-    pos = (coord - first) / ((last - first) / (n - 1))
+    pos = axis_position(coord, first, last, n)
     inside = (pos >= -0.5 - 1e-6) & (pos <= n - 0.5 + 1e-6)
     return np.clip(np.rint(pos), 0, n - 1).astype(int), inside
