@@ -35,12 +35,12 @@ def context_scores(config: Path, weights: list[Path], progress: bool = True) -> 
         raise DataError("the store holds no validation runs to score on (its config's split.val is 0)", config)
     mask = Catalog(store.meta["archive"]).grid.qpe_mask
     rows = []
-    jobs = [(w, tile) for w in weights for tile in (None, cfg.crop)]
-    for path, tile in tqdm(jobs, desc="networks x inference", disable=not progress):
-        model, manifest = load_model(path)
-        predictor = Predictor.from_model(model, manifest, device="cpu", tile=tile, overlap=OVERLAP)
-        _, csi = tune_decisions(model, store, mask, "cpu", predictor.probabilities)
-        rows.append({"weights": str(path), "tile": tile, **{f"csi_{thr:g}": csi[thr] for thr in sorted(csi)}})
+    for path in tqdm(weights, desc="networks", disable=not progress):
+        model, manifest = load_model(path)  # once per network: the sha256 check reads the whole file
+        for tile in (None, cfg.crop):
+            predictor = Predictor.from_model(model, manifest, device="cpu", tile=tile, overlap=OVERLAP)
+            _, csi = tune_decisions(model, store, mask, "cpu", predictor.probabilities)
+            rows.append({"weights": str(path), "tile": tile, **{f"csi_{thr:g}": csi[thr] for thr in sorted(csi)}})
     return rows
 
 
