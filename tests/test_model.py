@@ -32,10 +32,11 @@ def test_a_seed_ensemble_averages_its_members_probabilities():
     x = torch.randn(1, 16, 32, 32)
     with torch.inference_mode():
         pa, pb = a(x).softmax(1), b(x).softmax(1)
-        assert torch.allclose(SeedEnsemble([a])(x).softmax(1), pa, atol=1e-6)
+        # 1e-5: a second float32 forward of the same member may round differently (it exceeded 1e-6 once in CI)
+        assert torch.allclose(SeedEnsemble([a])(x).softmax(1), pa, atol=1e-5)
         pair = SeedEnsemble([a, b])(x).softmax(1)
     assert pair.shape == (1, 3, 32, 32)
-    assert torch.allclose(pair, (pa + pb) / 2, atol=1e-6)
+    assert torch.allclose(pair, (pa + pb) / 2, atol=1e-5)
     assert not torch.allclose(pair, pa, atol=1e-3), "two different seeds, a different forecast"
     with pytest.raises(ValueError, match="at least one member"):
         SeedEnsemble([])
