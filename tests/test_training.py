@@ -466,6 +466,44 @@ def test_a_scarce_label_finetune_anneals_its_learning_rate_once_over_its_longer_
     assert manifest["model_config"]["drop_path"] == 0.3 != cfg.model_config.drop_path
 
 
+def test_a_second_phase_continues_its_trained_twin_on_the_whole_grid_and_leaves_the_twin_alone(
+    tiny_config: Path, tmp_path: Path
+):
+    from engine.model.weights import sha256_file
+    from training.methods import tail_twin
+
+    raw = yaml.safe_load(tiny_config.read_text())
+    raw["name"] = "tiny_tail"
+    path = tmp_path / "tail.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    cfg = load_config(path)
+    grid = parse_method("scratch_grid1", cfg.finetune.loss, 0.9)
+    assert (grid.tail_epochs, grid.tail_whole_grid, tail_twin(grid.name)) == (1, True, "scratch")
+    with pytest.raises(ValueError, match="not two"):
+        parse_method("scratch_grid1_more1", cfg.finetune.loss, 0.9)
+    out = finetune(cfg, grid, progress=False)  # trains the twin first: it was missing
+    twin_path = out.with_name("scratch.safetensors")
+    twin, twin_sha = read_manifest(twin_path), sha256_file(twin_path)
+    manifest = read_manifest(out)
+    assert manifest["method"]["tail"] == {
+        "from": "scratch",
+        "from_sha256": twin_sha,
+        "epochs": 1,
+        "whole_grid": True,
+        "lr_scale": 0.2,
+    }
+    assert manifest["history"][:-1] == twin["history"] and manifest["method"]["finetune_epochs"] == 2
+    assert manifest["history"][-1]["lr"] == pytest.approx(0.2 * cfg.finetune.lr_head)
+    more = read_manifest(finetune(cfg, parse_method("scratch_more1", cfg.finetune.loss, 0.9), progress=False))
+    assert sha256_file(twin_path) == twin_sha and read_manifest(twin_path) == twin  # the twin is not retrained
+    # Same twin, same data order, same seed: the two phases differ only in what each step sees (the whole
+    # 160-px grid against 64-px crops), so equal weights would mean the whole grid was never used.
+    assert more["sha256"] != manifest["sha256"]
+    assert more["method"]["tail"]["whole_grid"] is False
+    x = torch.zeros(1, 16, 160, 160)
+    assert random_crop(x, None, None, 8, torch.Generator())[0].shape[-2:] == (160, 160)
+
+
 def test_pretraining_anneals_once_over_the_epochs_it_runs_also_when_an_ablation_lengthens_it(tiny_config: Path):
     from training.pretrain import pretrain
 

@@ -72,6 +72,9 @@ class FinetuneConfig:
     mask_ratio: float
     loss: dict
     val_checks: int = 5  # validation checks spread over the epochs of a `_valbest` method (early stopping)
+    # A `_gridN` / `_moreN` phase restarts one cosine at this share of lr_head / lr_encoder: the first phase ended
+    # near zero, and its full rates would undo what it learnt.
+    tail_lr_scale: float = 0.2
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,13 @@ from engine.model.config import ModelConfig
 from engine.model.network import BACKBONE, PostProcessor, inherited
 from engine.model.patch_embed import random_token_mask
 from engine.model.unet import UNet
-from engine.model.weights import save_weights
+from engine.model.weights import load_model, save_weights
 from training import distributed
 from training.config import TrainConfig
 from training.evaluate import validation_score
 from training.loop import StoreDataset, fit, random_crop
 from training.losses import rain_loss
-from training.methods import Method, last_epoch_twin
+from training.methods import Method, last_epoch_twin, parse_method, tail_twin
 from training.pretrain import pretrain, pretraining_data, unlabelled_read
 from training.store import Store
 
@@ -93,9 +93,11 @@ def finetune_step(cfg: TrainConfig, method: Method):
     model_cfg = cfg.model_config
     ratio = finetune_mask_ratio(cfg, method)
 
+    crop = None if method.tail_whole_grid else cfg.crop
+
     def step(model: torch.nn.Module, batch: tuple, gen: torch.Generator) -> torch.Tensor:
         x, y = batch
-        x, y, offset = random_crop(x, y, cfg.crop, model_cfg.patch, gen)
+        x, y, offset = random_crop(x, y, crop, model_cfg.patch, gen)
         tokens = None
         if method.arch == "postprocessor" and ratio > 0:
             n, _, h, w = x.shape
@@ -130,18 +132,88 @@ def selected_epoch(history: list[dict], epochs: int) -> int:
     return max(scored, key=lambda r: (r["val_score"], -r["epoch"]))["epoch"] if scored else epochs
 
 
+def optimiser_groups(core: torch.nn.Module, cfg: TrainConfig, method: Method, scale: float = 1.0) -> list[dict]:
+    """The parameter groups and learning rates (times ``scale``) a method fine-tunes with."""
+    f = cfg.finetune
+    if not isinstance(core, PostProcessor):
+        return [{"params": core.parameters(), "lr": f.lr_head * scale}]
+    head = [p for n, p in core.named_parameters() if not n.startswith(BACKBONE)]
+    if method.frozen:
+        for n, p in core.named_parameters():
+            if n.startswith(BACKBONE):
+                p.requires_grad_(False)
+        return [{"params": head, "lr": f.lr_head * scale}]
+    lr = (f.lr_encoder if method.pretrained else f.lr_head) * method.encoder_lr_scale * scale
+    return [*encoder_groups(core, lr, method.layer_decay), {"params": head, "lr": f.lr_head * scale}]
+
+
+def learnt_from(cfg: TrainConfig, method: Method) -> dict[str, str]:
+    """What a method's network learns from, a pre-trained backbone's data included (``pretrain`` reuses a backbone
+    only while the config names the same data); a checkpoint of other data is not resumed from."""
+    if method.pretrained:
+        return pretraining_data(cfg)
+    return {"data_fingerprint": Store(cfg.data.store).meta["fingerprint"]}
+
+
+def manifest(
+    cfg: TrainConfig,
+    method: Method,
+    store: Store,
+    idx: list[int],
+    epochs: int,
+    history: list[dict],
+    device: torch.device,
+) -> dict:
+    """The manifest written beside a fine-tuned network."""
+    unlabelled = unlabelled_read(learnt_from(cfg, method))
+    return {
+        "name": method.name,
+        "architecture": method.arch,
+        "task": "segment",
+        "model_config": asdict(cfg.unet_config) if method.arch == "unet" else model_config(cfg, method).to_dict(),
+        "normalisation": store.meta["normalisation"],
+        "training_config": cfg.raw,
+        "method": {
+            "loss": asdict(method.loss),
+            "pretrained": method.pretrained,
+            "frozen": method.frozen,
+            "labelled_fraction": method.fraction,
+            "labelled_runs": sorted({store.meta["samples"][i]["run"] for i in idx}),
+            "pretrain_mask_ratio": method.pretrain_mask_ratio,
+            "pretrain_rain_group_mask_ratio": method.pretrain_rain_ratio,
+            "pretrain_norm_pix": method.pretrain_norm_pix,
+            "pretrain_tube": method.pretrain_tube,
+            "pretrain_epochs": method.pretrain_epochs or cfg.pretrain.epochs,
+            "encoder_lr_scale": method.encoder_lr_scale,
+            "layer_decay": method.layer_decay,
+            "head_transfer": method.head_transfer,
+            "finetune_epochs": epochs,
+            "finetune_mask_ratio": finetune_mask_ratio(cfg, method),
+            "seed": cfg.seed + method.seed,
+            "val_best": method.val_best,
+            "val_events": list(method.val_events),
+            "selected_epoch": selected_epoch(history, epochs),
+        },
+        "data_fingerprint": store.meta["fingerprint"],
+        "unlabelled_fingerprint": unlabelled[0],
+        "unlabelled_runs": unlabelled[1],
+        "train_runs": store.runs("train"),
+        "test_runs": store.runs("test"),
+        "git_commit": git_commit(),
+        "environment": machine(device),
+        "trained_area": trained_area.pack(store.labelled_area(idx), KOREA.lat, KOREA.lon),
+        "history": history,
+    }
+
+
 def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bool = True) -> Path:
     out = weights_path(cfg, method)
     if out.exists():
         return out
+    if method.tail_epochs:
+        return finetune_tail(cfg, method, resume, progress)
     backbone = pretrain(cfg, resume=resume, progress=progress, **method.pretraining) if method.pretrained else None
-    # What this network learns from, the backbone's data included (`pretrain` reuses a backbone only while the
-    # config names the same data); a checkpoint of other data is not resumed from.
-    if method.pretrained:
-        data = pretraining_data(cfg)
-    else:
-        data = {"data_fingerprint": Store(cfg.data.store).meta["fingerprint"]}
-    unlabelled = unlabelled_read(data)
+    data = learnt_from(cfg, method)
     _, _, device = distributed.setup()
     # Early stopping (`_valbest`) leaves the seed alone: its run retraces its last-epoch twin step for step, so
     # the two differ only in which epoch's weights are kept.
@@ -151,18 +223,7 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
     if backbone is not None:
         load_pretrained(core, backbone, method.head_transfer)
     f = cfg.finetune
-    if isinstance(core, PostProcessor):
-        back = [p for n, p in core.named_parameters() if n.startswith(BACKBONE)]
-        head = [p for n, p in core.named_parameters() if not n.startswith(BACKBONE)]
-        if method.frozen:
-            for p in back:
-                p.requires_grad_(False)
-            groups = [{"params": head, "lr": f.lr_head}]
-        else:
-            lr = (f.lr_encoder if method.pretrained else f.lr_head) * method.encoder_lr_scale
-            groups = [*encoder_groups(core, lr, method.layer_decay), {"params": head, "lr": f.lr_head}]
-    else:
-        groups = [{"params": core.parameters(), "lr": f.lr_head}]
+    groups = optimiser_groups(core, cfg, method)
     model = distributed.wrap(core.to(device), device)
     opt = torch.optim.Adam(groups)
     idx = store.indices("train", method.fraction, cfg.seed + method.draw)
@@ -172,7 +233,7 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
     # learning rate five times and end near its peak.
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
     checks = val_check_epochs(epochs, f.val_checks) if method.val_best else set()
-    learnt_area = trained_area.pack(store.labelled_area(idx), KOREA.lat, KOREA.lon)  # before training: fails early
+    trained_area.pack(store.labelled_area(idx), KOREA.lat, KOREA.lon)  # before training: fails early
     history = fit(
         model,
         StoreDataset(store, idx),
@@ -194,48 +255,59 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
         data,
     )
     if distributed.is_main():
-        model_cfg = asdict(cfg.unet_config) if method.arch == "unet" else model_config(cfg, method).to_dict()
-        save_weights(
-            out,
-            core.cpu(),
-            {
-                "name": method.name,
-                "architecture": method.arch,
-                "task": "segment",
-                "model_config": model_cfg,
-                "normalisation": store.meta["normalisation"],
-                "training_config": cfg.raw,
-                "method": {
-                    "loss": asdict(method.loss),
-                    "pretrained": method.pretrained,
-                    "frozen": method.frozen,
-                    "labelled_fraction": method.fraction,
-                    "labelled_runs": sorted({store.meta["samples"][i]["run"] for i in idx}),
-                    "pretrain_mask_ratio": method.pretrain_mask_ratio,
-                    "pretrain_rain_group_mask_ratio": method.pretrain_rain_ratio,
-                    "pretrain_norm_pix": method.pretrain_norm_pix,
-                    "pretrain_tube": method.pretrain_tube,
-                    "pretrain_epochs": method.pretrain_epochs or cfg.pretrain.epochs,
-                    "encoder_lr_scale": method.encoder_lr_scale,
-                    "layer_decay": method.layer_decay,
-                    "head_transfer": method.head_transfer,
-                    "finetune_epochs": epochs,
-                    "finetune_mask_ratio": finetune_mask_ratio(cfg, method),
-                    "seed": cfg.seed + method.seed,
-                    "val_best": method.val_best,
-                    "val_events": list(method.val_events),
-                    "selected_epoch": selected_epoch(history, epochs),
-                },
-                "data_fingerprint": store.meta["fingerprint"],
-                "unlabelled_fingerprint": unlabelled[0],
-                "unlabelled_runs": unlabelled[1],
-                "train_runs": store.runs("train"),
-                "test_runs": store.runs("test"),
-                "git_commit": git_commit(),
-                "environment": machine(device),
-                "trained_area": learnt_area,
-                "history": history,
-            },
-        )
+        save_weights(out, core.cpu(), manifest(cfg, method, store, idx, epochs, history, device))
+    distributed.barrier()
+    return out
+
+
+def finetune_tail(cfg: TrainConfig, method: Method, resume: bool = True, progress: bool = True) -> Path:
+    """A second fine-tuning phase (``_gridN`` / ``_moreN``): the network of ``tail_twin``, trained first if it is
+    missing, ``method.tail_epochs`` more epochs on the whole grid (or on the config's crops), one cosine from
+    ``finetune.tail_lr_scale`` of its rates. The twin's file is left as it is."""
+    out = weights_path(cfg, method)
+    twin = parse_method(tail_twin(method.name), cfg.finetune.loss, cfg.pretrain.mask_ratio)
+    start = finetune(cfg, twin, resume, progress)
+    core, before = load_model(start)  # sha256-checked against its manifest
+    # Seeded by the twin's name: a `_gridN` and a `_moreN` of one twin draw the same stochastic depth and data
+    # order, so they differ only in crops against the whole grid.
+    torch.manual_seed(cfg.seed + zlib.crc32(twin.name.encode()) % 1000)
+    _, _, device = distributed.setup()
+    store = Store(cfg.data.store)
+    f = cfg.finetune
+    model = distributed.wrap(core.train().to(device), device)
+    opt = torch.optim.Adam(optimiser_groups(core, cfg, method, f.tail_lr_scale))
+    idx = store.indices("train", method.fraction, cfg.seed + method.draw)
+    epochs = finetune_epochs(method.tail_epochs, len(idx), len(store.indices("train")))
+    history = fit(
+        model,
+        StoreDataset(store, idx),
+        finetune_step(cfg, method),
+        opt,
+        torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs),
+        epochs,
+        f.batch,
+        out.with_suffix(".ckpt"),
+        cfg.out_dir / "train_log.jsonl",
+        cfg.seed + method.seed,
+        device,
+        f"finetune {method.name}",
+        resume,
+        progress,
+        None,
+        set(),
+        cfg.data.loader_workers,
+        {**learnt_from(cfg, method), "from_sha256": before["sha256"]},
+    )
+    if distributed.is_main():
+        first = before["method"]["finetune_epochs"]
+        record = manifest(cfg, method, store, idx, first + epochs, before["history"] + history, device)
+        record["method"]["tail"] = {
+            "from": twin.name,
+            "from_sha256": before["sha256"],
+            "epochs": epochs,
+            "whole_grid": method.tail_whole_grid,
+            "lr_scale": f.tail_lr_scale,
+        }
+        save_weights(out, core.cpu(), record)
     distributed.barrier()
     return out

@@ -38,11 +38,12 @@ class StoreDataset(Dataset):
 
 
 def random_crop(
-    x: torch.Tensor, y: torch.Tensor | None, crop: int, patch: int, gen: torch.Generator
+    x: torch.Tensor, y: torch.Tensor | None, crop: int | None, patch: int, gen: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor | None, tuple[int, int]]:
-    """One patch-aligned crop for the whole batch (``y`` may be None); returns the crop's first token (y, x)."""
+    """One patch-aligned crop for the whole batch (``y`` may be None); returns the crop's first token (y, x).
+    ``crop=None``, or a crop as large as the grid, keeps the whole grid."""
     h, w = x.shape[-2:]
-    if crop >= h and crop >= w:
+    if crop is None or (crop >= h and crop >= w):
         return x, y, (0, 0)
     ty = int(torch.randint(0, (h - crop) // patch + 1, (1,), generator=gen))
     tx = int(torch.randint(0, (w - crop) // patch + 1, (1,), generator=gen))

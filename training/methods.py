@@ -19,7 +19,10 @@ of the stage above it, the patch embedding and stem at the lowest rate; pre-trai
 normalised-pixel target, instead of the normalised fields), ``_head`` (fine-tuning inherits the pre-trained UPerNet
 pyramid too, pooling, FPN and fusion, not only the embedding and encoder; ``method.md`` starts a new head),
 ``_tube`` (pre-training masks the same locations in every variable group, as VideoMAE's tube masking, so a masked
-patch cannot be read off the other variables at its place)."""
+patch cannot be read off the other variables at its place), ``_gridN`` (a second fine-tuning phase: the trained
+network of the same name without it, N more epochs on the whole grid instead of crops, at ``finetune.tail_lr_scale``
+of the rates; whole-grid context for heavy rain after crops for light rain) and ``_moreN`` (its control: the same N
+epochs on crops)."""
 
 from __future__ import annotations
 
@@ -51,6 +54,8 @@ class Method:
     pretrain_norm_pix: bool = False  # pre-training targets standardised per patch
     head_transfer: bool = False  # fine-tuning starts from the pre-trained UPerNet pyramid, not a new one
     pretrain_tube: bool = False  # pre-training masks whole locations across the variable groups
+    tail_epochs: int = 0  # a second fine-tuning phase from the trained `tail_twin`; 0: none
+    tail_whole_grid: bool = False  # that phase trains on the whole grid, not the config's crops
 
     @property
     def pretraining(self) -> dict:
@@ -84,6 +89,7 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
     loss, frozen, fraction, mask, epochs, enc, draw, rain, seed = base, False, 1.0, default_mask, None, 1.0, 0, None, 0
     val_events: tuple[float, ...] = ()
     ft_epochs, ft_mask, drop, decay, norm_pix, head_transfer, tube = None, None, None, 1.0, False, False, False
+    tail_epochs, tail_whole_grid = 0, False
     for part in parts[1:]:
         if part in ("onehot", "weighted", "ce"):
             loss = LossConfig(kind="onehot", class_weights=base.class_weights)
@@ -121,6 +127,10 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
             rain = int(m.group(1)) / 100
         elif m := re.fullmatch(r"seed(\d+)", part):
             seed = int(m.group(1))
+        elif m := re.fullmatch(r"(grid|more)(\d+)", part):
+            if tail_epochs:
+                raise ValueError(f"{name!r}: one second fine-tuning phase (_gridN or _moreN), not two")
+            tail_epochs, tail_whole_grid = int(m.group(2)), m.group(1) == "grid"
         elif part == "valbest":
             val_events = (0.1, 10.0)
         elif part == "valbest10":
@@ -138,6 +148,10 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
         raise ValueError(f"{name!r}: _head inherits the pre-trained UPerNet pyramid; this method is not pre-trained")
     if decay != 1.0 and (arch == "unet" or frozen):
         raise ValueError(f"{name!r}: _ldNN decays the learning rate of a trained encoder; this method has none")
+    if tail_epochs and (val_events or ft_epochs is not None):
+        raise ValueError(f"{name!r}: _gridN / _moreN continue the last epoch of the config's schedule")
+    if tail_epochs == 0 and re.search(r"_(grid|more)\d", name):
+        raise ValueError(f"{name!r}: _gridN / _moreN need at least one epoch")
     if draw and fraction == 1.0:
         raise ValueError(f"{name!r}: _drawN needs a labelled share (_NNpct) to draw from")
     pretrained = head == "pretrained"
@@ -162,7 +176,14 @@ def parse_method(name: str, default_loss: dict, default_mask: float) -> Method:
         norm_pix,
         head_transfer,
         tube,
+        tail_epochs,
+        tail_whole_grid,
     )
+
+
+def tail_twin(name: str) -> str:
+    """The trained network a ``_gridN`` / ``_moreN`` method continues: its name without that suffix."""
+    return re.sub(r"_(grid|more)\d+", "", name)
 
 
 def last_epoch_twin(name: str) -> str:
