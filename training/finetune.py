@@ -92,7 +92,6 @@ def finetune_mask_ratio(cfg: TrainConfig, method: Method) -> float:
 def finetune_step(cfg: TrainConfig, method: Method):
     model_cfg = cfg.model_config
     ratio = finetune_mask_ratio(cfg, method)
-
     crop = None if method.tail_whole_grid else cfg.crop
 
     def step(model: torch.nn.Module, batch: tuple, gen: torch.Generator) -> torch.Tensor:
