@@ -175,7 +175,7 @@ def test_every_page_renders(env: Path, page: str):
         at.sidebar.select_slider[0].set_value(0.1).run()
         assert at.dataframe[0].value.loc["nwp", "CSI"] > table.loc["nwp", "CSI"]
     if page == "3_Model_card.py":
-        from engine.model.weights import DEFAULT_WEIGHTS, read_manifest
+        from engine.model.weights import DEFAULT_WEIGHTS, read_manifest, shipped_method
 
         manifest = read_manifest(DEFAULT_WEIGHTS)
         metrics = manifest["metrics"]
@@ -192,7 +192,7 @@ def test_every_page_renders(env: Path, page: str):
         spread = next(d.value for d in at.dataframe if "CSI 10 mean" in d.value.columns)
         calibration = next(d.value for d in at.dataframe if "mean P, calibrated" in d.value.columns)
         assert (calibration["reliability, calibrated"] < calibration["reliability, raw"]).all()
-        ship = manifest["training_config"]["ship"]
+        ship = shipped_method(manifest)
         # against the U-Net trained as the shipped network where the table has one (the fair pair)
         fair = "U-Net, trained as the shipped network"
         unet = float(spread.loc[fair if fair in spread.index else "U-Net from scratch", "CSI 10 mean"])

@@ -1280,6 +1280,12 @@ def test_reproduce_says_whether_the_shipped_weights_came_out_bit_identical_and_w
     assert "differs" in reproduction_report(old, content, archive_listing="e" * 64)
     assert "file names and sizes match" in reproduction_report(old, content, archive_listing="f" * 64)
     assert "cannot tell" in reproduction_report(old, content)
+    # A config that now ships another method says so before anything about data or machines.
+    recipe = reproduction_report(
+        {**old, "training_config": {"ship": "pretrained_continuous"}},
+        {**same_data, "training_config": {"ship": "pretrained_continuous"}, "shipped_method": "pretrained_grid2"},
+    )
+    assert "another recipe: the config ships pretrained_grid2, the old weights were pretrained_continuous" in recipe
 
 
 def test_a_rebuild_from_the_same_data_names_the_machine_that_differed(monkeypatch, tmp_path: Path):

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from engine.errors import DataError
-from engine.model.weights import DEFAULT_WEIGHTS, read_manifest
+from engine.model.weights import DEFAULT_WEIGHTS, read_manifest, shipped_method
 
 st.set_page_config(page_title="Model card", page_icon="🧾", layout="wide")
 RESULTS = Path(__file__).resolve().parents[2] / "training" / "results" / "README.md"
@@ -23,11 +23,6 @@ DATASETS = {
 }
 SCORES = {"csi": "CSI", "f1": "F1", "bias": "bias"}
 FULL_METHOD = "pretrained_continuous"  # the method's name in the evaluation before any recipe suffix
-
-
-def shipped_method(manifest: dict | None) -> str:
-    """The evaluation's name of the shipped network (its config's ``ship``; ``name`` is the config's name)."""
-    return ((manifest or {}).get("training_config") or {}).get("ship", FULL_METHOD)
 
 
 def headline_networks(ship: str) -> dict[str, str]:
@@ -145,7 +140,7 @@ paper 16) and refines the head at full resolution from the patch embedding and t
     + recipe(manifest)
 )
 metrics = manifest.get("metrics", {}) if manifest else {}
-SHIP = shipped_method(manifest)
+SHIP = (shipped_method(manifest) if manifest else None) or FULL_METHOD
 if manifest:
     st.subheader("Headline metrics")
     st.caption(

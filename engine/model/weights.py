@@ -55,6 +55,12 @@ def read_manifest(path: str | Path) -> dict:
     return manifest
 
 
+def shipped_method(manifest: dict) -> str | None:
+    """The method shipped weights hold, as the evaluation tables name it (``python -m training ship`` records it);
+    weights shipped before it was recorded hold their training config's ``ship``."""
+    return manifest.get("shipped_method") or (manifest.get("training_config") or {}).get("ship")
+
+
 def load_model(path: str | Path = DEFAULT_WEIGHTS) -> tuple[torch.nn.Module, dict]:
     """Build the network the manifest describes and load its weights, refusing a sha256 mismatch."""
     path = Path(path)
