@@ -205,6 +205,46 @@ def manifest(
     }
 
 
+def fit_phase(
+    cfg: TrainConfig,
+    method: Method,
+    model: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.LRScheduler,
+    epochs: int,
+    samples: tuple[Store, list[int]],
+    device: torch.device,
+    data: dict[str, str],
+    resume: bool,
+    progress: bool,
+    validate=None,
+    checks: set[int] = frozenset(),
+) -> list[dict]:
+    """``training.loop.fit`` for one fine-tuning phase of ``method`` on the store's ``samples``: its checkpoint
+    beside its weights, its seed, the config's batch and the shared log."""
+    store, idx = samples
+    return fit(
+        model,
+        StoreDataset(store, idx),
+        finetune_step(cfg, method),
+        opt,
+        sched,
+        epochs,
+        cfg.finetune.batch,
+        weights_path(cfg, method).with_suffix(".ckpt"),
+        cfg.out_dir / "train_log.jsonl",
+        cfg.seed + method.seed,
+        device,
+        f"finetune {method.name}",
+        resume,
+        progress,
+        validate,
+        checks,
+        cfg.data.loader_workers,
+        data,
+    )
+
+
 def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bool = True) -> Path:
     out = weights_path(cfg, method)
     if out.exists():
@@ -233,25 +273,9 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
     checks = val_check_epochs(epochs, f.val_checks) if method.val_best else set()
     trained_area.pack(store.labelled_area(idx), KOREA.lat, KOREA.lon)  # before training: fails early
-    history = fit(
-        model,
-        StoreDataset(store, idx),
-        finetune_step(cfg, method),
-        opt,
-        sched,
-        epochs,
-        f.batch,
-        out.with_suffix(".ckpt"),
-        cfg.out_dir / "train_log.jsonl",
-        cfg.seed + method.seed,
-        device,
-        f"finetune {method.name}",
-        resume,
-        progress,
-        (lambda m: validation_score(m, store, device, method.val_events)) if checks else None,
-        checks,
-        cfg.data.loader_workers,
-        data,
+    validate = (lambda m: validation_score(m, store, device, method.val_events)) if checks else None
+    history = fit_phase(
+        cfg, method, model, opt, sched, epochs, (store, idx), device, data, resume, progress, validate, checks
     )
     if distributed.is_main():
         save_weights(out, core.cpu(), manifest(cfg, method, store, idx, epochs, history, device))
@@ -277,26 +301,9 @@ def finetune_tail(cfg: TrainConfig, method: Method, resume: bool = True, progres
     opt = torch.optim.Adam(optimiser_groups(core, cfg, method, f.tail_lr_scale))
     idx = store.indices("train", method.fraction, cfg.seed + method.draw)
     epochs = finetune_epochs(method.tail_epochs, len(idx), len(store.indices("train")))
-    history = fit(
-        model,
-        StoreDataset(store, idx),
-        finetune_step(cfg, method),
-        opt,
-        torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs),
-        epochs,
-        f.batch,
-        out.with_suffix(".ckpt"),
-        cfg.out_dir / "train_log.jsonl",
-        cfg.seed + method.seed,
-        device,
-        f"finetune {method.name}",
-        resume,
-        progress,
-        None,
-        set(),
-        cfg.data.loader_workers,
-        {**learnt_from(cfg, method), "from_sha256": before["sha256"]},
-    )
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+    data = {**learnt_from(cfg, method), "from_sha256": before["sha256"]}  # a checkpoint of another twin is refused
+    history = fit_phase(cfg, method, model, opt, sched, epochs, (store, idx), device, data, resume, progress)
     if distributed.is_main():
         first = before["method"]["finetune_epochs"]
         record = manifest(cfg, method, store, idx, first + epochs, before["history"] + history, device)
