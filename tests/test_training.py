@@ -29,6 +29,7 @@ def tiny_config(demo_archive: Path, tmp_path_factory: pytest.TempPathFactory) ->
     root = tmp_path_factory.mktemp("train")
     raw = yaml.safe_load(Path("training/configs/lite.yaml").read_text())
     raw.update(name="tiny", crop=64, threads=2, results_dir=str(root / "results"), weights_dir=str(root / "weights"))
+    raw["ship"] = "pretrained_continuous"  # the tests train the full method itself, not lite.yaml's second phase
     raw["data"].update(archive=str(demo_archive), store=str(root / "store"), runs=2, lead_times=[1, 4])
     raw["split"] = {"train": 1, "val": 0, "test": 1}
     raw["pretrain"].update(epochs=1, batch=2)
