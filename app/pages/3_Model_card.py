@@ -25,12 +25,17 @@ SCORES = {"csi": "CSI", "f1": "F1", "bias": "bias"}
 FULL_METHOD = "pretrained_continuous"  # the method's name in the evaluation before any recipe suffix
 
 
+def fair_unet(ship: str) -> str:
+    """The U-Net trained as the shipped recipe (``unet_grid2`` for ``pretrained_continuous_grid2``)."""
+    return ship.replace(FULL_METHOD, "unet", 1)
+
+
 def headline_networks(ship: str) -> dict[str, str]:
     """Evaluation method -> label, for the networks set against each other; a shipped recipe beyond the full
     method (e.g. ``_grid2``) is shown beside the full method and a U-Net trained the same way."""
     names = {"unet": "U-Net from scratch", "scratch": "this network, no pre-training"}
     if ship != FULL_METHOD:
-        names[ship.replace(FULL_METHOD, "unet", 1)] = "U-Net, trained as the shipped network"
+        names[fair_unet(ship)] = "U-Net, trained as the shipped network"
         names[FULL_METHOD] = "this network, pre-trained, crops only"
     return {**names, ship: "this network, pre-trained (shipped)"}
 
@@ -217,11 +222,12 @@ limits = [
 ]
 mean10 = dict(zip(spread.get("method", []), pd.to_numeric(spread.get("CSI 10 mean", []), errors="coerce"), strict=True))
 # Against the U-Net trained as the shipped network where the evaluation has it (the fair pair), else the plain one.
-baseline = next((u for u in (SHIP.replace(FULL_METHOD, "unet", 1), "unet") if u in mean10), None)
+baseline = next((u for u in (fair_unet(SHIP), "unet") if u in mean10), None)
 if baseline and SHIP in mean10 and mean10[SHIP] < mean10[baseline] + 0.01:
     limits.insert(
         1,
-        f"**Not better than a U-Net at heavy rain in CSI.** With all training labels, its CSI at 10 mm/h averages "
+        "**Not better than a U-Net at heavy rain in CSI.** With all training labels, its CSI at 10 mm/h on the "
+        "test runs averages "
         f"{mean10[SHIP]:.3f} over seeds against {mean10[baseline]:.3f} for a U-Net trained on the same data"
         f"{' the same way' if baseline != 'unet' else ''} (`{baseline}`; paired tests in the full evaluation). "
         "Pre-training pays with scarce labels (10-25 % of the training runs), and not on every draw of them."
