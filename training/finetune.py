@@ -162,9 +162,12 @@ def manifest(
     epochs: int,
     history: list[dict],
     device: torch.device,
+    data: dict[str, str],
+    area: dict,
 ) -> dict:
-    """The manifest written beside a fine-tuned network."""
-    unlabelled = unlabelled_read(learnt_from(cfg, method))
+    """The manifest written beside a fine-tuned network that learnt from ``data`` (``learnt_from``) on the
+    labelled ``area`` (``trained_area.pack``)."""
+    unlabelled = unlabelled_read(data)
     return {
         "name": method.name,
         "architecture": method.arch,
@@ -200,7 +203,7 @@ def manifest(
         "test_runs": store.runs("test"),
         "git_commit": git_commit(),
         "environment": machine(device),
-        "trained_area": trained_area.pack(store.labelled_area(idx), KOREA.lat, KOREA.lon),
+        "trained_area": area,
         "history": history,
     }
 
@@ -272,13 +275,13 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
     # learning rate five times and end near its peak.
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
     checks = val_check_epochs(epochs, f.val_checks) if method.val_best else set()
-    trained_area.pack(store.labelled_area(idx), KOREA.lat, KOREA.lon)  # before training: fails early
+    area = trained_area.pack(store.labelled_area(idx), KOREA.lat, KOREA.lon)  # before training: fails early
     validate = (lambda m: validation_score(m, store, device, method.val_events)) if checks else None
     history = fit_phase(
         cfg, method, model, opt, sched, epochs, (store, idx), device, data, resume, progress, validate, checks
     )
     if distributed.is_main():
-        save_weights(out, core.cpu(), manifest(cfg, method, store, idx, epochs, history, device))
+        save_weights(out, core.cpu(), manifest(cfg, method, store, idx, epochs, history, device, data, area))
     distributed.barrier()
     return out
 
@@ -306,7 +309,8 @@ def finetune_tail(cfg: TrainConfig, method: Method, resume: bool = True, progres
     history = fit_phase(cfg, method, model, opt, sched, epochs, (store, idx), device, data, resume, progress)
     if distributed.is_main():
         first = before["method"]["finetune_epochs"]
-        record = manifest(cfg, method, store, idx, first + epochs, before["history"] + history, device)
+        history = before["history"] + history
+        record = manifest(cfg, method, store, idx, first + epochs, history, device, data, before["trained_area"])
         record["method"]["tail"] = {
             "from": twin.name,
             "from_sha256": before["sha256"],
