@@ -199,6 +199,10 @@ def test_every_page_renders(env: Path, page: str):
         ours = float(spread.loc["this network, pre-trained (shipped)", "CSI 10 mean"])
         assert (ship != "pretrained_continuous") == ("this network, pre-trained, crops only" in spread.index)
         assert (ship != "pretrained_continuous") == ("more epochs on the whole" in at.markdown[0].value)
+        # the method text reads the shipped network's own manifest: its patch size and masking ratio
+        patch, masked = manifest["model_config"]["patch"], manifest["method"]["pretrain_mask_ratio"]
+        assert (patch != 16) == (f"{patch}-pixel patches (the paper 16)" in at.markdown[0].value)
+        assert f"{masked:.0%} masked in the shipped model" in at.markdown[0].value
         limits = at.markdown[-1].value
         assert ("Not better than a U-Net at heavy rain" in limits) == (ours < unet + 0.01)
         assert ours >= unet + 0.01 or f"{ours:.3f} over seeds against {unet:.3f}" in limits

@@ -53,6 +53,28 @@ def recipe(manifest: dict | None) -> str:
     )
 
 
+def deviations(manifest: dict | None) -> str:
+    """The shipped network's departures from the paper's recipe, read from its manifest (each was chosen on
+    validation runs; README, "The model")."""
+    model = (manifest or {}).get("model_config") or {}
+    pretrain = ((manifest or {}).get("training_config") or {}).get("pretrain") or {}
+    found = []
+    if model.get("patch", 16) != 16:
+        found.append(f"{model['patch']}-pixel patches (the paper 16)")
+    if model.get("high_res_skip"):
+        reads = " and the input fields" if model.get("skip_reads_input") else ""
+        found.append(f"a full-resolution refinement of the head's output from the patch embedding{reads}")
+    if "restart_epochs" in pretrain and pretrain["restart_epochs"] is None:
+        found.append(
+            f"a pre-training learning rate annealed once over its {pretrain.get('epochs', '?')} epochs (the paper "
+            "restarts every 120 epochs, which a short run never reaches)"
+        )
+    if not found:
+        return "No deviation from the paper's architecture or pre-training schedule is recorded."
+    count = ("One deviation", "Two deviations", "Three deviations", "Four deviations")[min(len(found), 4) - 1]
+    return f"{count} from the paper, each chosen on validation runs: " + "; ".join(found) + "."
+
+
 def headline_table(metrics: dict) -> pd.DataFrame:
     """The manifest's headline metrics, one row per data set and forecast, with the heavy-rain CSI ratio."""
     rows = []
@@ -128,20 +150,22 @@ try:
 except DataError as exc:
     st.warning(f"No shipped weights: {exc}")
     manifest = None
+method = (manifest or {}).get("method") or {}
+masked = f"{method['pretrain_mask_ratio']:.0%} masked in the shipped model" if method.get("pretrain_mask_ratio") else ""
+weights = (method.get("loss") or {}).get("class_weights")
 st.markdown(
-    """
+    f"""
 **What it is.** A deep post-processor for hourly NWP rain over Korea: the 16 NWP fields of a lead time
 (heights, temperatures, humidity and winds at 850/500 hPa and near the surface, sea-level pressure, NWP rain) go
 in; the probabilities of three rain classes per 5 km pixel come out: < 0.1, 0.1–10 and ≥ 10 mm/h.
 
 **Method** (An et al. 2023, arXiv 2310.20187; Lee et al. 2025, arXiv 2412.05825): 3-D patch embedding over
 (variable groups, y, x) with MAE-style masking, an InternImage encoder (deformable convolution v3) and a UPerNet
-head; self-supervised pre-training reconstructs masked patches (75 % masked in the shipped model; the paper uses
-90 %); the encoder is then fine-tuned for
-segmentation with a mix of one-hot and continuous (probability-density) labels, class weights [1, 5, 10].
-Two deviations from the paper, both chosen on validation runs: the shipped lite model uses 8-pixel patches (the
-paper 16) and refines the head at full resolution from the patch embedding and the input fields.
+head; self-supervised pre-training reconstructs masked patches ({masked + "; " if masked else ""}the paper masks
+90%); the encoder is then fine-tuned for segmentation with a mix of one-hot and continuous (probability-density)
+labels{f", class weights {', '.join(f'{w:g}' for w in weights)}" if weights else ""}.
 """
+    + deviations(manifest)
     + recipe(manifest)
 )
 metrics = manifest.get("metrics", {}) if manifest else {}
