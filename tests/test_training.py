@@ -390,6 +390,14 @@ def test_ship_fits_the_probability_calibration_on_validation_runs_only(
     assert set(again["unet"]) == {"val", "test", "heldout_seed2024"}
     assert np.array_equal(again["unet"]["val"][10.0], per_run["unet"]["val"][10.0])
     assert score_probabilities(again)["methods"]["unet"] == methods["unet"]
+    # a shipped recipe (`_grid2`) is set against the U-Net trained the same way and the plain U-Net, as `evaluate` does
+    named = dict.fromkeys(("pretrained_continuous_grid2", "unet_grid2", "unet", "scratch"), per_run["unet"])
+    asked = {(c["a"], c["b"]) for c in score_probabilities(named, "pretrained_continuous_grid2")["comparisons"]}
+    assert asked == {
+        ("pretrained_continuous_grid2", "unet_grid2"),
+        ("pretrained_continuous_grid2", "unet"),
+        ("scratch", "unet"),
+    }
     # `probabilities --ensemble`: a method's seeds as one network; two copies of a network are that network
     from training.calibration import ensemble_gains, seed_groups
 

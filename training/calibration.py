@@ -144,7 +144,8 @@ def probabilistic_skill(histogram: np.ndarray, knots: dict) -> dict[str, float]:
 
 # Pooled over their seeds: the shipped method against the U-Net and against itself without pre-training, and the
 # architecture against the U-Net.
-PAIRS = (("pretrained_continuous", "unet"), ("pretrained_continuous", "scratch"), ("scratch", "unet"))
+FULL_METHOD = "pretrained_continuous"
+PAIRS = ((FULL_METHOD, "unet"), (FULL_METHOD, "scratch"), ("scratch", "unet"))
 
 
 def seed_groups(names: Iterable[str]) -> dict[str, list[str]]:
@@ -213,22 +214,31 @@ def ensemble_gains(
     return rows
 
 
-def _pairs(groups: dict[str, list[str]], datasets: Iterable[str]):
-    """(a, b, dataset, event) of every pair in ``PAIRS`` whose two sides are both among ``groups``."""
-    for a, b in PAIRS:
+def probability_pairs(ship: str = FULL_METHOD) -> list[tuple[str, str]]:
+    """``PAIRS``, and for a shipped recipe beyond the full method (``pretrained_continuous_grid2``) the shipped
+    method against the U-Net trained the same way (``unet_grid2``), the plain U-Net and the full method without
+    the recipe."""
+    if ship == FULL_METHOD:
+        return list(PAIRS)
+    return [*PAIRS, (ship, ship.replace(FULL_METHOD, "unet", 1)), (ship, "unet"), (ship, FULL_METHOD)]
+
+
+def _pairs(groups: dict[str, list[str]], datasets: Iterable[str], ship: str):
+    """(a, b, dataset, event) of every pair of ``probability_pairs`` whose two sides are both among ``groups``."""
+    for a, b in dict.fromkeys(probability_pairs(ship)):
         if a in groups and b in groups:
             for dataset in datasets:
                 for thr in MODEL_THRESHOLDS:
                     yield a, b, dataset, thr
 
 
-def score_probabilities(per_run: dict[str, dict[str, dict[float, np.ndarray]]]) -> dict:
+def score_probabilities(per_run: dict[str, dict[str, dict[float, np.ndarray]]], ship: str = FULL_METHOD) -> dict:
     """Each method calibrated on its validation runs, as ``ship`` does, then scored as a probability forecast on
     the test runs and the held-out archive: threshold-free, where CSI needs a decision threshold. With both sides
-    of a pair in ``PAIRS`` present, the paired bootstrap over runs of their ROC-area difference, each side's seeds
-    pooled (their histograms summed run by run). Then, under ``thresholds``, what the decision threshold costs in
-    CSI (``training.thresholds``): per network, and the same pairs compared at their validation-tuned thresholds
-    and in hindsight."""
+    of a pair of ``probability_pairs(ship)`` present, the paired bootstrap over runs of their ROC-area difference,
+    each side's seeds pooled (their histograms summed run by run). Then, under ``thresholds``, what the decision
+    threshold costs in CSI (``training.thresholds``): per network, and the same pairs compared at their
+    validation-tuned thresholds and in hindsight."""
     methods = {}
     for name, hists in per_run.items():
         knots = fitted_knots(hists)
@@ -240,7 +250,7 @@ def score_probabilities(per_run: dict[str, dict[str, dict[float, np.ndarray]]]) 
     groups = seed_groups(per_run)
     datasets = [d for d in next(iter(per_run.values()), {}) if d != "val"]
     comparisons = []
-    for a, b, dataset, thr in _pairs(groups, datasets):
+    for a, b, dataset, thr in _pairs(groups, datasets, ship):
         pooled = [sum(per_run[n][dataset][thr] for n in groups[side]) for side in (a, b)]
         comparisons.append(
             {
@@ -253,10 +263,12 @@ def score_probabilities(per_run: dict[str, dict[str, dict[float, np.ndarray]]]) 
                 **{k: round(v, 4) for k, v in paired_bootstrap_roc_area(*pooled).items()},
             }
         )
-    return {"methods": methods, "comparisons": comparisons, "thresholds": decision_costs(per_run, datasets)}
+    return {"methods": methods, "comparisons": comparisons, "thresholds": decision_costs(per_run, datasets, ship)}
 
 
-def decision_costs(per_run: dict[str, dict[str, dict[float, np.ndarray]]], datasets: list[str]) -> dict:
+def decision_costs(
+    per_run: dict[str, dict[str, dict[float, np.ndarray]]], datasets: list[str], ship: str = FULL_METHOD
+) -> dict:
     """Per network and event ``threshold_costs``; per pair, data set and event the pooled CSI difference at the
     validation-tuned thresholds, in hindsight and with expected-count matching, with their paired run bootstraps."""
     rules = {
@@ -271,7 +283,7 @@ def decision_costs(per_run: dict[str, dict[str, dict[float, np.ndarray]]], datas
     }
     groups = seed_groups(per_run)
     comparisons = []
-    for a, b, dataset, thr in _pairs(groups, datasets):
+    for a, b, dataset, thr in _pairs(groups, datasets, ship):
         seeds = [[per_run[n][dataset][thr] for n in groups[side]] for side in (a, b)]
         bins = seeds[0][0].shape[-1]
         edges = [[round(costs[n][f"{thr:g}"]["threshold"] * bins) for n in groups[side]] for side in (a, b)]

@@ -254,8 +254,10 @@ def cmd_probabilities(cfg: TrainConfig, args) -> None:
         weights = _trained_weights(cfg, args.method)
         groups = seed_groups(weights) if args.ensemble else None
         per_run = collect_histograms(cfg, weights, progress=not args.quiet, groups=groups)
+        if args.method and saved.exists():  # the other networks' saved histograms stay, and are scored again
+            per_run = {**read_histograms(saved), **per_run}
         write_histograms(saved, per_run)
-    result = score_probabilities(per_run)
+    result = score_probabilities(per_run, cfg.ship)
     singles = histograms_path(cfg)
     if args.ensemble:  # against the members scored alone by a plain `probabilities` run, where there was one
         result["ensemble_gains"] = (
@@ -380,9 +382,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             p.add_argument("--quiet", action="store_true", help="no progress bars")
         if name in ("pretrain", "finetune", "reproduce"):  # the commands that checkpoint and resume
             p.add_argument("--no-resume", action="store_true", help="ignore existing checkpoints and start over")
-        if name in ("finetune", "evaluate", "leadtime", "reproduce", "probabilities"):
+        if name in ("finetune", "evaluate", "leadtime", "reproduce"):
             p.add_argument(
                 "--method", nargs="+", help="only these methods (default: the config's methods and ablations)"
+            )
+        if name == "probabilities":
+            p.add_argument(
+                "--method",
+                nargs="+",
+                help="only these methods (default: the config's methods and ablations); the saved histograms of "
+                "the others are kept and every method is scored again",
             )
         if name == "probe":
             p.add_argument("--method", nargs="+", help="pre-trained methods to probe (default: the config's ship)")
