@@ -211,7 +211,8 @@ def test_every_page_renders(env: Path, page: str):
             import json
 
             result = json.loads(probabilities.read_text())
-            wanted = (ship, "unet", "test", 10.0)
+            baseline = ship.replace("pretrained_continuous", "unet", 1) if fair in spread.index else "unet"
+            wanted = (ship, baseline, "test", 10.0)
             key = ("a", "b", "dataset", "threshold")
             c = next((c for c in result["comparisons"] if tuple(c[k] for k in key) == wanted), None)
             assert (c is not None) == ("ROC area" in limits)  # only where `probabilities` scored the shipped method

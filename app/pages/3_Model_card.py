@@ -108,14 +108,14 @@ def markdown_table(body: str) -> pd.DataFrame:
     return pd.DataFrame(cells[2:], columns=cells[0]) if len(cells) > 2 else pd.DataFrame()
 
 
-def _ranking_clause(ship: str) -> str:
-    """What ``python -m training probabilities`` found for the shipped method against the U-Net at 10 mm/h on the
-    test runs, if it was run for it: the threshold-free side of the comparison."""
+def _ranking_clause(ship: str, baseline: str) -> str:
+    """What ``python -m training probabilities`` found for the shipped method against ``baseline`` (a U-Net) at
+    10 mm/h on the test runs, if it was run for both: the threshold-free side of the comparison."""
     path = RESULTS.with_name("probabilities.json")
     if not path.exists():
         return ""
     result = json.loads(path.read_text())
-    wanted = (ship, "unet", "test", 10.0)
+    wanted = (ship, baseline, "test", 10.0)
 
     def pair(rows: list[dict]) -> dict | None:
         return next((c for c in rows if (c["a"], c["b"], c["dataset"], c["threshold"]) == wanted), None)
@@ -123,17 +123,19 @@ def _ranking_clause(ship: str) -> str:
     c = pair(result.get("comparisons", []))
     if c is None:
         return ""
-    verdict = "ranks heavy-rain pixels better" if c["low"] > 0 else "ranks heavy-rain pixels no better"
+    ranks = c["low"] > 0
+    verdict = "ranks heavy-rain pixels better" if ranks else "ranks heavy-rain pixels no better"
     clause = (
-        f" As a probability forecast it {verdict} than the U-Net: ROC area {c['difference']:+.3f} "
+        f" As a probability forecast it {verdict} than that U-Net: ROC area {c['difference']:+.3f} "
         f"({c['low']:+.3f} to {c['high']:+.3f}, run bootstrap; training/results/probabilities.md)."
     )
     h = pair(result.get("thresholds", {}).get("comparisons", []))
     if h is not None and h["hindsight"]["low"] <= 0:
         b = h["hindsight"]
+        lead = " That lead is not where CSI is decided: even" if ranks else " Nor does a threshold close the CSI gap:"
         clause += (
-            f" That lead is not where CSI is decided: even at the best threshold in hindsight its CSI at 10 mm/h is "
-            f"{b['difference']:+.3f} against the U-Net's ({b['low']:+.3f} to {b['high']:+.3f})."
+            lead + f" at the best threshold in hindsight its CSI at 10 mm/h is {b['difference']:+.3f} against the "
+            f"U-Net's ({b['low']:+.3f} to {b['high']:+.3f})."
         )
     return clause
 
@@ -255,7 +257,7 @@ if baseline and SHIP in mean10 and mean10[SHIP] < mean10[baseline] + 0.01:
         f"{mean10[SHIP]:.3f} over seeds against {mean10[baseline]:.3f} for a U-Net trained on the same data"
         f"{' the same way' if baseline != 'unet' else ''} (`{baseline}`; paired tests in the full evaluation). "
         "Pre-training pays with scarce labels (10-25 % of the training runs), and not on every draw of them."
-        + _ranking_clause(SHIP),
+        + _ranking_clause(SHIP, baseline),
     )
 held = metrics.get("heldout_seed2024", {})
 raw_held = metrics.get("raw_nwp_heldout_seed2024", {}).get("bias_10", float("nan"))
