@@ -398,6 +398,23 @@ def test_ship_fits_the_probability_calibration_on_validation_runs_only(
         ("pretrained_continuous_grid2", "unet"),
         ("scratch", "unet"),
     }
+    # `probabilities --method` adds its networks to the saved histograms: the others' stay, and all are scored again
+    import json
+
+    from engine.model.weights import save_weights
+    from training.calibration import histograms_path
+    from training.cli import main
+
+    raw["heldout_runs"] = 1  # the held-out archive generated above
+    path.write_text(yaml.safe_dump(raw))
+    cfg = load_config(path)
+    write_histograms(histograms_path(cfg), {"scratch": per_run["unet"]})
+    cfg.out_dir.mkdir(parents=True, exist_ok=True)
+    save_weights(cfg.out_dir / "unet.safetensors", model, {**manifest, "name": "unet"})
+    assert main(["probabilities", "--config", str(path), "--method", "unet", "--quiet"]) == 0
+    assert set(read_histograms(histograms_path(cfg))) == {"scratch", "unet"}
+    scored = json.loads((Path(cfg.results_dir) / "probabilities.json").read_text())
+    assert set(scored["methods"]) == {"scratch", "unet"}
     # `probabilities --ensemble`: a method's seeds as one network; two copies of a network are that network
     from training.calibration import ensemble_gains, seed_groups
 
