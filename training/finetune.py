@@ -294,15 +294,17 @@ def finetune_tail(cfg: TrainConfig, method: Method, resume: bool = True, progres
     twin = parse_method(tail_twin(method.name), cfg.finetune.loss, cfg.pretrain.mask_ratio)
     start = finetune(cfg, twin, resume, progress)
     core, before = load_model(start)  # sha256-checked against its manifest
+    store = Store(cfg.data.store)
+    idx = store.indices("train", method.fraction, cfg.seed + method.draw)
+    # The twin's labelled area is the phase's (same runs); a twin from before manifests recorded it gets it packed.
+    area = before.get("trained_area") or trained_area.pack(store.labelled_area(idx), KOREA.lat, KOREA.lon)
     # Seeded by the twin's name: a `_gridN` and a `_moreN` of one twin draw the same stochastic depth and data
     # order, so they differ only in crops against the whole grid.
     torch.manual_seed(cfg.seed + zlib.crc32(twin.name.encode()) % 1000)
     _, _, device = distributed.setup()
-    store = Store(cfg.data.store)
     f = cfg.finetune
     model = distributed.wrap(core.train().to(device), device)
     opt = torch.optim.Adam(optimiser_groups(core, cfg, method, f.tail_lr_scale))
-    idx = store.indices("train", method.fraction, cfg.seed + method.draw)
     epochs = finetune_epochs(method.tail_epochs, len(idx), len(store.indices("train")))
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
     data = {**learnt_from(cfg, method), "from_sha256": before["sha256"]}  # a checkpoint of another twin is refused
@@ -310,7 +312,7 @@ def finetune_tail(cfg: TrainConfig, method: Method, resume: bool = True, progres
     if distributed.is_main():
         first = before["method"]["finetune_epochs"]
         history = before["history"] + history
-        record = manifest(cfg, method, store, idx, first + epochs, history, device, data, before["trained_area"])
+        record = manifest(cfg, method, store, idx, first + epochs, history, device, data, area)
         record["method"]["tail"] = {
             "from": twin.name,
             "from_sha256": before["sha256"],
