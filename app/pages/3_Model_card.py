@@ -132,9 +132,12 @@ def _ranking_clause(ship: str, baseline: str) -> str:
     h = pair(result.get("thresholds", {}).get("comparisons", []))
     if h is not None and h["hindsight"]["low"] <= 0:
         b = h["hindsight"]
-        lead = " That lead is not where CSI is decided: even" if ranks else " Nor does a threshold close the CSI gap:"
+        if ranks:
+            lead = " That lead is not where CSI is decided: even at"
+        else:
+            lead = " Nor does another threshold close the CSI gap: at" if b["difference"] < 0 else " At"
         clause += (
-            lead + f" at the best threshold in hindsight its CSI at 10 mm/h is {b['difference']:+.3f} against the "
+            lead + f" the best threshold in hindsight its CSI at 10 mm/h is {b['difference']:+.3f} against the "
             f"U-Net's ({b['low']:+.3f} to {b['high']:+.3f})."
         )
     return clause
