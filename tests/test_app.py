@@ -183,6 +183,7 @@ def test_every_page_renders(env: Path, page: str):
         machine = manifest.get("environment")
         assert (machine is None) == ("trained on: not recorded" in provenance)
         assert machine is None or f"torch {machine['torch']}" in provenance
+        assert ("git_uncommitted" in manifest) != ("uncommitted changes not recorded" in provenance)
         headline = at.dataframe[0].value.set_index(["data", "forecast"])
         model = headline.loc[("test runs (training season)", "post-processed")]
         assert model["CSI 10 mm/h"] == round(metrics["test"]["csi_10"], 3)

@@ -302,6 +302,10 @@ def test_finetune_after_pretraining_ships_checked_weights(tiny_config: Path):
     assert manifest["architecture"] == "postprocessor" and manifest["method"]["pretrained"]
     for key in ("sha256", "model_config", "normalisation", "training_config", "data_fingerprint", "git_commit"):
         assert manifest[key]
+    # and the code beside the commit: a test checkout is clean or lists what it changed, never "not recorded"
+    from training.code_version import uncommitted
+
+    assert manifest["git_uncommitted"] == uncommitted()
     # the machine's arithmetic, which decides the bits as much as the data do
     assert manifest["environment"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert manifest["environment"]["torch"] == torch.__version__ and manifest["environment"]["device"] == "cpu"
@@ -1339,6 +1343,13 @@ def test_a_rebuild_from_the_same_data_names_the_machine_that_differed(monkeypatc
     assert "not deterministic here" in reproduction_report({**old, "environment": here}, new)
     unrecorded = reproduction_report({k: v for k, v in old.items() if k != "environment"}, new)
     assert "do not record the machine" in unrecorded
+    # same machine, but one side trained with code its commit does not hold
+    dirty = reproduction_report({**old, "environment": here, "git_uncommitted": ["training/loop.py"]}, new)
+    assert "the machine is recorded as the same, but the old weights were trained with uncommitted changes" in dirty
+    assert "training/loop.py" in dirty and "not deterministic" not in dirty
+    # commits this checkout does not hold say nothing about code
+    unknown = {"git_commit": "0" * 40, "git_uncommitted": []}
+    assert "not deterministic here" in reproduction_report({**old, "environment": here, **unknown}, new)
 
 
 def test_the_mixed_ensemble_names_the_networks_it_still_needs(tmp_path: Path):

@@ -15,6 +15,7 @@ import torch
 from engine.errors import DataError
 from engine.machine import machine_differences
 from engine.model.weights import load_model, read_manifest, save_weights, shipped_method
+from training.code_version import code_clause
 from training.config import HELDOUT, TrainConfig, load_config
 from training.fingerprint import is_listing, listing_fingerprint, short
 from training.methods import parse_method
@@ -199,17 +200,22 @@ def reproduction_report(previous: dict, new: dict, archive_listing: str | None =
 
 
 def machine_clause(previous: dict, new: dict, if_same: str) -> str:
-    """Why same-data weights came out different, from the machines both manifests record (``engine.machine``);
-    ``if_same``: what is left when the machines are recorded as the same."""
+    """Why same-data weights came out different, from the machines both manifests record (``engine.machine``) and
+    the code they record (``training.code_version``); ``if_same``: what is left when both are the same."""
     differences = machine_differences(previous.get("environment"), new.get("environment"))
+    code = code_clause(previous, new)
     if differences is None:
-        return (
+        reasons = [
             "the old weights do not record the machine they were trained on, and a CPU with other SIMD kernels "
             "(AVX2 against AVX-512) trains the same data to other weights"
-        )
-    if differences:
-        return f"trained on another machine ({'; '.join(differences)}), whose kernels round differently"
-    return f"the machine is recorded as the same, so {if_same}"
+        ]
+    elif differences:
+        reasons = [f"trained on another machine ({'; '.join(differences)}), whose kernels round differently"]
+    elif code:
+        return f"the machine is recorded as the same, but {code}"
+    else:
+        return f"the machine is recorded as the same, so {if_same}"
+    return "; ".join(reasons + ([f"and {code}"] if code else []))
 
 
 def cmd_reproduce(cfg: TrainConfig, args) -> None:

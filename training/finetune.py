@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import zlib
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -20,6 +19,7 @@ from engine.model.patch_embed import random_token_mask
 from engine.model.unet import UNet
 from engine.model.weights import load_model, save_weights
 from training import distributed
+from training.code_version import git_commit, uncommitted
 from training.config import TrainConfig
 from training.evaluate import validation_score
 from training.loop import StoreDataset, fit, random_crop
@@ -105,13 +105,6 @@ def finetune_step(cfg: TrainConfig, method: Method):
         return rain_loss(model(x, tokens, offset), y, method.loss)
 
     return step
-
-
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def finetune_epochs(epochs: int, labelled: int, available: int) -> int:
@@ -202,6 +195,7 @@ def manifest(
         "train_runs": store.runs("train"),
         "test_runs": store.runs("test"),
         "git_commit": git_commit(),
+        "git_uncommitted": uncommitted(),
         "environment": machine(device),
         "trained_area": area,
         "history": history,

@@ -101,6 +101,13 @@ def trained_on(environment: dict | None) -> str:
     return f"{where}, torch {environment.get('torch')}"
 
 
+def code_state(uncommitted: list[str] | None) -> str:
+    """What the commit leaves out of the code the weights trained with (``training.code_version``)."""
+    if uncommitted is None:
+        return " (uncommitted changes not recorded)"
+    return f", with uncommitted changes to {', '.join(uncommitted)}" if uncommitted else " (clean)"
+
+
 def markdown_table(body: str) -> pd.DataFrame:
     """The first markdown table in ``body`` as a frame of strings."""
     lines = [line.strip() for line in body.splitlines() if line.strip().startswith("|")]
@@ -186,7 +193,7 @@ if manifest:
     c1.subheader("Provenance")
     c1.markdown(
         f"- weights: `{manifest['file']}`\n- sha256: `{manifest['sha256']}`\n"
-        f"- git commit: `{manifest.get('git_commit', '?')}`\n"
+        f"- git commit: `{manifest.get('git_commit', '?')}`{code_state(manifest.get('git_uncommitted'))}\n"
         f"- data fingerprint: `{manifest.get('data_fingerprint', '?')[:16]}…`\n"
         f"- training runs: {len(manifest.get('train_runs', []))}, test runs: {len(manifest.get('test_runs', []))}\n"
         f"- trained on: {trained_on(manifest.get('environment'))}"
