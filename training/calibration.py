@@ -23,7 +23,7 @@ from engine.data.atomic import atomic_write_bytes
 from engine.data.catalog import Catalog
 from engine.errors import DataError
 from engine.model.ensemble import SeedEnsemble
-from engine.model.weights import load_model
+from engine.model.weights import FULL_METHOD, fair_unet, load_model
 from engine.normalise import NormStats
 from engine.verify.case import MODEL_THRESHOLDS, event_probability
 from engine.verify.categorical import TABLE_KEYS, paired_bootstrap_difference
@@ -144,7 +144,6 @@ def probabilistic_skill(histogram: np.ndarray, knots: dict) -> dict[str, float]:
 
 # Pooled over their seeds: the shipped method against the U-Net and against itself without pre-training, and the
 # architecture against the U-Net.
-FULL_METHOD = "pretrained_continuous"
 PAIRS = ((FULL_METHOD, "unet"), (FULL_METHOD, "scratch"), ("scratch", "unet"))
 
 
@@ -220,7 +219,7 @@ def probability_pairs(ship: str = FULL_METHOD) -> list[tuple[str, str]]:
     the recipe."""
     if ship == FULL_METHOD:
         return list(PAIRS)
-    return [*PAIRS, (ship, ship.replace(FULL_METHOD, "unet", 1)), (ship, "unet"), (ship, FULL_METHOD)]
+    return [*PAIRS, (ship, fair_unet(ship)), (ship, "unet"), (ship, FULL_METHOD)]
 
 
 def _pairs(groups: dict[str, list[str]], datasets: Iterable[str], ship: str):

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from engine.errors import DataError
-from engine.model.weights import DEFAULT_WEIGHTS, read_manifest, shipped_method
+from engine.model.weights import DEFAULT_WEIGHTS, FULL_METHOD, fair_unet, read_manifest, shipped_method
 
 st.set_page_config(page_title="Model card", page_icon="🧾", layout="wide")
 RESULTS = Path(__file__).resolve().parents[2] / "training" / "results" / "README.md"
@@ -22,12 +22,6 @@ DATASETS = {
     "heldout_seed2024": "held-out archive (a generator seed never trained on)",
 }
 SCORES = {"csi": "CSI", "f1": "F1", "bias": "bias"}
-FULL_METHOD = "pretrained_continuous"  # the method's name in the evaluation before any recipe suffix
-
-
-def fair_unet(ship: str) -> str:
-    """The U-Net trained as the shipped recipe (``unet_grid2`` for ``pretrained_continuous_grid2``)."""
-    return ship.replace(FULL_METHOD, "unet", 1)
 
 
 def headline_networks(ship: str) -> dict[str, str]:

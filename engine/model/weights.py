@@ -55,6 +55,14 @@ def read_manifest(path: str | Path) -> dict:
     return manifest
 
 
+FULL_METHOD = "pretrained_continuous"  # the full method's name in the evaluations, before any recipe suffix
+
+
+def fair_unet(method: str) -> str:
+    """The U-Net trained as ``method`` was (``unet_grid2`` for ``pretrained_continuous_grid2``): its fair baseline."""
+    return method.replace(FULL_METHOD, "unet", 1)
+
+
 def shipped_method(manifest: dict) -> str | None:
     """The method shipped weights hold, as the evaluation tables name it (``python -m training ship`` records it);
     weights shipped before it was recorded hold their training config's ``ship``."""
