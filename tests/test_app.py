@@ -175,7 +175,7 @@ def test_every_page_renders(env: Path, page: str):
         at.sidebar.select_slider[0].set_value(0.1).run()
         assert at.dataframe[0].value.loc["nwp", "CSI"] > table.loc["nwp", "CSI"]
     if page == "3_Model_card.py":
-        from engine.model.weights import DEFAULT_WEIGHTS, read_manifest, shipped_method
+        from engine.model.weights import DEFAULT_WEIGHTS, fair_unet, read_manifest, shipped_method
 
         manifest = read_manifest(DEFAULT_WEIGHTS)
         metrics = manifest["metrics"]
@@ -212,7 +212,7 @@ def test_every_page_renders(env: Path, page: str):
             import json
 
             result = json.loads(probabilities.read_text())
-            baseline = ship.replace("pretrained_continuous", "unet", 1) if fair in spread.index else "unet"
+            baseline = fair_unet(ship) if fair in spread.index else "unet"
             wanted = (ship, baseline, "test", 10.0)
             key = ("a", "b", "dataset", "threshold")
             c = next((c for c in result["comparisons"] if tuple(c[k] for k in key) == wanted), None)
