@@ -290,8 +290,7 @@ def finetune_tail(cfg: TrainConfig, method: Method, resume: bool = True, progres
     core, before = load_model(start)  # sha256-checked against its manifest
     store = Store(cfg.data.store)
     idx = store.indices("train", method.fraction, cfg.seed + method.draw)
-    # The twin's labelled area is the phase's (same runs); a twin from before manifests recorded it gets it packed.
-    area = before.get("trained_area") or trained_area.pack(store.labelled_area(idx), KOREA.lat, KOREA.lon)
+    area = trained_area.pack(store.labelled_area(idx), KOREA.lat, KOREA.lon)  # as `finetune` does: any twin's age
     # Seeded by the twin's name: a `_gridN` and a `_moreN` of one twin draw the same stochastic depth and data
     # order, so they differ only in crops against the whole grid.
     torch.manual_seed(cfg.seed + zlib.crc32(twin.name.encode()) % 1000)
