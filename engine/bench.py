@@ -97,11 +97,13 @@ def bench_inference(
     model: str = "lite",
     repeats: int = 5,
     weights: Path | None = None,
+    compile: bool = False,
 ) -> dict:
     """A whole run end to end and by stage: GRIB decode, normalisation, model, writing; plus bare eccodes.
 
     ``model="lite"`` times ``weights`` (default: the shipped file), e.g. an experiment's trained network;
-    ``model="paper"`` the paper-size network with random weights.
+    ``model="paper"`` the paper-size network with random weights. ``compile``: the network under
+    ``torch.compile``, with its first call (the compilation) timed apart and checked against the eager network.
     """
     import resource
 
@@ -120,11 +122,11 @@ def bench_inference(
     from engine.predict import Predictor
 
     if model == "lite":  # before any data is generated: a wrong weights file fails at once
-        predictor = Predictor(weights or DEFAULT_WEIGHTS, device=device)
+        predictor = Predictor(weights or DEFAULT_WEIGHTS, device=device, compile=compile)
     else:
         manifest = read_manifest(DEFAULT_WEIGHTS)
         manifest = {**manifest, "model_config": SIZES[model].to_dict(), "name": f"{model} (random weights)"}
-        predictor = Predictor.from_model(PostProcessor(SIZES[model]), manifest, device=device)
+        predictor = Predictor.from_model(PostProcessor(SIZES[model]), manifest, device=device, compile=compile)
     dev = predictor.device
     with tempfile.TemporaryDirectory() as tmp:
         root = data if data is not None else generate(Path(tmp) / "demo", runs=1, progress=False)
@@ -148,7 +150,13 @@ def bench_inference(
             predictor.probabilities(x)
             sync()
 
-        probs = predictor.probabilities(x)
+        t0 = time.perf_counter()
+        probs = predictor.probabilities(x)  # under `compile`, this call compiles
+        sync()
+        first_call_s = time.perf_counter() - t0
+        if compile:
+            eager = Predictor.from_model(predictor.model, predictor.manifest, device=device).probabilities(x)
+            compiled_diff = float(np.abs(probs - eager).max())
         from engine.predict import to_dataset
 
         out = to_dataset(probs, ds, predictor.manifest)
@@ -175,6 +183,7 @@ def bench_inference(
         "machine": machine(dev),
         "model": model,
         "weights": str(predictor.weights) if model == "lite" else "random",
+        "compiled": compile,
         "parameters": sum(p.numel() for p in predictor.model.parameters()),
         "lead_times": n_leads,
         "grid": f"{x.shape[-2]}x{x.shape[-1]}",
@@ -196,6 +205,9 @@ def bench_inference(
             1,
         ),
     }
+    if compile:
+        result["compile_s"] = round(first_call_s, 1)
+        result["compiled_max_abs_diff"] = round(compiled_diff, 6)
     if dev.type == "cuda":
         peak = peak_bf16_tflops(result["device"])
         result["share_of_bf16_peak"] = round(result["achieved_tflops"] / peak, 4) if peak else None

@@ -84,7 +84,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         if args.weights and args.model != "lite":
             raise DataError("--weights applies to --model lite only (the paper size is timed with random weights)")
         weights = Path(args.weights) if args.weights else None
-        result = bench_inference(data, device=args.device, model=args.model, repeats=args.repeats, weights=weights)
+        result = bench_inference(
+            data, device=args.device, model=args.model, repeats=args.repeats, weights=weights, compile=args.compile
+        )
     print(json.dumps(result, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
     return 0
 
@@ -155,6 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--data", help="data folder (default: a 1-run demo archive in a temporary folder)")
     p.add_argument("--repeats", type=int, default=5, help="timed repetitions after one warm-up (default 5)")
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="time the network under torch.compile (inductor); reports the compile time and the largest "
+        "probability difference from the eager network",
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_bench)
     return parser

@@ -1,10 +1,12 @@
 """The inference engine: probabilities, determinism, tiling, weights checks, caching, CLI."""
 
+import functools
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import xarray as xr
 
 from engine.cache import predicted_run
@@ -58,6 +60,29 @@ def test_a_larger_domain_is_tiled_without_seams(weights: Path):
     starts = [s for s in range(0, 224 - 64, 32)][1:]
     border = jumps[:, [s - 1 for s in starts]].mean()
     assert border < 3 * jumps.mean() + 1e-6, "tile borders must not stand out"
+
+
+def test_compiled_tiled_inference_compiles_the_network_once_not_per_tile(weights: Path, monkeypatch):
+    """Each tile sits elsewhere on the training grid; were its placement baked into the compiled graph, the whole
+    network would compile again for new tiles (minutes each under inductor). The graphs dynamo captures are counted
+    here by their size; inductor's code generation is what `bench --compile` times."""
+    sizes: list[int] = []
+
+    def backend(gm: torch.fx.GraphModule, inputs) -> object:
+        sizes.append(len(gm.graph.nodes))
+        return gm.forward
+
+    monkeypatch.setattr(torch, "compile", functools.partial(torch.compile, backend=backend))
+    torch._dynamo.reset()
+    x = np.random.default_rng(1).standard_normal((1, 16, 160, 224)).astype(np.float32)
+    try:
+        compiled = Predictor(weights, device="cpu", tile=64, overlap=32, compile=True).probabilities(x)
+    finally:
+        torch._dynamo.reset()
+    network = [n for n in sizes if n > 100]  # the encoder and head; the embedding's graphs hold a few nodes
+    assert len(network) == 1, f"the network compiled {len(network)} times for 24 tiles (graph sizes {sizes})"
+    eager = Predictor(weights, device="cpu", tile=64, overlap=32).probabilities(x)
+    np.testing.assert_allclose(compiled, eager, atol=1e-5)
 
 
 def test_tampered_weights_are_refused_by_the_predictor(weights: Path, tmp_path: Path):

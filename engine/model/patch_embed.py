@@ -37,6 +37,9 @@ class PatchEmbed3D(nn.Module):
     def tokens_shape(self, h: int, w: int) -> tuple[int, int, int]:
         return (self.cfg.groups_of_variables, h // self.cfg.patch, w // self.cfg.patch)
 
+    # Left out of `torch.compile`: the placement arrives as Python numbers, which a compiled graph would bake in,
+    # so every tile offset would compile the whole network again. Eager, it costs a few adds per call.
+    @torch.compiler.disable
     def positions(
         self, ty: int, tx: int, offset: tuple[float, float] = (0, 0), step: tuple[float, float] = (1, 1)
     ) -> torch.Tensor:
