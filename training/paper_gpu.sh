@@ -11,7 +11,7 @@
 #   RESULT_DIR     where log.txt and paper_gpu.tgz go (default $OUT if set, else data/paper_gpu)
 #   TRAIN_MINUTES  pre-training + fine-tuning wall time to aim at (default 4)
 #   CONFIG         training config (default training/configs/paper_short.yaml)
-# INFERENCE_BENCH=0 skips step 1. A machine without eccodes / netCDF4 installs them from wheels in .whl/ (see training/README.md).
+# INFERENCE_BENCH=0 skips step 1; COMPILE_BENCH=1 adds the lite network under torch.compile to it (minutes more). A machine without eccodes / netCDF4 installs them from wheels in .whl/ (see training/README.md).
 set -u
 RESULT=${1:-${OUT:-data/paper_gpu}}
 MINUTES=${2:-4}
@@ -56,6 +56,9 @@ cat "$WORK/env.out" >>"$LOG"
 if [ "${INFERENCE_BENCH:-1}" = 1 ]; then
     step bench_inference_lite python3 -m engine bench --model lite --repeats 3 --json
     step bench_inference_paper python3 -m engine bench --model paper --repeats 3 --json
+    if [ "${COMPILE_BENCH:-0}" = 1 ]; then
+        step bench_inference_lite_compiled python3 -m engine bench --model lite --repeats 3 --compile --json
+    fi
 fi
 step bench_training python3 -m training bench --config "$CONFIG" --repeats 10 --json
 step prepare python3 -m training prepare --config "$CONFIG" || exit 1
