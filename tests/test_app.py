@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -230,6 +231,10 @@ def test_every_page_renders(env: Path, page: str):
         assert list(table["run"]) and all(link.startswith("/?run=") for link in table["open"])
         areas = table["heavy-rain area, peak (km²)"].to_numpy()
         assert np.all(np.diff(areas) <= 0)
+        for run, lead, valid in table[["run", "peak lead (h)", "peak valid time"]].itertuples(index=False):
+            utc = pd.to_datetime(run, format="%Y%m%d%H") + pd.Timedelta(hours=int(lead))
+            kst = utc + pd.Timedelta(hours=9)
+            assert valid == f"{utc:%Y-%m-%d %H} UTC / {kst:%Y-%m-%d %H} KST"
 
 
 def test_bad_data_folder_is_a_message_not_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
