@@ -36,9 +36,12 @@ class RunData:
     def valid_time(self, lead: int) -> pd.Timestamp:
         return pd.to_datetime(self.run, format="%Y%m%d%H") + pd.Timedelta(hours=lead)
 
-    def when(self, lead: int) -> str:
+    def valid_utc_kst(self, lead: int) -> str:
         vt = self.valid_time(lead)
-        return f"valid {vt:%Y-%m-%d %H} UTC / {vt + KST:%Y-%m-%d %H} KST"
+        return f"{vt:%Y-%m-%d %H} UTC / {vt + KST:%Y-%m-%d %H} KST"
+
+    def when(self, lead: int) -> str:
+        return f"valid {self.valid_utc_kst(lead)}"
 
 
 def ensure_data() -> Path:

@@ -30,7 +30,7 @@ def library(ref: DataRef, runs: tuple[str, ...], threshold: float) -> pd.DataFra
             "run": run,
             "heavy-rain area, peak (km²)": float(heavy_area[peak]),
             "peak lead (h)": d.leads[peak],
-            "peak valid time": d.when(d.leads[peak]).removeprefix("valid "),
+            "peak valid time": d.valid_utc_kst(d.leads[peak]),
             "NWP CSI": categorical_scores(contingency_events(ev["nwp"], ev["obs"], ev["valid"]))["csi"],
         }
         if "model" in ev:
