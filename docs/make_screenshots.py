@@ -1,17 +1,24 @@
 """Screenshots of every app page into docs/ (for the README): `python docs/make_screenshots.py`.
 
 Starts the app on the demo archive (PRECIP_DATA, default demo_data/) and drives Debian chromium with Playwright.
+Writes ``docs/screenshots.json`` beside them: the shipped weights they show and each picture's sha256, so a test
+notices when the weights change and the pictures do not (``tests/test_app.py``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.server import serve
+from engine.data.atomic import atomic_write_bytes
+from engine.model.weights import DEFAULT_WEIGHTS, read_manifest
 from tests.test_browser import CHROMIUM, screenshot
 
 PAGES = {
@@ -20,15 +27,27 @@ PAGES = {
     "case_library": ("Case_library", 0),
     "model_card": ("Model_card", 0),
 }
+RECORD = ROOT / "docs" / "screenshots.json"
 
 
 def main() -> None:
     if CHROMIUM is None:
         raise SystemExit("needs Debian chromium: apt-get install -y chromium")
+    manifest = read_manifest(DEFAULT_WEIGHTS)
+    pictures = {}
     with serve() as url:
         for name, (path, charts) in PAGES.items():
-            screenshot(f"{url}/{path}", ROOT / "docs" / f"{name}.png", wait_charts=charts)
+            png, _, _ = screenshot(f"{url}/{path}", ROOT / "docs" / f"{name}.png", wait_charts=charts)
+            pictures[f"{name}.png"] = hashlib.sha256(png).hexdigest()
             print(f"docs/{name}.png")
+    record = {
+        "taken_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "weights": manifest["file"],
+        "weights_sha256": manifest["sha256"],
+        "pictures": pictures,
+    }
+    atomic_write_bytes(RECORD, (json.dumps(record, indent=1) + "\n").encode())
+    print(f"docs/{RECORD.name}")
 
 
 if __name__ == "__main__":
