@@ -263,23 +263,3 @@ def test_data_source_selector_reads_a_komet_folder(tmp_path: Path, monkeypatch: 
     at.selectbox(key="qpe_source").set_value("imerg").run()
     assert not at.exception
     assert "pairs komet with komet-aws" in at.error[0].value
-
-
-def test_readme_screenshots_show_the_shipped_weights():
-    """The README's pictures of the app were taken with the weights that ship: new weights without new pictures would
-    show forecasters skill the model no longer has (``python docs/make_screenshots.py`` retakes them)."""
-    import hashlib
-    import json
-    import re
-
-    from engine.model.weights import DEFAULT_WEIGHTS, read_manifest
-
-    docs = ROOT.parent / "docs"
-    record = json.loads((docs / "screenshots.json").read_text())
-    retake = "run `python docs/make_screenshots.py`"
-    shipped = read_manifest(DEFAULT_WEIGHTS)["sha256"]
-    assert record["weights_sha256"] == shipped, f"docs/*.png show weights {record['weights_sha256'][:12]}: {retake}"
-    shown = set(re.findall(r"\(docs/([\w-]+\.png)\)", (ROOT.parent / "README.md").read_text()))
-    assert shown and shown <= set(record["pictures"]), f"README shows pictures the record lacks: {retake}"
-    for name, sha in record["pictures"].items():
-        assert hashlib.sha256((docs / name).read_bytes()).hexdigest() == sha, f"docs/{name} changed since: {retake}"
