@@ -15,11 +15,16 @@ DOCS = sorted(
 )
 
 
+def prose(markdown: str) -> str:
+    """``markdown`` without its fenced code blocks: a ``#`` line or a link there is code, not a heading or link."""
+    return re.sub(r"```.*?```", "", markdown, flags=re.S)
+
+
 def heading_anchors(markdown: str) -> set[str]:
     """The anchors GitHub gives a file's headings: lower case, punctuation dropped, spaces as hyphens, a repeated
     heading numbered -1, -2, ..."""
     anchors, seen = set(), {}
-    for title in re.findall(r"^#{1,6} (.+)$", re.sub(r"```.*?```", "", markdown, flags=re.S), flags=re.M):
+    for title in re.findall(r"^#{1,6} (.+)$", prose(markdown), flags=re.M):
         slug = re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-")
         n = seen.get(slug, 0)
         anchors.add(slug if n == 0 else f"{slug}-{n}")
@@ -34,9 +39,8 @@ def test_heading_anchors_follow_github():
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_relative_links_lead_somewhere(doc: Path):
-    text = re.sub(r"```.*?```", "", doc.read_text(), flags=re.S)
     broken = []
-    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+    for target in re.findall(r"\]\(([^)\s]+)\)", prose(doc.read_text())):
         if re.match(r"[a-z]+:", target):  # http:, https:, mailto:
             continue
         path, _, anchor = target.partition("#")
