@@ -2,7 +2,7 @@
 
 Starts the app on the demo archive (PRECIP_DATA, default demo_data/) and drives Debian chromium with Playwright.
 Writes ``docs/screenshots.json`` beside them: the shipped weights they show and each picture's sha256, so a test
-notices when the weights change and the pictures do not (``tests/test_app.py``).
+notices when the weights change and the pictures do not (``tests/test_docs.py``).
 """
 
 from __future__ import annotations
