@@ -86,10 +86,10 @@ def test_a_forecaster_uploads_a_grib_run_and_sees_it_scored(server: str, demo_ar
         page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 3", timeout=180_000)
         page.get_by_text("Data source").click()
         page.get_by_role("button", name="Score this run").click()  # nothing chosen yet: told so, not ignored
-        page.wait_for_function("document.body.innerText.includes('No GRIB2 file received')", timeout=60_000)
+        page.wait_for_function("document.body.innerText.includes('No GRIB2 file received')", timeout=180_000)
         _upload(page, [{"name": "bad.grib2", "mimeType": "application/octet-stream", "buffer": b"GRIB garbage"}])
         page.get_by_role("button", name="Score this run").click()
-        page.wait_for_function("document.body.innerText.includes('Upload refused')", timeout=60_000)
+        page.wait_for_function("document.body.innerText.includes('Upload refused')", timeout=180_000)
         assert "bad.grib2: message 1 is truncated" in page.inner_text("body")
         _upload(page, [str(f) for f in files])
         page.get_by_role("button", name="Score this run").click()
