@@ -206,6 +206,9 @@ def test_every_page_renders(env: Path, page: str):
         assert (patch != 16) == (f"{patch}-pixel patches (the paper 16)" in at.markdown[0].value)
         assert f"{masked:.0%} masked in the shipped model" in at.markdown[0].value
         limits = at.markdown[-1].value
+        held = metrics["heldout_seed2024"]["bias_10"]  # the area bias names the sample it was measured on
+        runs = manifest["training_config"]["heldout_runs"]
+        assert (held > 1.25) == (f"held-out archive ({runs} runs" in limits)
         assert ("Not better than a U-Net at heavy rain" in limits) == (ours < unet + 0.01)
         assert ours >= unet + 0.01 or f"{ours:.3f} over seeds against {unet:.3f}" in limits
         probabilities = ROOT.parent / "training" / "results" / "probabilities.json"
