@@ -1240,6 +1240,34 @@ def test_compare_pairs_methods_of_two_result_files_on_shared_runs(tmp_path: Path
     assert compare_results((big, "unet"), (draws, "scratch_10pct"))[1]["runs"] == 8  # one side recorded none
 
 
+def test_compare_tests_the_seeds_as_the_sample_beside_the_pooled_run_bootstrap(tmp_path: Path):
+    """One lucky seed makes a pooled lead that every run agrees on (interval clear of zero) and that other seeds
+    would not keep: the seed-level test must say so, and each seed's CSI is its runs' tables summed."""
+    from training.compare import compare_results, network_csi
+
+    assert network_csi([[1, 0, 0, 50], [1, 9, 0, 50]]) == pytest.approx(2 / 11)  # not the mean of 1 and 0.1
+    runs = [f"202607{d:02d}00" for d in range(1, 9)]
+    level, good = [[5, 5, 5, 100]] * 8, [[8, 2, 2, 100]] * 8  # CSI 1/3 and 2/3 on every run
+    lucky = {"m": good, "m_seed1": level, "m_seed2": level, "u": level, "u_seed1": level, "u_seed2": level}
+    lucky["u_seed3"] = [[5, 5, 4, 100]] * 8  # a little spread on B's side too, so the t statistic is finite
+    file = _evaluation_file(tmp_path / "lucky.json", runs, lucky)
+    row = compare_results((file, "m"), (file, "u"), pool="seed")[1]
+    assert row["low"] > 0  # the runs agree ...
+    assert list(row["networks_a"]) == ["m", "m_seed1", "m_seed2"]
+    assert row["networks_a"]["m"] == pytest.approx(2 / 3) and row["networks_b"]["u_seed3"] == pytest.approx(5 / 14)
+    assert row["repeats"]["difference"] == pytest.approx(4 / 9 - (3 / 3 + 5 / 14) / 4, abs=1e-9)
+    assert row["repeats"]["p"] > 0.3  # ... the seeds do not
+    single = compare_results((file, "m"), (file, "u"))[1]  # unpooled: one network a side, no test
+    assert single["networks_a"] == {"m": pytest.approx(2 / 3)} and single["repeats"]["p"] is None
+    res = subprocess.run(
+        [sys.executable, "-m", "training", "compare", f"{file}:m", f"{file}:u", "--pool-seeds"],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0 and "10 mm/h: A 0.667, 0.333, 0.333; B 0.333, 0.333, 0.333, 0.357" in res.stdout
+    assert f"t {row['repeats']['t']:.2f}, p {row['repeats']['p']:.3f}" in res.stdout
+
+
 def test_compare_warns_when_the_two_sides_learnt_from_different_training_archives(tmp_path: Path):
     from training.compare import compare_results
 

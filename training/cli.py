@@ -343,6 +343,15 @@ def cmd_compare(args) -> None:
             f"  {r['threshold']:g} mm/h: {r['difference']:+.4f} (95 % interval {r['low']:+.4f} to {r['high']:+.4f}), "
             f"P(A better) {r['p_better']:.3f}"
         )
+    if args.pool:  # the repeats as the sample: would other seeds keep the order?
+        print(f"  each {args.pool} alone (CSI over the same runs; Welch's t-test with the {args.pool}s as the sample):")
+        for r in rows:
+            rep = r["repeats"]
+            test = f", t {rep['t']:.2f}, p {rep['p']:.3f}" if rep["t"] is not None else ""
+            print(
+                f"    {r['threshold']:g} mm/h: A {', '.join(f'{v:.3f}' for v in r['networks_a'].values())}; "
+                f"B {', '.join(f'{v:.3f}' for v in r['networks_b'].values())}; means {rep['difference']:+.4f}{test}"
+            )
 
 
 COMMANDS = {

@@ -9,13 +9,18 @@ are only shared by configs with the same data, and a comparison over different r
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from scipy import stats
+
 from engine.errors import DataError
+from engine.verify.categorical import TABLE_KEYS, categorical_scores, sum_tables
 from training.config import HELDOUT
 from training.fingerprint import is_listing, short
-from training.provenance import SEEN, archive_label, archives, unseen
+from training.provenance import SEEN, archive_label, archives, members, unseen
 from training.questions import compare, pooled_repeats
 
 RUN_KEYS = {"test": ("test_runs", "run_tables"), HELDOUT: ("heldout_runs", "heldout_run_tables")}
@@ -40,6 +45,7 @@ class Side:
     trained_on: set[str | None]  # training-archive fingerprints of the networks behind it
     seen: list[str]  # runs of the dataset its config's pre-training read
     scored_on: str | None  # fingerprint of the archive the dataset's observations came from, if recorded
+    networks: dict  # each network behind it (one, or each pooled repeat): {name: {threshold: per-run tables}}
 
 
 def method_tables(path: Path, method: str, dataset: str, pool: str | None) -> Side:
@@ -63,14 +69,49 @@ def method_tables(path: Path, method: str, dataset: str, pool: str | None) -> Si
     seen = result.get(SEEN, []) if dataset == HELDOUT else []
     scored_on = result.get(ARCHIVE_KEYS[dataset])
     if pool is None:
-        return Side(result[runs_key], tables[method], method, archives(method, trained_on), seen, scored_on)
+        return Side(
+            result[runs_key],
+            tables[method],
+            method,
+            archives(method, trained_on),
+            seen,
+            scored_on,
+            {method: tables[method]},
+        )
     if pool not in ("seed", "draw"):
         raise ValueError(f"pool must be 'seed', 'draw' or None, not {pool!r}")
     pools = {name: t for name, t in pooled_repeats(tables, pool).items() if name.startswith(f"{method}, ")}
     if not pools:
         raise DataError(f"{path}: no _{pool}N twins of {method!r} to pool on {dataset}")
     label, pooled = next(iter(pools.items()))
-    return Side(result[runs_key], pooled, label, archives(label, trained_on), seen, scored_on)
+    networks = {m: tables[m] for m in members(label, tables)}
+    return Side(result[runs_key], pooled, label, archives(label, trained_on), seen, scored_on, networks)
+
+
+def network_csi(per_run: Sequence[Sequence[int]]) -> float:
+    """CSI of one network over runs: its per-run tables (``TABLE_KEYS`` order) summed first, as ``evaluate``
+    aggregates, never an average of per-run ratios."""
+    return float(categorical_scores(sum_tables(dict(zip(TABLE_KEYS, t, strict=True)) for t in per_run))["csi"])
+
+
+def seed_test(a: Sequence[float], b: Sequence[float]) -> dict:
+    """The repeats (training seeds, labelled-run draws) as the sample: the mean of ``a`` minus the mean of ``b``
+    with Welch's unequal-variance t-test (Welch 1947, Biometrika 34, 28-35; ``scipy.stats.ttest_ind`` with
+    ``equal_var=False``). The paired run bootstrap resamples runs with each side's repeats summed, so its interval
+    covers the weather's luck, not the seeds'; this asks whether other seeds would keep the order. ``t`` and ``p``
+    (two-sided) are None with fewer than two repeats on a side or no spread on either."""
+    difference = sum(a) / len(a) - sum(b) / len(b)
+    if min(len(a), len(b)) < 2 or (len(set(a)) == 1 and len(set(b)) == 1):  # no spread: no test
+        return {"difference": difference, "t": None, "p": None}
+    test = stats.ttest_ind(a, b, equal_var=False)
+    t, p = float(test.statistic), float(test.pvalue)
+    return {"difference": difference, "t": None if math.isnan(t) else t, "p": None if math.isnan(p) else p}
+
+
+def _networks_on(side: Side, keep: list[str], threshold: str) -> dict[str, float]:
+    """CSI of each network behind ``side`` at ``threshold`` over the runs in ``keep``."""
+    index = [side.runs.index(r) for r in keep]
+    return {name: network_csi([t[threshold][i] for i in index]) for name, t in side.networks.items()}
 
 
 def compare_results(
@@ -99,15 +140,21 @@ def compare_results(
     if not runs:
         raise DataError(f"every {dataset} run of {a[0]} and {b[0]} was read in pre-training: nothing left to judge")
     rows = compare({"a": tables_a, "b": tables_b}, [("a", "b")])
-    return [
-        {
-            **r,
-            "a": f"{a[0]}:{sa.label}",
-            "b": f"{b[0]}:{sb.label}",
-            "dataset": dataset,
-            "runs": len(runs),
-            "seen_left_out": len(sa.runs) - len(runs),
-            "archives": archive_label(sa.trained_on, sb.trained_on),
-        }
-        for r in rows
-    ]
+    out = []
+    for r in rows:
+        each = {k: _networks_on(side, runs, f"{r['threshold']:g}") for k, side in (("a", sa), ("b", sb))}
+        out.append(
+            {
+                **r,
+                "a": f"{a[0]}:{sa.label}",
+                "b": f"{b[0]}:{sb.label}",
+                "dataset": dataset,
+                "runs": len(runs),
+                "seen_left_out": len(sa.runs) - len(runs),
+                "archives": archive_label(sa.trained_on, sb.trained_on),
+                "networks_a": each["a"],
+                "networks_b": each["b"],
+                "repeats": seed_test(list(each["a"].values()), list(each["b"].values())),
+            }
+        )
+    return out

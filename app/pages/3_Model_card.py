@@ -265,12 +265,13 @@ if baseline and SHIP in mean10 and mean10[SHIP] < mean10[baseline] + 0.01:
     )
 held = metrics.get("heldout_seed2024", {})
 raw_held = metrics.get("raw_nwp_heldout_seed2024", {}).get("bias_10", float("nan"))
-held_runs = ((manifest or {}).get("training_config") or {}).get("heldout_runs", "?")
+held_runs = ((manifest or {}).get("training_config") or {}).get("heldout_runs")
+held_sample = f"{held_runs} runs" if held_runs else "run count not recorded in the manifest"
 if held.get("bias_10", 1.0) > 1.25:
     limits.insert(
         2,
         f"**Over-forecasts heavy-rain area on unseen weather**: bias {held['bias_10']:.2f} at 10 mm/h on the held-out "
-        f"archive ({held_runs} runs; 1 = right area; raw NWP {raw_held:.2f}). One season's weather moves this "
+        f"archive ({held_sample}; 1 = right area; raw NWP {raw_held:.2f}). One season's weather moves this "
         "figure: the full evaluation scores a longer held-out season too."
         " Raise the model probability threshold in the viewer to trade hits for fewer false alarms.",
     )
