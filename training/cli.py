@@ -22,8 +22,9 @@ from training.methods import parse_method
 
 EXPECTED = (
     "for lite.yaml on a 2-core CPU: the shipped weights alone (--method pretrained_continuous_grid2) about 20 min "
-    "(21.8 min measured: pre-training 5.2 min with a test run beside it, fine-tuning on crops 3.7 min, then on the "
-    "whole grid 5.0 min, archive, store, evaluation and ship with its probability calibration ~8 min); every "
+    "(16.2 min measured alone, 21.8 min with a test run beside it: pre-training 2.8-5.2 min, fine-tuning on crops "
+    "3.2-3.7 min, then on the whole grid 4.4-5.0 min, archive, store, evaluation and ship with its probability "
+    "calibration ~6-8 min); every "
     "method and "
     "ablation of the config about 12 h (63 fine-tunings of 2-27 min, 14 pre-trainings of 2-20 min, evaluation "
     "~180 min); "
