@@ -1243,7 +1243,7 @@ def test_compare_pairs_methods_of_two_result_files_on_shared_runs(tmp_path: Path
 def test_compare_tests_the_seeds_as_the_sample_beside_the_pooled_run_bootstrap(tmp_path: Path):
     """One lucky seed makes a pooled lead that every run agrees on (interval clear of zero) and that other seeds
     would not keep: the seed-level test must say so, and each seed's CSI is its runs' tables summed."""
-    from training.compare import compare_results, network_csi
+    from training.compare import compare_results, network_csi, repeat_test
 
     assert network_csi([[1, 0, 0, 50], [1, 9, 0, 50]]) == pytest.approx(2 / 11)  # not the mean of 1 and 0.1
     runs = [f"202607{d:02d}00" for d in range(1, 9)]
@@ -1266,6 +1266,17 @@ def test_compare_tests_the_seeds_as_the_sample_beside_the_pooled_run_bootstrap(t
     )
     assert res.returncode == 0 and "10 mm/h: A 0.667, 0.333, 0.333; B 0.333, 0.333, 0.333, 0.357" in res.stdout
     assert f"t {row['repeats']['t']:.2f}, p {row['repeats']['p']:.3f}" in res.stdout
+    # Draws of one index share their labelled runs: the test pairs them, and a gain every draw shows is significant
+    # where the draws' own spread would hide it from an unpaired test.
+    gain = {"s_10pct": [[5, 5, 5, 100]], "s_10pct_draw1": [[6, 3, 3, 100]], "s_10pct_draw2": [[2, 4, 4, 100]]}
+    gain |= {"p_10pct": [[6, 5, 4, 100]], "p_10pct_draw1": [[7, 3, 2, 100]], "p_10pct_draw2": [[3, 4, 3, 100]]}
+    draws = _evaluation_file(tmp_path / "draws.json", runs[:1], gain)
+    paired = compare_results((draws, "p_10pct"), (draws, "s_10pct"), pool="draw")[1]["repeats"]
+    assert paired["test"] == "paired" and paired["p"] < 0.05
+    assert repeat_test({"a": 0.4, "a_draw1": 0.6}, {"b": 0.3, "b_draw2": 0.5}, "draw")["test"] == "welch"  # unmatched
+    assert repeat_test({"a": 0.4, "a_seed1": 0.6}, {"b": 0.3, "b_seed1": 0.5}, "seed")["test"] == "welch"
+    unpaired = repeat_test(*({n: network_csi(t) for n, t in gain.items() if n[0] == k} for k in "ps"), None)
+    assert unpaired["p"] > 0.3 and unpaired["difference"] == pytest.approx(paired["difference"])
 
 
 def test_compare_warns_when_the_two_sides_learnt_from_different_training_archives(tmp_path: Path):

@@ -345,7 +345,8 @@ def cmd_compare(args) -> None:
             f"P(A better) {r['p_better']:.3f}"
         )
     if args.pool:  # the repeats as the sample: would other seeds keep the order?
-        print(f"  each {args.pool} alone (CSI over the same runs; Welch's t-test with the {args.pool}s as the sample):")
+        how = "a t-test paired over draws" if rows[0]["repeats"]["test"] == "paired" else "Welch's t-test"
+        print(f"  each {args.pool} alone (CSI over the same runs; {how}, the {args.pool}s as the sample):")
         for r in rows:
             rep = r["repeats"]
             test = f", t {rep['t']:.2f}, p {rep['p']:.3f}" if rep["t"] is not None else ""

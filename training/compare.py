@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,18 +95,44 @@ def network_csi(per_run: Sequence[Sequence[int]]) -> float:
     return float(categorical_scores(sum_tables(dict(zip(TABLE_KEYS, t, strict=True)) for t in per_run))["csi"])
 
 
-def seed_test(a: Sequence[float], b: Sequence[float]) -> dict:
-    """The repeats (training seeds, labelled-run draws) as the sample: the mean of ``a`` minus the mean of ``b``
-    with Welch's unequal-variance t-test (Welch 1947, Biometrika 34, 28-35; ``scipy.stats.ttest_ind`` with
-    ``equal_var=False``). The paired run bootstrap resamples runs with each side's repeats summed, so its interval
-    covers the weather's luck, not the seeds'; this asks whether other seeds would keep the order. ``t`` and ``p``
-    (two-sided) are None with fewer than two repeats on a side or no spread on either."""
-    difference = sum(a) / len(a) - sum(b) / len(b)
-    if min(len(a), len(b)) < 2 or (len(set(a)) == 1 and len(set(b)) == 1):  # no spread: no test
-        return {"difference": difference, "t": None, "p": None}
-    test = stats.ttest_ind(a, b, equal_var=False)
-    t, p = float(test.statistic), float(test.pvalue)
-    return {"difference": difference, "t": None if math.isnan(t) else t, "p": None if math.isnan(p) else p}
+def repeat_index(name: str, kind: str) -> int:
+    """Which repeat a network is: N of its ``_seedN`` / ``_drawN``, 0 for the base name."""
+    found = re.search(rf"_{kind}(\d+)", name)
+    return int(found[1]) if found else 0
+
+
+def repeat_test(a: Mapping[str, float], b: Mapping[str, float], kind: str | None) -> dict:
+    """The repeats (training seeds, labelled-run draws) as the sample: the mean CSI of ``a``'s networks minus
+    ``b``'s with a t-test. The paired run bootstrap resamples runs with each side's repeats summed, so its interval
+    covers the weather's luck, not the repeats'; this asks whether other seeds (draws) would keep the order.
+
+    Draws of the same index share their labelled runs, so where both sides hold the same draws the test is paired
+    over them (Student's paired t, ``scipy.stats.ttest_rel``); seeds share nothing, so they, and unmatched draws,
+    get Welch's unequal-variance t-test (Welch 1947, Biometrika 34, 28-35; ``scipy.stats.ttest_ind`` with
+    ``equal_var=False``). ``t`` and ``p`` (two-sided) are None with fewer than two repeats on a side or no spread."""
+    va, vb = list(a.values()), list(b.values())
+    difference = sum(va) / len(va) - sum(vb) / len(vb)
+    ia, ib = ({repeat_index(n, kind): v for n, v in side.items()} for side in (a, b)) if kind else ({}, {})
+    paired = kind == "draw" and len(ia) == len(a) and ia.keys() == ib.keys()
+    if paired:
+        gaps = [ia[i] - ib[i] for i in sorted(ia)]
+        flat = len(gaps) < 2 or len(set(gaps)) == 1
+    else:
+        flat = min(len(va), len(vb)) < 2 or (len(set(va)) == 1 and len(set(vb)) == 1)
+    test = "paired" if paired else "welch"
+    if flat:
+        return {"difference": difference, "t": None, "p": None, "test": test}
+    if paired:
+        result = stats.ttest_rel([ia[i] for i in sorted(ia)], [ib[i] for i in sorted(ia)])
+    else:
+        result = stats.ttest_ind(va, vb, equal_var=False)
+    t, p = float(result.statistic), float(result.pvalue)
+    return {
+        "difference": difference,
+        "t": None if math.isnan(t) else t,
+        "p": None if math.isnan(p) else p,
+        "test": test,
+    }
 
 
 def _networks_on(side: Side, keep: list[str], threshold: str) -> dict[str, float]:
@@ -154,7 +181,7 @@ def compare_results(
                 "archives": archive_label(sa.trained_on, sb.trained_on),
                 "networks_a": each["a"],
                 "networks_b": each["b"],
-                "repeats": seed_test(list(each["a"].values()), list(each["b"].values())),
+                "repeats": repeat_test(each["a"], each["b"], pool),
             }
         )
     return out
