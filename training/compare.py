@@ -3,7 +3,8 @@ runs, another schedule) compares with one trained under another, on the runs bot
 
 ``python -m training compare FILE:METHOD FILE:METHOD [--dataset heldout_seed2024|test] [--pool-seeds|--pool-draws]``.
 The held-out archive (generator seed 2024) is the same for every config with the same ``heldout_runs``; test runs
-are only shared by configs with the same data, and a comparison over different runs is refused.
+are only shared by configs with the same data, and a comparison over different runs is refused. Pooled, each
+repeat's CSI is tested too (``repeat_test``): the run bootstrap covers the weather's luck, not the seeds'.
 """
 
 from __future__ import annotations
