@@ -113,20 +113,17 @@ def repeat_test(a: Mapping[str, float], b: Mapping[str, float], kind: str | None
     ``equal_var=False``). ``t`` and ``p`` (two-sided) are None with fewer than two repeats on a side or no spread."""
     va, vb = list(a.values()), list(b.values())
     difference = sum(va) / len(va) - sum(vb) / len(vb)
-    ia, ib = ({repeat_index(n, kind): v for n, v in side.items()} for side in (a, b)) if kind else ({}, {})
+    ia, ib = ({repeat_index(n, "draw"): v for n, v in side.items()} for side in (a, b))
     paired = kind == "draw" and len(ia) == len(a) and ia.keys() == ib.keys()
     if paired:
-        gaps = [ia[i] - ib[i] for i in sorted(ia)]
-        flat = len(gaps) < 2 or len(set(gaps)) == 1
+        va, vb = [ia[i] for i in sorted(ia)], [ib[i] for i in sorted(ia)]
+        flat = len(va) < 2 or len({x - y for x, y in zip(va, vb, strict=True)}) == 1
     else:
         flat = min(len(va), len(vb)) < 2 or (len(set(va)) == 1 and len(set(vb)) == 1)
     test = "paired" if paired else "welch"
     if flat:
         return {"difference": difference, "t": None, "p": None, "test": test}
-    if paired:
-        result = stats.ttest_rel([ia[i] for i in sorted(ia)], [ib[i] for i in sorted(ia)])
-    else:
-        result = stats.ttest_ind(va, vb, equal_var=False)
+    result = stats.ttest_rel(va, vb) if paired else stats.ttest_ind(va, vb, equal_var=False)
     t, p = float(result.statistic), float(result.pvalue)
     return {
         "difference": difference,

@@ -25,8 +25,7 @@ from engine.errors import DataError
 from engine.model.weights import load_model
 from engine.normalise import NormStats
 from engine.predict import pick_device
-from engine.verify.categorical import TABLE_KEYS, categorical_scores
-from training.compare import RUN_KEYS
+from training.compare import RUN_KEYS, network_csi
 from training.config import HELDOUT, THRESHOLDS, TrainConfig
 from training.evaluate import (
     archive_leads,
@@ -86,8 +85,8 @@ def block_tables(
 
 
 def _csi(tables: Sequence[Sequence[int]]) -> float | None:
-    v = categorical_scores(dict(zip(TABLE_KEYS, np.sum(tables, axis=0).tolist(), strict=True)))["csi"]
-    return None if not np.isfinite(v) else round(float(v), 4)
+    v = network_csi(tables)
+    return None if not np.isfinite(v) else round(v, 4)
 
 
 def _nwp_blocks(evaluation: dict, dataset: str, blocks: Sequence[tuple[int, int]]) -> dict[str, list]:
