@@ -13,6 +13,7 @@ import pytest
 import torch
 import yaml
 
+from engine.channels import CHANNEL_NAMES
 from engine.errors import DataError
 from engine.model.config import UNetConfig
 from engine.model.weights import load_model, read_manifest
@@ -80,6 +81,28 @@ def test_cyclic_split_never_mixes_runs():
     split = cyclic_split(runs, {"train": 4, "val": 2, "test": 2})
     assert [split[r] for r in runs[:8]] == ["train"] * 4 + ["val"] * 2 + ["test"] * 2
     assert sum(v == "test" for v in split.values()) == 4
+
+
+def test_label_share_draws_are_distinct_sets_of_runs(tmp_path: Path):
+    """Ten draws of 2 of 24 labelled runs are ten different pairs (generator seeds 5 and 6 pick seeds 0's and 1's
+    pair again), and draws 0-4 keep the runs the networks already trained on them learnt from."""
+    runs = [f"2026{m:02d}{d:02d}00" for m, d in itertools.product((6, 7), range(10, 22))]
+    samples = [{"run": r, "split": "train"} for r in runs for _ in range(2)] + [{"run": "2026080100", "split": "val"}]
+    stats = {"channels": list(CHANNEL_NAMES), "mean": [0.0] * 16, "std": [1.0] * 16, "log1p": ["tp"]}
+    (tmp_path / "store.json").write_text(json.dumps({"samples": samples, "normalisation": stats}))
+    np.save(tmp_path / "x.npy", np.zeros((len(samples), 1), np.float16))
+    store = Store(tmp_path)
+
+    def labelled(draw: int) -> tuple[str, ...]:
+        return tuple(sorted({samples[i]["run"] for i in store.indices("train", 0.1, 0, draw)}))
+
+    draws = [labelled(d) for d in range(10)]
+    assert len(set(draws)) == 10 and all(len(d) == 2 for d in draws)
+    rng_pairs = [tuple(sorted(np.random.default_rng(s).choice(runs, 2, replace=False).tolist())) for s in range(7)]
+    assert draws[:5] == rng_pairs[:5] and rng_pairs[5:7] == rng_pairs[:2]  # why the draws skip seeds
+    assert len(store.indices("train", 0.1, 0, 3)) == 4  # both samples of each labelled run, nothing from val
+    with pytest.raises(ValueError, match="only 276 distinct sets of 2 of 24 runs"):
+        store.indices("train", 0.1, 0, 276)
 
 
 def test_store_has_normalised_inputs_exact_targets_and_a_clean_split(tiny_config: Path):

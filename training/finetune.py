@@ -262,7 +262,7 @@ def finetune(cfg: TrainConfig, method: Method, resume: bool = True, progress: bo
     groups = optimiser_groups(core, cfg, method)
     model = distributed.wrap(core.to(device), device)
     opt = torch.optim.Adam(groups)
-    idx = store.indices("train", method.fraction, cfg.seed + method.draw)
+    idx = store.indices("train", method.fraction, cfg.seed, method.draw)
     # From the runs actually kept: 10 % of 24 runs rounds to 2, so the share is 1/12, not 1/10.
     epochs = finetune_epochs(method.finetune_epochs or f.epochs, len(idx), len(store.indices("train")))
     # One cosine over the epochs actually run: with T_max = f.epochs a 10 % share (50 epochs) would cycle the
@@ -289,7 +289,7 @@ def finetune_tail(cfg: TrainConfig, method: Method, resume: bool = True, progres
     start = finetune(cfg, twin, resume, progress)
     core, before = load_model(start)  # sha256-checked against its manifest
     store = Store(cfg.data.store)
-    idx = store.indices("train", method.fraction, cfg.seed + method.draw)
+    idx = store.indices("train", method.fraction, cfg.seed, method.draw)
     area = trained_area.pack(store.labelled_area(idx), KOREA.lat, KOREA.lon)  # as `finetune` does: any twin's age
     # Seeded by the twin's name: a `_gridN` and a `_moreN` of one twin draw the same stochastic depth and data
     # order, so they differ only in crops against the whole grid.

@@ -5,7 +5,8 @@ instead of the config's, for every architecture: is the comparison at the config
 of an unfinished race?), ``_ftmaskNN`` (fine-tuning masks NN % of the input tokens as augmentation, as SSLPDL
 does, instead of the config's ratio), ``_encNN`` (encoder learning rate as
 NN % of the config's ``lr_encoder``: gentler fine-tuning of a pre-trained encoder), ``_drawN`` (another random
-choice of the labelled runs for ``_NNpct``: how much the answer depends on which runs were labelled), ``_rainNN``
+choice of the labelled runs for ``_NNpct``, never one an earlier draw made: how much the answer depends on which runs
+were labelled), ``_rainNN``
 (pre-training masks the variable group holding NWP rain at NN %, the other groups at the masking ratio),
 ``_seedN`` (the whole method, pre-training included, trained again from another random seed: initial weights, data
 order, crops and masks; how much of a difference between methods is only the luck of one training run),

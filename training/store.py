@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -226,13 +227,16 @@ class Store:
                 f"{short(now)}...): run `python -m training prepare` to rebuild it"
             )
 
-    def indices(self, split: str, fraction: float = 1.0, seed: int = 0) -> np.ndarray:
-        """Sample indices of a split; ``fraction`` < 1 keeps that share of its *runs* (labelled-data ablation)."""
+    def indices(self, split: str, fraction: float = 1.0, seed: int = 0, draw: int = 0) -> np.ndarray:
+        """Sample indices of a split; ``fraction`` < 1 keeps that share of its *runs* (labelled-data ablation).
+
+        ``draw`` N is the N-th *distinct* set of runs drawn with generator seeds ``seed``, ``seed + 1``, ...: two
+        seeds can draw the same few runs (with 2 of 24 runs, seeds 5 and 6 repeat seeds 0 and 1), and a repeated
+        draw would count one labelled set twice as if it were two. Draws 0-4 of the 2-of-24 share are seeds 0-4."""
         rows = [(i, s["run"]) for i, s in enumerate(self.meta["samples"]) if s["split"] == split]
         runs = sorted({r for _, r in rows})
         if fraction < 1.0:
-            keep = max(1, round(fraction * len(runs)))
-            runs = sorted(np.random.default_rng(seed).choice(runs, keep, replace=False).tolist())
+            runs = _distinct_draw(runs, max(1, round(fraction * len(runs))), seed, draw)
         chosen = set(runs)
         return np.array([i for i, r in rows if r in chosen], dtype=np.int64)
 
@@ -245,3 +249,16 @@ class Store:
         for start in range(0, len(idx), 256):  # a few hundred samples at a time: y is memory-mapped
             area |= ~np.isnan(self.y[idx[start : start + 256]]).all(axis=0)
         return area
+
+
+def _distinct_draw(runs: list[str], keep: int, seed: int, draw: int) -> list[str]:
+    """The ``draw``-th distinct sorted choice of ``keep`` of ``runs``, seeds tried from ``seed`` upwards."""
+    if draw >= math.comb(len(runs), keep):
+        raise ValueError(f"draw {draw}: only {math.comb(len(runs), keep)} distinct sets of {keep} of {len(runs)} runs")
+    seen: list[list[str]] = []
+    while len(seen) <= draw:
+        pick = sorted(np.random.default_rng(seed).choice(runs, keep, replace=False).tolist())
+        if pick not in seen:
+            seen.append(pick)
+        seed += 1
+    return seen[draw]
