@@ -253,8 +253,8 @@ class Store:
 
 def _distinct_draw(runs: list[str], keep: int, seed: int, draw: int) -> list[str]:
     """The ``draw``-th distinct sorted choice of ``keep`` of ``runs``, seeds tried from ``seed`` upwards."""
-    if draw >= math.comb(len(runs), keep):
-        raise ValueError(f"draw {draw}: only {math.comb(len(runs), keep)} distinct sets of {keep} of {len(runs)} runs")
+    if draw >= (sets := math.comb(len(runs), keep)):
+        raise ValueError(f"draw {draw}: only {sets} distinct sets of {keep} of {len(runs)} runs")
     seen: list[list[str]] = []
     while len(seen) <= draw:
         pick = sorted(np.random.default_rng(seed).choice(runs, keep, replace=False).tolist())
