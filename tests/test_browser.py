@@ -74,6 +74,23 @@ def _upload(page, files: list, timeout_s: float = 60) -> None:
     assert len(received) == len(files) and all(200 <= code < 300 for code in received), f"uploads answered {received}"
 
 
+def _press_score(page) -> None:
+    """Press "Score this run" once it stays put: the uploader's drop zone (drawn a moment after the box opens) and
+    its list of chosen files push the button down, and a click sent meanwhile lands its mouse-up on another element
+    and submits nothing (as it would for a user who clicks that fast)."""
+    page.locator("[data-testid=stFileUploaderDropzone]").wait_for(state="visible", timeout=60_000)
+    button = page.get_by_role("button", name="Score this run")
+    box = None
+    for _ in range(50):
+        now = button.bounding_box()
+        if now is not None and now == box:
+            button.click()
+            return
+        box = now
+        page.wait_for_timeout(200)
+    raise AssertionError(f"the 'Score this run' button never settled: last at {box}")
+
+
 def test_a_forecaster_uploads_a_grib_run_and_sees_it_scored(server: str, demo_archive: Path):
     from playwright.sync_api import sync_playwright
 
@@ -85,14 +102,14 @@ def test_a_forecaster_uploads_a_grib_run_and_sees_it_scored(server: str, demo_ar
         page.goto(server, wait_until="networkidle", timeout=180_000)
         page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 3", timeout=180_000)
         page.get_by_text("Data source").click()
-        page.get_by_role("button", name="Score this run").click()  # nothing chosen yet: told so, not ignored
+        _press_score(page)  # nothing chosen yet: told so, not ignored
         page.wait_for_function("document.body.innerText.includes('No GRIB2 file received')", timeout=180_000)
         _upload(page, [{"name": "bad.grib2", "mimeType": "application/octet-stream", "buffer": b"GRIB garbage"}])
-        page.get_by_role("button", name="Score this run").click()
+        _press_score(page)
         page.wait_for_function("document.body.innerText.includes('Upload refused')", timeout=180_000)
         assert "bad.grib2: message 1 is truncated" in page.inner_text("body")
         _upload(page, [str(f) for f in files])
-        page.get_by_role("button", name="Score this run").click()
+        _press_score(page)
         page.wait_for_function(f"document.body.innerText.includes('Showing your uploaded run {run}')", timeout=120_000)
         # the uploaded run holds lead times 0-3 h only
         page.wait_for_function(f"/Run {run} UTC · lead [123] h/.test(document.body.innerText)", timeout=120_000)
