@@ -18,17 +18,27 @@ from engine.verify.categorical import categorical_scores, contingency_events
 st.set_page_config(page_title="Case library", page_icon="🗂️", layout="wide")
 
 
+PIXEL_KM2 = 25.0  # 5 km pixels
+
+
+def columns(threshold: float) -> tuple[str, str]:
+    """The names of the event-area and missed-area columns, which say the event they count."""
+    event = "heavy rain" if threshold >= 10 else "rain"
+    return f"{event} (>= {threshold:g} mm/h) area, peak (km²)", "model misses, all leads (km² h)"
+
+
 @st.cache_data(show_spinner="Ranking runs...", max_entries=8)
 def library(ref: DataRef, runs: tuple[str, ...], threshold: float) -> pd.DataFrame:
+    area, missed = columns(threshold)
     rows = []
     for run in runs:
         d = get_run(ref, run)
         ev = events(d.nwp, model_events(d, threshold), d.qpe, d.mask, threshold, tuned_threshold(threshold))
-        heavy_area = ev["obs"].sum(axis=(1, 2)) * 25.0  # km^2 per lead (5 km pixels)
-        peak = int(np.argmax(heavy_area))
+        event_area = ev["obs"].sum(axis=(1, 2)) * PIXEL_KM2  # per lead
+        peak = int(np.argmax(event_area))
         row = {
             "run": run,
-            "heavy-rain area, peak (km²)": float(heavy_area[peak]),
+            area: float(event_area[peak]),
             "peak lead (h)": d.leads[peak],
             "peak valid time": d.valid_utc_kst(d.leads[peak]),
             "NWP CSI": categorical_scores(contingency_events(ev["nwp"], ev["obs"], ev["valid"]))["csi"],
@@ -37,7 +47,7 @@ def library(ref: DataRef, runs: tuple[str, ...], threshold: float) -> pd.DataFra
             t = contingency_events(ev["model"], ev["obs"], ev["valid"])
             row["model CSI"] = categorical_scores(t)["csi"]
             row["model gain"] = row["model CSI"] - row["NWP CSI"]
-            row["model misses (px)"] = int(t["misses"])
+            row[missed] = float(t["misses"]) * PIXEL_KM2
         row["open"] = f"/?run={run}&lead={d.leads[peak]}&threshold={threshold:g}"
         rows.append(row)
     return pd.DataFrame(rows)
@@ -48,26 +58,30 @@ def main() -> None:
     st.title("Case library")
     threshold = st.sidebar.select_slider("Event threshold (mm/h)", options=[0.1, 10.0], value=10.0)
     table = library(ref, tuple(runs), threshold)
-    order = st.radio("Rank by", ["heavy-rain area", "model gain over NWP", "worst model misses"], horizontal=True)
-    key = {
-        "heavy-rain area": "heavy-rain area, peak (km²)",
-        "model gain over NWP": "model gain",
-        "worst model misses": "model misses (px)",
-    }[order]
+    area, missed = columns(threshold)
+    order = st.radio("Rank by", ["event area", "model gain over NWP", "worst model misses"], horizontal=True)
+    key = {"event area": area, "model gain over NWP": "model gain", "worst model misses": missed}[order]
     if key not in table:
-        st.info("Model columns need the shipped weights; ranking by heavy-rain area.")
-        key = "heavy-rain area, peak (km²)"
+        st.info("Model columns need the shipped weights; ranking by event area.")
+        key = area
     table = table.sort_values(key, ascending=False, na_position="last").reset_index(drop=True)
     st.dataframe(
         table,
         width="stretch",
         hide_index=True,
         placeholder="–",
-        column_config={"open": st.column_config.LinkColumn("open in viewer", display_text="open case")},
+        column_config={
+            "open": st.column_config.LinkColumn("open in viewer", display_text="open case"),
+            missed: st.column_config.NumberColumn(
+                help="Observed event the model did not forecast: missed 5 km pixels (25 km² each) summed over the "
+                "run's lead times",
+                format="%d",
+            ),
+        },
     )
     st.caption(
         "Model scores at the probability threshold tuned on validation runs. Each link opens the case viewer at the "
-        "run's peak heavy-rain lead time; the URL can be shared."
+        "run's peak lead time for the event; the URL can be shared."
     )
 
 
