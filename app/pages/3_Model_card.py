@@ -260,8 +260,9 @@ if baseline and SHIP in mean10 and mean10[SHIP] < mean10[baseline] + 0.01:
         "test runs averages "
         f"{mean10[SHIP]:.3f} over seeds against {mean10[baseline]:.3f} for a U-Net trained on the same data"
         f"{' the same way' if baseline != 'unet' else ''} (`{baseline}`; paired tests in the full evaluation). "
-        "Pre-training pays with scarce labels (10-25 % of the training runs) at light rain only, and not on every "
-        "draw of them." + _ranking_clause(SHIP, baseline),
+        "Pre-training pays only with scarce labels and only at light rain: with 10 % of the training runs labelled "
+        "it gains light rain on average over which runs are labelled, not on every choice of them, and costs a "
+        "little heavy rain; with 25 % it no longer pays." + _ranking_clause(SHIP, baseline),
     )
 held = metrics.get("heldout_seed2024", {})
 raw_held = metrics.get("raw_nwp_heldout_seed2024", {}).get("bias_10", float("nan"))
