@@ -23,8 +23,7 @@ PIXEL_KM2 = 25.0  # 5 km pixels
 
 def columns(threshold: float) -> tuple[str, str]:
     """The names of the event-area and missed-area columns, which say the event they count."""
-    event = "heavy rain" if threshold >= 10 else "rain"
-    return f"{event} (>= {threshold:g} mm/h) area, peak (km²)", "model misses, all leads (km² h)"
+    return f"area >= {threshold:g} mm/h, peak (km²)", "model misses (km² h)"
 
 
 @st.cache_data(show_spinner="Ranking runs...", max_entries=8)
@@ -38,6 +37,7 @@ def library(ref: DataRef, runs: tuple[str, ...], threshold: float) -> pd.DataFra
         peak = int(np.argmax(event_area))
         row = {
             "run": run,
+            "open": f"/?run={run}&lead={d.leads[peak]}&threshold={threshold:g}",  # beside the run: never scrolled off
             area: float(event_area[peak]),
             "peak lead (h)": d.leads[peak],
             "peak valid time": d.valid_utc_kst(d.leads[peak]),
@@ -48,7 +48,6 @@ def library(ref: DataRef, runs: tuple[str, ...], threshold: float) -> pd.DataFra
             row["model CSI"] = categorical_scores(t)["csi"]
             row["model gain"] = row["model CSI"] - row["NWP CSI"]
             row[missed] = float(t["misses"]) * PIXEL_KM2
-        row["open"] = f"/?run={run}&lead={d.leads[peak]}&threshold={threshold:g}"
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -73,8 +72,8 @@ def main() -> None:
         column_config={
             "open": st.column_config.LinkColumn("open in viewer", display_text="open case"),
             missed: st.column_config.NumberColumn(
-                help="Observed event the model did not forecast: missed 5 km pixels (25 km² each) summed over the "
-                "run's lead times",
+                help="Observed rain at or above the threshold that the model did not forecast: missed 5 km pixels "
+                "(25 km² each) summed over the run's lead times",
                 format="%d",
             ),
         },
