@@ -173,7 +173,7 @@ def main() -> None:
         )
         + " · Δ = model − NWP · – = undefined (e.g. FAR where nothing was forecast)"
     )
-    series = {f"{src} CSI": scores[src]["per_lead"]["csi"] for src in scores}
+    series = {src: scores[src]["per_lead"]["csi"] for src in scores}
     right.plotly_chart(maps.lead_curve(leads, series, f"CSI by lead time, run {run}"), width="stretch")
 
     with st.expander("Export"):

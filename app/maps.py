@@ -29,6 +29,21 @@ CONTINGENCY = {
     2: ("miss", "#D55E00"),
     3: ("false alarm", "#0072B2"),
 }
+# One name and one colour per forecast source on every chart of every page, clear of the contingency colours:
+# grey for the NWP that comes in, purple for the network's forecast.
+SOURCES = {"nwp": ("raw NWP", "#737373"), "model": ("model", "#7b3294")}
+
+
+def source_style(src: str) -> dict:
+    """Plotly trace settings that name and colour a forecast source ("nwp" or "model") alike everywhere."""
+    name, colour = SOURCES[src]
+    return {"name": name, "legendgroup": src, "line": {"color": colour}, "marker": {"color": colour}}
+
+
+def translucent(colour: str, alpha: float = 0.18) -> str:
+    """A "#rrggbb" colour as rgba with the given opacity (interval bands under their line)."""
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
 
 
 def _f4(a: np.ndarray) -> np.ndarray:
@@ -203,7 +218,15 @@ def contingency_map(f_event: np.ndarray, o_event: np.ndarray, valid: np.ndarray,
     return _category_map(code, names, colours, colorbar, lat, lon, title, "", height=380)
 
 
-def lead_curve(leads: list[int], series: dict[str, np.ndarray], title: str, y_title: str = "CSI") -> go.Figure:
+def lead_curve(
+    leads: list[int],
+    series: dict[str, np.ndarray],
+    title: str,
+    y_title: str = "CSI",
+    bands: dict[str, tuple[list, list]] | None = None,
+    height: int = 330,
+) -> go.Figure:
+    """A score by lead time per forecast source (keys of SOURCES), with optional (low, high) interval bands."""
     fig = go.Figure()
     fig.add_vrect(
         x0=25,
@@ -214,11 +237,25 @@ def lead_curve(leads: list[int], series: dict[str, np.ndarray], title: str, y_ti
         annotation_text="paper's 25-30 h window",
         annotation_position="top left",
     )
-    for name, values in series.items():
-        fig.add_trace(go.Scatter(x=leads, y=values, mode="lines+markers", name=name))
+    for src, (low, high) in (bands or {}).items():
+        fig.add_trace(
+            go.Scatter(
+                x=list(leads) + list(leads)[::-1],
+                y=list(high) + list(low)[::-1],
+                fill="toself",
+                fillcolor=translucent(SOURCES[src][1]),
+                line={"width": 0},
+                legendgroup=src,
+                name=f"{SOURCES[src][0]}, 95 % interval",
+                showlegend=False,
+                hoverinfo="skip",
+            )
+        )
+    for src, values in series.items():
+        fig.add_trace(go.Scatter(x=leads, y=values, mode="lines+markers", **source_style(src)))
     fig.update_layout(
         title=title,
-        height=330,
+        height=height,
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         xaxis_title="lead time (h)",
         yaxis_title=y_title,

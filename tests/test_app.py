@@ -155,6 +155,35 @@ def test_query_parameters_open_a_case(env: Path):
     assert at.sidebar.select_slider[0].value == 0.1
 
 
+def test_each_forecast_source_has_one_name_and_colour_on_every_chart(env: Path):
+    """Raw NWP and the model read alike on every curve, diagram and band of the viewer and the verification page,
+    so a forecaster never has to re-learn the legend (they had a different colour on each chart)."""
+    from app.maps import SOURCES, translucent
+    from engine.model.weights import DEFAULT_WEIGHTS
+
+    seen: dict[str, int] = {src: 0 for src in SOURCES}
+    for path in (MAIN, str(ROOT / "pages" / "1_Verification.py")):
+        at = AppTest.from_file(path, default_timeout=300).run()
+        assert not at.exception, at.exception
+        for chart in map(_chart, at.get("plotly_chart")):
+            drawn = set()
+            for trace in chart["data"]:
+                src = trace.get("legendgroup")
+                if src not in SOURCES:
+                    continue
+                name, colour = SOURCES[src]
+                drawn.add(src)
+                assert trace["name"].startswith(name), (chart["layout"]["title"]["text"], trace["name"])
+                if trace.get("fill"):
+                    assert trace["fillcolor"] == translucent(colour)
+                else:
+                    assert trace["marker"]["color"] == colour and trace["line"]["color"] == colour
+            for src in drawn:
+                seen[src] += 1
+    model_charts = 2 + 3 if DEFAULT_WEIGHTS.exists() else 0  # two lead curves; performance, reliability, ROC
+    assert seen["nwp"] == 4 and seen["model"] == model_charts, seen
+
+
 @pytest.mark.parametrize("page", ["1_Verification.py", "2_Case_library.py", "3_Model_card.py"])
 def test_every_page_renders(env: Path, page: str):
     at = AppTest.from_file(str(ROOT / "pages" / page), default_timeout=300).run()
@@ -163,7 +192,7 @@ def test_every_page_renders(env: Path, page: str):
     assert all(d.proto.placeholder == "–" for d in at.dataframe), "an undefined score reads '–', not 'None'"
     if page == "1_Verification.py":
         table = at.dataframe[0].value
-        assert 0 <= table.loc["nwp", "CSI"] <= 1
+        assert 0 <= table.loc["raw NWP", "CSI"] <= 1
         from engine.model.weights import DEFAULT_WEIGHTS
 
         if DEFAULT_WEIGHTS.exists():  # the decisions scored in the table are points on the ROC plane
@@ -174,7 +203,7 @@ def test_every_page_renders(env: Path, page: str):
             assert 0 < point["x"][0] < 0.05, "a heavy-rain decision sits far left, where the log axis shows it"
             assert roc["layout"]["xaxis"]["type"] == "log"
         at.sidebar.select_slider[0].set_value(0.1).run()
-        assert at.dataframe[0].value.loc["nwp", "CSI"] > table.loc["nwp", "CSI"]
+        assert at.dataframe[0].value.loc["raw NWP", "CSI"] > table.loc["raw NWP", "CSI"]
     if page == "3_Model_card.py":
         from engine.model.weights import DEFAULT_WEIGHTS, fair_unet, read_manifest, shipped_method
 

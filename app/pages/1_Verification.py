@@ -13,6 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from app.maps import SOURCES, lead_curve, source_style
 from app.state import DataRef, get_run, load_or_stop, model_events, tuned_threshold
 from engine.verify.case import MODEL_THRESHOLDS, events
 from engine.verify.categorical import TABLE_KEYS, bootstrap_interval, categorical_scores, contingency_events
@@ -72,49 +73,29 @@ def main() -> None:
     tabs = per_run_tables(ref, tuple(runs), threshold, p_threshold)
     leads = tabs["leads"]
     sources = [s for s in ("nwp", "model") if s in tabs]
-    rows, curve = [], go.Figure()
-    curve.add_vrect(x0=25, x1=30, fillcolor="#f7e53b", opacity=0.25, line_width=0)
+    rows, series, bands = [], {}, {}
     for src in sources:
         summed = {k: tabs[src][k].sum(axis=0) for k in TABLE_KEYS}
-        csi = categorical_scores(summed)["csi"]
-        lo, hi = [], []
-        for j in range(len(leads)):
-            a, b = bootstrap_interval(
-                [{k: int(tabs[src][k][r, j]) for k in TABLE_KEYS} for r in range(len(runs))], "csi", 300
-            )
-            lo.append(a)
-            hi.append(b)
-        curve.add_trace(
-            go.Scatter(
-                x=leads + leads[::-1],
-                y=hi + lo[::-1],
-                fill="toself",
-                opacity=0.2,
-                line={"width": 0},
-                showlegend=False,
-                hoverinfo="skip",
-            )
-        )
-        curve.add_trace(go.Scatter(x=leads, y=csi, mode="lines+markers", name=f"{src} CSI"))
+        series[src] = categorical_scores(summed)["csi"]
+        per_lead = [
+            bootstrap_interval([{k: int(tabs[src][k][r, j]) for k in TABLE_KEYS} for r in range(len(runs))], "csi", 300)
+            for j in range(len(leads))
+        ]
+        bands[src] = ([lo for lo, _ in per_lead], [hi for _, hi in per_lead])
         total = {k: int(tabs[src][k].sum()) for k in TABLE_KEYS}
         s = categorical_scores(total)
         ci = bootstrap_interval([{k: int(tabs[src][k][r].sum()) for k in TABLE_KEYS} for r in range(len(runs))], "csi")
         rows.append(
             {
-                "source": src,
+                "source": SOURCES[src][0],
                 **{k.upper(): s[k] for k in ("csi", "pod", "far", "bias", "ets", "f1")},
                 "CSI 95% interval": f"{ci[0]:.3f}-{ci[1]:.3f}",
                 "SR": s["sr"],
+                "_src": src,
             }
         )
-    curve.update_layout(
-        title=f"CSI by lead time at {threshold:g} mm/h",
-        xaxis_title="lead time (h)",
-        yaxis_title="CSI",
-        height=360,
-        yaxis_range=[0, 1],
-    )
-    table = pd.DataFrame(rows).set_index("source")
+    curve = lead_curve(leads, series, f"CSI by lead time at {threshold:g} mm/h", bands=bands, height=360)
+    table = pd.DataFrame(rows).drop(columns="_src").set_index("source")
     st.dataframe(
         table.style.format({c: "{:.3f}" for c in table.columns if c != "CSI 95% interval"}),
         width="stretch",
@@ -148,14 +129,14 @@ def main() -> None:
             )
         )
     for row in rows:
+        style = source_style(row["_src"])
+        style["marker"] |= {"size": 12}
         perf.add_trace(
             go.Scatter(
                 x=[row["SR"]],
                 y=[row["POD"]],
-                mode="markers+text",
-                text=[row["source"]],
-                marker={"size": 12},
-                name=row["source"],
+                mode="markers",  # named in the legend: a text label beside the origin was cut off
+                **style,
             )
         )
     perf.update_layout(
@@ -175,7 +156,7 @@ def main() -> None:
     fig = go.Figure(
         [
             go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "#999"}, showlegend=False),
-            go.Scatter(x=rel["mean_prob"], y=rel["obs_freq"], mode="lines+markers", name="model"),
+            go.Scatter(x=rel["mean_prob"], y=rel["obs_freq"], mode="lines+markers", **source_style("model")),
         ]
     )
     fig.update_layout(
@@ -192,15 +173,18 @@ def main() -> None:
     fig = go.Figure(
         [
             go.Scatter(x=diagonal, y=diagonal, mode="lines", line={"dash": "dot", "color": "#999"}, showlegend=False),
-            go.Scatter(x=r["pofd"], y=r["pod"], mode="lines", name="model"),
+            go.Scatter(x=r["pofd"], y=r["pod"], mode="lines", **source_style("model")),
         ]
     )
     for src in sources:  # the yes/no forecasts scored above, as points of the same plane
         t = {k: tabs[src][k].sum() for k in TABLE_KEYS}
         pofd = t["false_alarms"] / max(t["false_alarms"] + t["correct_negatives"], 1)
         pod = t["hits"] / max(t["hits"] + t["misses"], 1)
-        label = f"model at P >= {p_threshold:.2f}" if src == "model" else "raw NWP"
-        fig.add_trace(go.Scatter(x=[pofd], y=[pod], mode="markers", marker={"size": 11}, name=label))
+        style = source_style(src)
+        style["marker"] |= {"size": 11, "line": {"color": "white", "width": 1.5}}  # visible on its own curve
+        if src == "model":
+            style["name"] = f"model at P >= {p_threshold:.2f}"
+        fig.add_trace(go.Scatter(x=[pofd], y=[pod], mode="markers", **style))
     fig.update_layout(
         title=f"ROC, area {r['auc']:.3f}",
         xaxis={

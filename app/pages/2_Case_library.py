@@ -71,6 +71,9 @@ def main() -> None:
         placeholder="–",
         column_config={
             "open": st.column_config.LinkColumn("open in viewer", display_text="open case"),
+            "NWP CSI": st.column_config.NumberColumn(format="%.3f"),
+            "model CSI": st.column_config.NumberColumn(format="%.3f"),
+            "model gain": st.column_config.NumberColumn(help="model CSI - NWP CSI over the run", format="%+.3f"),
             missed: st.column_config.NumberColumn(
                 help="Observed rain at or above the threshold that the model did not forecast: missed 5 km pixels "
                 "(25 km² each) summed over the run's lead times",
