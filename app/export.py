@@ -1,48 +1,101 @@
-"""Exports: a publication-quality PNG map (cartopy, Lambert conformal), NetCDF and CSV bytes."""
+"""Exports: publication-quality PNG maps (cartopy, Lambert conformal) of any map the viewer shows, NetCDF bytes."""
 
 from __future__ import annotations
 
 import io
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
+from app.maps import CLASS_COLOURS, LEVELS, PROB_COLOURS, PROB_LEVELS, RAIN_COLOURS, VEIL_GREY
 from engine.geo.coastlines import shapely_lines
 
-LEVELS = [0.1, 0.5, 1, 2, 5, 10, 20, 30, 50]
+
+@dataclass(frozen=True)
+class Scale:
+    """A stepped colour scale: values below ``levels[0]`` take ``colours[0]``, each step up to the next level the
+    next colour, above ``top`` the last one; the colour bar ticks each level with ``ticks`` and reads ``label``."""
+
+    levels: tuple[float, ...]
+    colours: tuple[str, ...]
+    top: float
+    ticks: tuple[str, ...]
+    label: str
+    extend: str = "neither"  # "max": the last colour also holds values above ``top``
 
 
-def png_map(values: np.ndarray, lat: np.ndarray, lon: np.ndarray, title: str, label: str = "mm/h") -> bytes:
-    """Rain map on the KMA-like steps with coastlines and borders from the shipped lines (no download)."""
+RAIN = Scale(tuple(LEVELS), tuple(RAIN_COLOURS), 200.0, tuple(f"{v:g}" for v in LEVELS), "rain (mm/h)", "max")
+PROBABILITY = Scale(
+    tuple(PROB_LEVELS), tuple(PROB_COLOURS), 1.0, tuple(f"{100 * v:g}" for v in PROB_LEVELS), "probability (%)"
+)
+# Classes 0, 1, 2 (< 0.1, 0.1-10, >= 10 mm/h): each colour begins at the rain threshold its tick names.
+CLASSES = Scale((0.5, 1.5), tuple(CLASS_COLOURS), 2.5, ("0.1", "10"), "forecast class, from (mm/h)")
+
+
+def _greyed(colour: str) -> str:
+    """``colour`` half-way to the veil grey, as the app's half-opaque veil shows it."""
+    mixed = (round((int(colour[i : i + 2], 16) + int(VEIL_GREY[i : i + 2], 16)) / 2) for i in (1, 3, 5))
+    return "#" + "".join(f"{c:02x}" for c in mixed)
+
+
+def _cmap(colours: list[str] | tuple[str, ...]):
+    """Stepped colours: the first below the lowest level, the last also above the top."""
+    from matplotlib.colors import ListedColormap
+
+    return ListedColormap(colours[1:]).with_extremes(under=colours[0], over=colours[-1])
+
+
+def png_map(
+    values: np.ndarray,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    title: str,
+    scale: Scale = RAIN,
+    learnt: np.ndarray | None = None,
+) -> bytes:
+    """A map on a Lambert conformal projection with coastlines and borders from the shipped lines (no download).
+    ``learnt``, for a model map: pixels outside it (no observation in the training data) are greyed, as in the app."""
     import cartopy.crs as ccrs
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.colors import BoundaryNorm, ListedColormap
-
-    from app.maps import RAIN_COLOURS
+    import matplotlib.ticker as mticker
+    from matplotlib.colors import BoundaryNorm
 
     proj = ccrs.LambertConformal(central_longitude=127.5, central_latitude=36.0, standard_parallels=(30.0, 60.0))
     fig = plt.figure(figsize=(7.5, 7.0), dpi=150)
     ax = fig.add_subplot(1, 1, 1, projection=proj)
     ax.set_extent([lon[0], lon[-1], lat[0], lat[-1]], crs=ccrs.PlateCarree())
-    cmap = ListedColormap(RAIN_COLOURS[1:])
-    cmap.set_under("white")
-    cmap.set_over(RAIN_COLOURS[-1])
-    norm = BoundaryNorm([*LEVELS, 200], cmap.N)
-    mesh = ax.pcolormesh(
-        lon, lat, np.ma.masked_invalid(values), cmap=cmap, norm=norm, transform=ccrs.PlateCarree(), shading="nearest"
-    )
-    ax.add_geometries(shapely_lines("coastline"), ccrs.PlateCarree(), facecolor="none", edgecolor="k", linewidth=0.6)
-    ax.add_geometries(shapely_lines("border"), ccrs.PlateCarree(), facecolor="none", edgecolor="0.3", linewidth=0.6)
-    gl = ax.gridlines(draw_labels=True, linewidth=0.3, color="0.6", x_inline=False, y_inline=False)
+    norm = BoundaryNorm([*scale.levels, scale.top], len(scale.colours) - 1)
+    plate = ccrs.PlateCarree()
+    field = np.ma.masked_invalid(values)
+    veiled = learnt is not None and not learnt.all()
+    shown = np.ma.masked_where(~learnt, field) if veiled else field
+    mesh = ax.pcolormesh(lon, lat, shown, cmap=_cmap(scale.colours), norm=norm, transform=plate, shading="nearest")
+    if veiled:
+        # Opaque cells in the colours greyed half-way: translucent cells overlap at their seams as a visible grid.
+        greyed = _cmap([_greyed(c) for c in scale.colours])
+        ax.pcolormesh(
+            lon, lat, np.ma.masked_where(learnt, field), cmap=greyed, norm=norm, transform=plate, shading="nearest"
+        )
+    ax.add_geometries(shapely_lines("coastline"), plate, facecolor="none", edgecolor="k", linewidth=0.6)
+    ax.add_geometries(shapely_lines("border"), plate, facecolor="none", edgecolor="0.3", linewidth=0.6)
+    gl = ax.gridlines(draw_labels=True, linewidth=0.3, color="0.6", x_inline=False, y_inline=False, rotate_labels=False)
     gl.top_labels = gl.right_labels = False
-    cb = fig.colorbar(mesh, ax=ax, orientation="horizontal", pad=0.06, fraction=0.045, extend="max", ticks=LEVELS)
-    cb.set_label(label)
+    gl.xlocator = mticker.FixedLocator(np.arange(120, 136, 2))
+    gl.ylocator = mticker.FixedLocator(np.arange(30, 44, 1))
+    cb = fig.colorbar(
+        mesh, ax=ax, orientation="horizontal", pad=0.07, fraction=0.045, extend=scale.extend, ticks=list(scale.levels)
+    )
+    cb.ax.set_xticklabels(scale.ticks)
+    cb.set_label(scale.label)
     ax.set_title(title, fontsize=10)
+    if veiled:
+        fig.text(0.5, 0.01, "grey: no observation here in the training data", ha="center", fontsize=8, color="0.3")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", bbox_inches="tight")
     plt.close(fig)

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from app import maps
-from app.state import DataRef, get_run, load_or_stop, model_events, tuned_threshold
+from app.state import DataRef, RunData, get_run, load_or_stop, model_events, tuned_threshold
 from engine.verify.case import MODEL_THRESHOLDS, case_scores, events, forecast_class
 
 st.set_page_config(page_title="Korea rain post-processor", page_icon="🌧️", layout="wide")
@@ -64,6 +64,21 @@ def _scores_table(scores: dict, lead_index: int) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("score")
 
 
+def _png(data: RunData, i: int, what: str, model_map: tuple | None, lead: int, when: str) -> bytes:
+    """The PNG of one of the viewer's three maps at lead index ``i``, titled with run, lead and valid time."""
+    from app.export import CLASSES, PROBABILITY, png_map
+
+    head = f"run {data.run} UTC +{lead} h, {when}"
+    if what == "model":
+        values, kind, title = model_map
+        title = title.replace("<br>", ", ")
+        learnt = data.mask if data.learnt is None else data.learnt
+        scale = CLASSES if kind == "class" else PROBABILITY
+        return png_map(values, data.lat, data.lon, f"{title}\n{head}", scale=scale, learnt=learnt)
+    values, name = (data.nwp[i], "Raw NWP rain") if what == "nwp" else (data.qpe[i], "Observed QPE")
+    return png_map(values, data.lat, data.lon, f"{name} (mm/h)\n{head}")
+
+
 def main() -> None:
     ref, runs = load_or_stop()
     sb = st.sidebar
@@ -111,25 +126,26 @@ def main() -> None:
 
     c1, c2, c3 = st.columns(3)
     c1.plotly_chart(maps.rain_map(data.nwp[i], data.lat, data.lon, "Raw NWP rain (mm/h)", when), width="stretch")
+    model_map = None  # (values, "class" or "probability", title): drawn here, exported below
     if data.prob is not None:
         if model_view == FORECAST_CLASS:
             taus = {t: p_threshold if t == threshold else tuned_threshold(t) for t in MODEL_THRESHOLDS}
             cls = forecast_class(data.p_event[0.1][i], data.p_event[10.0][i], taus[0.1], taus[10.0])
             # Two lines: one line of this length is cut off at a third of a wide page.
             title = f"Post-processed: forecast class<br>rain P >= {taus[0.1]:.2f}, heavy P >= {taus[10.0]:.2f}"
-            fig = maps.class_map(cls, data.lat, data.lon, title, when)
+            model_map = (cls, "class", title)
         elif model_view == "most likely class":
-            fig = maps.class_map(data.prob[i].argmax(0), data.lat, data.lon, "Post-processed: most likely class", when)
+            model_map = (data.prob[i].argmax(0), "class", "Post-processed: most likely class")
         else:
-            fig = maps.probability_map(
-                data.p_event[threshold][i],
-                data.lat,
-                data.lon,
-                f"Post-processed: P(rain >= {threshold:g} mm/h), calibrated",
-                when,
-            )
+            title = f"Post-processed: P(rain >= {threshold:g} mm/h), calibrated"
+            model_map = (data.p_event[threshold][i], "probability", title)
+        values, kind, title = model_map
+        draw = maps.class_map if kind == "class" else maps.probability_map
         learnt = data.mask if data.learnt is None else data.learnt
-        c2.plotly_chart(maps.veil_untrained(fig, learnt, data.lat, data.lon), width="stretch")
+        c2.plotly_chart(
+            maps.veil_untrained(draw(values, data.lat, data.lon, title, when), learnt, data.lat, data.lon),
+            width="stretch",
+        )
         if not learnt.all():
             c2.caption("Grey: where the network learnt from no observation (no valid QPE in its training data).")
     c3.plotly_chart(maps.rain_map(data.qpe[i], data.lat, data.lon, "Observed QPE (mm/h)", when), width="stretch")
@@ -177,15 +193,21 @@ def main() -> None:
     right.plotly_chart(maps.lead_curve(leads, series, f"CSI by lead time, run {run}"), width="stretch")
 
     with st.expander("Export"):
-        from app.export import png_map
-
         e1, e2, e3 = st.columns(3)
-        if e1.button("Render PNG of the QPE map (cartopy)"):
-            title = f"QPE (mm/h), run {run} UTC +{lead} h, {when}"
+        shown = {"raw NWP rain": "nwp", "post-processed (as shown)": "model", "observed QPE": "qpe"}
+        if model_map is None:
+            del shown["post-processed (as shown)"]
+        pick = e1.selectbox(
+            "Map",
+            list(shown),
+            key="export_map",
+            help="The map as the viewer shows it, on a Lambert conformal projection (cartopy)",
+        )
+        if e1.button("Render PNG", key="render_png"):
             e1.download_button(
                 "Download PNG",
-                png_map(data.qpe[i], data.lat, data.lon, title),
-                file_name=f"qpe_{run}_f{lead:03d}.png",
+                _png(data, i, shown[pick], model_map, lead, when),
+                file_name=f"{shown[pick]}_{run}_f{lead:03d}.png",
                 mime="image/png",
             )
         e2.download_button(

@@ -21,6 +21,7 @@ RAIN_COLOURS = [
     "#8e1a91",
 ]
 PROB_LEVELS = [0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9]
+CLASS_COLOURS = ["#ffffff", "#3a9be0", "#e0301e"]  # < 0.1, 0.1-10, >= 10 mm/h
 PROB_COLOURS = ["#ffffff", "#e3eef9", "#c6dbef", "#9ecae1", "#6baed6", "#3182bd", "#08519c", "#54278f", "#3f007d"]
 # Okabe-Ito colour-blind-safe: correct negative, hit, miss, false alarm
 CONTINGENCY = {
@@ -178,6 +179,7 @@ def _category_map(
 
 
 UNTRAINED = "not learnt from observations"
+VEIL_GREY = "#8c8c8c"  # laid half-opaque over model pixels outside the area learnt from observations
 
 
 def veil_untrained(fig: go.Figure, learnt: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> go.Figure:
@@ -192,7 +194,7 @@ def veil_untrained(fig: go.Figure, learnt: np.ndarray, lat: np.ndarray, lon: np.
             x=_f4(lon),
             y=_f4(lat),
             name=UNTRAINED,
-            colorscale=[[0, "#8c8c8c"], [1, "#8c8c8c"]],
+            colorscale=[[0, VEIL_GREY], [1, VEIL_GREY]],
             opacity=0.5,
             showscale=False,
             hovertemplate="no valid QPE here in the training data: not learnt from observations<extra></extra>",
@@ -206,7 +208,7 @@ def veil_untrained(fig: go.Figure, learnt: np.ndarray, lat: np.ndarray, lon: np.
 def class_map(cls: np.ndarray, lat: np.ndarray, lon: np.ndarray, title: str, when: str) -> go.Figure:
     names = ["no rain (<0.1 mm/h)", "rain (0.1-10 mm/h)", "heavy rain (>=10 mm/h)"]
     colorbar = {"title": "class", "tickvals": [0, 1, 2], "ticktext": ["<0.1", "0.1-10", ">=10 mm/h"]}
-    return _category_map(cls, names, ["#ffffff", "#3a9be0", "#e0301e"], colorbar, lat, lon, title, f"<br>{when}")
+    return _category_map(cls, names, CLASS_COLOURS, colorbar, lat, lon, title, f"<br>{when}")
 
 
 def contingency_map(f_event: np.ndarray, o_event: np.ndarray, valid: np.ndarray, lat, lon, title: str) -> go.Figure:

@@ -1,5 +1,6 @@
 """The Streamlit app driven through AppTest: every page, every control, numbers checked against engine.verify."""
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -144,6 +145,49 @@ def test_the_forecast_class_map_marks_the_decisions_the_scores_judge(env: Path):
     veil = next(i for i, t in enumerate(traces) if t.get("name") == UNTRAINED)
     np.testing.assert_array_equal(np.isfinite(_heatmap_z(traces[veil])), ~learnt)
     assert all(t["type"] == "scatter" for t in traces[veil + 1 :]), "the coastlines stay on top"
+
+
+def test_the_viewer_exports_the_map_it_shows_as_png(env: Path, monkeypatch: pytest.MonkeyPatch):
+    """Each of the three maps, the model's in the view chosen, goes to cartopy with its own colour scale, the run's
+    lead and valid time in its title, and the untrained area for the model."""
+    from PIL import Image
+
+    from app import export
+    from engine.model.weights import DEFAULT_WEIGHTS
+
+    drawn = []
+    real = export.png_map
+
+    def recorded(values, lat, lon, title, scale=export.RAIN, learnt=None):
+        png = real(values, lat, lon, title, scale, learnt)
+        drawn.append({"values": values, "title": title, "scale": scale, "learnt": learnt, "png": png})
+        return png
+
+    monkeypatch.setattr(export, "png_map", recorded)
+    at = AppTest.from_file(MAIN, default_timeout=300).run()
+    picks = at.selectbox(key="export_map").options
+    model = DEFAULT_WEIGHTS.exists()
+    assert picks == ["raw NWP rain", "post-processed (as shown)", "observed QPE"][:: 1 if model else 2]
+    run = at.selectbox(key="run").value
+    for view, scale in (("forecast class", export.CLASSES), ("probability of the event", export.PROBABILITY)):
+        at.sidebar.radio[0].set_value(view).run()
+        for pick in picks:
+            at.selectbox(key="export_map").set_value(pick).run()
+            at.button(key="render_png").click().run()
+            assert not at.exception, at.exception
+            assert any(b.proto.url.endswith(".png") for b in at.get("download_button"))
+            png = drawn[-1]
+            assert f"run {run} UTC +27 h" in png["title"] and "KST" in png["title"]
+            assert Image.open(io.BytesIO(png["png"])).format == "PNG"
+            if pick == "post-processed (as shown)":
+                assert png["scale"] == scale and png["learnt"] is not None
+                if view == "forecast class":  # the very classes of the map on screen
+                    np.testing.assert_array_equal(png["values"], _map_classes(at.get("plotly_chart")[1]))
+            else:
+                assert png["scale"] == export.RAIN and png["learnt"] is None
+                assert png["title"].startswith("Raw NWP rain" if pick == "raw NWP rain" else "Observed QPE")
+        if not model:
+            break
 
 
 def test_query_parameters_open_a_case(env: Path):
