@@ -248,6 +248,18 @@ def test_every_page_renders(env: Path, page: str):
             assert roc["layout"]["xaxis"]["type"] == "log"
         at.sidebar.select_slider[0].set_value(0.1).run()
         assert at.dataframe[0].value.loc["raw NWP", "CSI"] > table.loc["raw NWP", "CSI"]
+        # a lead-time window: the table counts those lead times of every run, no others
+        at.sidebar.slider(key="lead_window").set_value((25, 30)).run()
+        cat, leads = Catalog(env), list(range(25, 31))
+        summed = None
+        for run in cat.runs():
+            nwp, qpe = cat.load_run(run, leads)["tp"].values, cat.load_qpe(run, leads).values
+            t = contingency_table(nwp, qpe, 0.1, cat.grid.qpe_mask)
+            summed = t if summed is None else {k: summed[k] + t[k] for k in t}
+        day2 = at.dataframe[0].value.loc["raw NWP"]
+        assert day2["CSI"] == pytest.approx(categorical_scores(summed)["csi"])
+        assert day2["BIAS"] == pytest.approx(categorical_scores(summed)["bias"])
+        assert any("lead times 25-30 h" in h.value for h in at.subheader)
     if page == "3_Model_card.py":
         from engine.model.weights import DEFAULT_WEIGHTS, fair_unet, read_manifest, shipped_method
 

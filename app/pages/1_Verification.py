@@ -41,15 +41,19 @@ def per_run_tables(ref: DataRef, runs: tuple[str, ...], threshold: float, p_thre
 
 
 @st.cache_data(show_spinner="Reliability and ROC...", max_entries=8)
-def probabilistic(ref: DataRef, runs: tuple[str, ...], threshold: float) -> dict | None:
+def probabilistic(ref: DataRef, runs: tuple[str, ...], threshold: float, window: tuple[int, int]) -> dict | None:
+    """Reliability and ROC of P(rain >= threshold) over the runs' lead times in ``window`` (first, last; hours)."""
     probs, obs = [], []
     for run in runs:
         d = get_run(ref, run)
         if d.p_event is None:
             return None
-        valid = np.isfinite(d.qpe) & d.mask
-        probs.append(d.p_event[threshold][valid])
-        obs.append(d.qpe[valid] >= threshold)
+        leads = np.asarray(d.leads)
+        sel = (leads >= window[0]) & (leads <= window[1])
+        qpe = d.qpe[sel]
+        valid = np.isfinite(qpe) & d.mask
+        probs.append(d.p_event[threshold][sel][valid])
+        obs.append(qpe[valid] >= threshold)
     p, o = np.concatenate(probs), np.concatenate(obs)
     return {"reliability": reliability(p, o, bins=10), "roc": roc(p, o)}
 
@@ -72,6 +76,16 @@ def main() -> None:
     )
     tabs = per_run_tables(ref, tuple(runs), threshold, p_threshold)
     leads = tabs["leads"]
+    window = st.sidebar.slider(
+        "Lead times scored (h)",
+        leads[0],
+        leads[-1],
+        (leads[0], leads[-1]),
+        key="lead_window",
+        help="The table, the performance diagram, reliability and ROC count these lead times (e.g. 1-24 for day 1, "
+        "25-48 for day 2); the curve shows every lead time.",
+    )
+    sel = (np.asarray(leads) >= window[0]) & (np.asarray(leads) <= window[1])
     sources = [s for s in ("nwp", "model") if s in tabs]
     rows, series, bands = [], {}, {}
     for src in sources:
@@ -82,9 +96,10 @@ def main() -> None:
             for j in range(len(leads))
         ]
         bands[src] = ([lo for lo, _ in per_lead], [hi for _, hi in per_lead])
-        total = {k: int(tabs[src][k].sum()) for k in TABLE_KEYS}
+        total = {k: int(tabs[src][k][:, sel].sum()) for k in TABLE_KEYS}
         s = categorical_scores(total)
-        ci = bootstrap_interval([{k: int(tabs[src][k][r].sum()) for k in TABLE_KEYS} for r in range(len(runs))], "csi")
+        per_run = [{k: int(tabs[src][k][r, sel].sum()) for k in TABLE_KEYS} for r in range(len(runs))]
+        ci = bootstrap_interval(per_run, "csi")
         rows.append(
             {
                 "source": SOURCES[src][0],
@@ -95,6 +110,9 @@ def main() -> None:
             }
         )
     curve = lead_curve(leads, series, f"CSI by lead time at {threshold:g} mm/h", bands=bands, height=360)
+    if window != (leads[0], leads[-1]):
+        curve.add_vrect(x0=window[0] - 0.5, x1=window[1] + 0.5, line={"color": "#444", "dash": "dot", "width": 1})
+    st.subheader(f"Scores over lead times {window[0]}-{window[1]} h at {threshold:g} mm/h")
     table = pd.DataFrame(rows).drop(columns="_src").set_index("source")
     st.dataframe(
         table.style.format({c: "{:.3f}" for c in table.columns if c != "CSI 95% interval"}),
@@ -148,7 +166,7 @@ def main() -> None:
         height=380,
     )
     c1.plotly_chart(perf, width="stretch")
-    prob = probabilistic(ref, tuple(runs), threshold)
+    prob = probabilistic(ref, tuple(runs), threshold, window)
     if prob is None:
         st.info("No model probabilities (weights missing): reliability and ROC need the post-processed forecast.")
         return
@@ -177,7 +195,7 @@ def main() -> None:
         ]
     )
     for src in sources:  # the yes/no forecasts scored above, as points of the same plane
-        t = {k: tabs[src][k].sum() for k in TABLE_KEYS}
+        t = {k: tabs[src][k][:, sel].sum() for k in TABLE_KEYS}
         pofd = t["false_alarms"] / max(t["false_alarms"] + t["correct_negatives"], 1)
         pod = t["hits"] / max(t["hits"] + t["misses"], 1)
         style = source_style(src)
