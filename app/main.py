@@ -87,16 +87,19 @@ def main() -> None:
     run = sb.selectbox("Forecast run (00 UTC)", runs, key="run")
     data = get_run(ref, run)
     leads = data.leads
-    if st.session_state.get("_run") != run:  # a new run: keep the lead time if it exists
+    if st.session_state.get("_run") != run or st.session_state.get("lead") not in leads:
+        # a new run (or new data under the same name, e.g. an upload): the nearest lead time it has
         wanted = st.session_state.pop("_wanted_lead", st.session_state.get("lead", 27))
-        st.session_state["lead"] = wanted if wanted in leads else leads[min(26, len(leads) - 1)]
+        st.session_state["lead"] = min(leads, key=lambda lead: abs(lead - wanted))
         st.session_state["_run"] = run
+    # The run's own lead times, not a range: a run still arriving, or missing a file, has one lead or gaps.
     step_back, step_fwd = sb.columns(2)
-    if step_back.button("◀ −1 h", key="lead_back", width="stretch") and st.session_state["lead"] > leads[0]:
-        st.session_state["lead"] -= 1
-    if step_fwd.button("+1 h ▶", key="lead_forward", width="stretch") and st.session_state["lead"] < leads[-1]:
-        st.session_state["lead"] += 1
-    lead = sb.slider("Lead time (h)", leads[0], leads[-1], key="lead")
+    pos = leads.index(st.session_state["lead"])
+    if step_back.button("◀ −1 h", key="lead_back", width="stretch", help="the previous lead time of the run") and pos:
+        st.session_state["lead"] = leads[pos - 1]
+    if step_fwd.button("+1 h ▶", key="lead_forward", width="stretch", help="the next lead time of the run"):
+        st.session_state["lead"] = leads[min(pos + 1, len(leads) - 1)]
+    lead = sb.select_slider("Lead time (h)", options=leads, key="lead")
     threshold = sb.select_slider("Event threshold (mm/h)", options=list(MODEL_THRESHOLDS), key="threshold")
     p_threshold = sb.slider(
         "Model probability threshold",
@@ -107,7 +110,7 @@ def main() -> None:
         help="The model forecasts the event where its calibrated P(rain >= threshold) reaches this value. The "
         "default is the threshold that maximised CSI on the validation runs (from the weights manifest).",
     )
-    window = sb.select_slider("FSS neighbourhood (px, 5 km each)", options=[1, 3, 5, 9, 15, 25], value=9)
+    window = sb.select_slider("FSS neighbourhood (px, 5 km each)", options=[1, 3, 5, 9, 15, 25], value=9, key="fss")
     model_view = sb.radio(
         "Model map",
         [FORECAST_CLASS, "probability of the event", "most likely class"],

@@ -46,25 +46,25 @@ def test_viewer_shows_maps_scores_and_utc_kst(env: Path):
 def test_scores_match_engine_verify_and_respond_to_every_control(env: Path):
     at = AppTest.from_file(MAIN, default_timeout=180).run()
     at.selectbox(key="run").set_value("2026070100").run()
-    at.sidebar.slider[0].set_value(30).run()
+    at.select_slider(key="lead").set_value(30).run()
     header = next(c.value for c in at.caption if c.value.startswith("Run "))
     assert "2026-07-02 06 UTC / 2026-07-02 15 KST" in header
     cat = Catalog(env)
     nwp = cat.load_run("2026070100", [30])["tp"].values[0]
     qpe = cat.load_qpe("2026070100", [30]).values[0]
     for thr in (10.0, 0.1):
-        at.sidebar.select_slider[0].set_value(thr).run()
+        at.select_slider(key="threshold").set_value(thr).run()
         expected = categorical_scores(contingency_table(nwp, qpe, thr, cat.grid.qpe_mask))
         got = _table(at).loc["CSI", "NWP (lead)"]
         assert got == pytest.approx(expected["csi"], nan_ok=True), thr
     events_low = _obs_events(at)
-    at.sidebar.select_slider[0].set_value(10.0).run()
+    at.select_slider(key="threshold").set_value(10.0).run()
     assert _obs_events(at) < events_low, "a higher threshold lowers the event count"
     fss_small = _table(at).loc["FSS", "NWP (run)"]
-    at.sidebar.select_slider[1].set_value(25).run()
+    at.select_slider(key="fss").set_value(25).run()
     assert _table(at).loc["FSS", "NWP (run)"] >= fss_small, "a larger neighbourhood forgives displacement"
     at.button(key="lead_forward").click().run()  # +1 h
-    assert at.sidebar.slider[0].value == 31
+    assert at.select_slider(key="lead").value == 31
 
 
 def test_probability_threshold_moves_the_model_scores(env: Path):
@@ -79,11 +79,11 @@ def test_probability_threshold_moves_the_model_scores(env: Path):
     # the default is the threshold tuned on validation runs, read in the calibrated probability the maps show
     manifest = read_manifest(DEFAULT_WEIGHTS)
     tuned = decision_threshold(manifest, 10.0)
-    assert at.sidebar.slider[1].value == round(tuned, 2)
+    assert at.sidebar.slider[0].value == round(tuned, 2)
     assert tuned < manifest["decision_thresholds"]["10"], "the class weights inflate raw P: calibrated it is lower"
-    at.sidebar.select_slider[0].set_value(0.1).run()
+    at.select_slider(key="threshold").set_value(0.1).run()
     low = _table(at).loc["bias", "model (run)"]
-    at.sidebar.slider[1].set_value(0.9).run()
+    at.sidebar.slider[0].set_value(0.9).run()
     assert _table(at).loc["bias", "model (run)"] < low, "a stricter probability threshold forecasts fewer events"
 
 
@@ -129,8 +129,8 @@ def test_the_forecast_class_map_marks_the_decisions_the_scores_judge(env: Path):
         .sel(threshold=10.0)
         .values[0]
     )
-    for tau in (at.sidebar.slider[1].value, 0.05):
-        at.sidebar.slider[1].set_value(tau).run()
+    for tau in (at.sidebar.slider[0].value, 0.05):
+        at.sidebar.slider[0].set_value(tau).run()
         classes = _map_classes(at.get("plotly_chart")[1])
         assert f"heavy P >= {tau:.2f}" in _chart(at.get("plotly_chart")[1])["layout"]["title"]["text"]
         np.testing.assert_array_equal(classes == 2, p_heavy >= tau)
@@ -196,7 +196,7 @@ def test_query_parameters_open_a_case(env: Path):
     at.run()
     header = next(c.value for c in at.caption if c.value.startswith("Run "))
     assert "Run 2026070100" in header and "lead 12 h" in header
-    assert at.sidebar.select_slider[0].value == 0.1
+    assert at.select_slider(key="threshold").value == 0.1
 
 
 def test_each_forecast_source_has_one_name_and_colour_on_every_chart(env: Path):
@@ -226,6 +226,52 @@ def test_each_forecast_source_has_one_name_and_colour_on_every_chart(env: Path):
                 seen[src] += 1
     model_charts = 2 + 3 if DEFAULT_WEIGHTS.exists() else 0  # two lead curves; performance, reliability, ROC
     assert seen["nwp"] == 4 and seen["model"] == model_charts, seen
+
+
+def _arriving(demo_archive: Path, folder: Path, keep: dict[str, list[int]]) -> Path:
+    """A data folder whose runs hold only the lead times in ``keep`` (links to the demo files): runs still arriving,
+    or missing a file."""
+    for run, leads in keep.items():
+        (folder / "nwp" / run).mkdir(parents=True)
+        for lead in leads:
+            name = f"nwp_{run}_f{lead:03d}.grib2"
+            (folder / "nwp" / run / name).symlink_to(demo_archive / "nwp" / run / name)
+    (folder / "qpe").symlink_to(demo_archive / "qpe")
+    return folder
+
+
+def test_runs_still_arriving_open_and_score(demo_archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A run with one lead time so far, or with a gap (a missing file), opens in the viewer, steps over the gap,
+    and the verification page sums exactly the lead times each run has (these crashed the pages)."""
+    monkeypatch.setenv("PRECIP_CACHE", str(tmp_path / "cache"))
+    keep = {"2026070100": list(range(49)), "2026070200": [0, 1, 2, 5]}
+    monkeypatch.setenv("PRECIP_DATA", str(_arriving(demo_archive, tmp_path / "gaps", keep)))
+    at = AppTest.from_file(MAIN, default_timeout=300)
+    at.query_params.update({"run": "2026070100", "lead": "27"})
+    at.run()
+    at.selectbox(key="run").set_value("2026070200").run()
+    assert not at.exception, at.exception
+    assert at.select_slider(key="lead").options == ["1", "2", "5"]
+    assert at.select_slider(key="lead").value == 5, "the lead time nearest the one shown before"
+    for button, lead in (("lead_back", 2), ("lead_back", 1), ("lead_back", 1), ("lead_forward", 2)):
+        at.button(key=button).click().run()
+        assert not at.exception, at.exception
+        assert at.select_slider(key="lead").value == lead
+    page = AppTest.from_file(str(ROOT / "pages" / "1_Verification.py"), default_timeout=300).run()
+    assert not page.exception, page.exception
+    cat, summed = Catalog(demo_archive), None
+    for run, leads in keep.items():
+        leads = leads[1:]  # lead 0 is not scored
+        t = contingency_table(
+            cat.load_run(run, leads)["tp"].values, cat.load_qpe(run, leads).values, 10.0, cat.grid.qpe_mask
+        )
+        summed = t if summed is None else {k: summed[k] + t[k] for k in t}
+    assert page.dataframe[0].value.loc["raw NWP", "BIAS"] == pytest.approx(categorical_scores(summed)["bias"])
+
+    monkeypatch.setenv("PRECIP_DATA", str(_arriving(demo_archive, tmp_path / "first_hour", {"2026070100": [0, 1]})))
+    for path in (MAIN, str(ROOT / "pages" / "1_Verification.py"), str(ROOT / "pages" / "2_Case_library.py")):
+        at = AppTest.from_file(path, default_timeout=300).run()
+        assert not at.exception and not at.error, (path, at.exception)
 
 
 @pytest.mark.parametrize("page", ["1_Verification.py", "2_Case_library.py", "3_Model_card.py"])

@@ -25,19 +25,20 @@ st.set_page_config(page_title="Verification", page_icon="📈", layout="wide")
 
 @st.cache_data(show_spinner="Scoring every run...", max_entries=16)
 def per_run_tables(ref: DataRef, runs: tuple[str, ...], threshold: float, p_threshold: float) -> dict:
-    """Per source: (runs, leads) arrays of each table count."""
-    out: dict[str, dict[str, list]] = {}
-    leads = None
-    for run in runs:
-        d = get_run(ref, run)
-        leads = d.leads
+    """Per source: (runs, leads) arrays of each table count over the union of the runs' lead times, and ``has``,
+    which run has which lead (a run still arriving or missing a file has fewer: zero counts there)."""
+    data = [get_run(ref, run) for run in runs]
+    leads = sorted(set().union(*(d.leads for d in data)))
+    has = np.array([[lead in d.leads for lead in leads] for d in data])
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for r, d in enumerate(data):
         ev = events(d.nwp, model_events(d, threshold), d.qpe, d.mask, threshold, p_threshold)
         for src in ("nwp", "model"):
             if src in ev:
                 t = contingency_events(ev[src], ev["obs"], ev["valid"], per_leading=True)
                 for k in TABLE_KEYS:
-                    out.setdefault(src, {}).setdefault(k, []).append(t[k])
-    return {"leads": leads, **{src: {k: np.stack(v) for k, v in d.items()} for src, d in out.items()}}
+                    out.setdefault(src, {}).setdefault(k, np.zeros(has.shape, dtype=np.int64))[r, has[r]] = t[k]
+    return {"leads": leads, "has": has, **out}
 
 
 @st.cache_data(show_spinner="Reliability and ROC...", max_entries=8)
@@ -76,29 +77,35 @@ def main() -> None:
     )
     tabs = per_run_tables(ref, tuple(runs), threshold, p_threshold)
     leads = tabs["leads"]
-    window = st.sidebar.slider(
-        "Lead times scored (h)",
-        leads[0],
-        leads[-1],
-        (leads[0], leads[-1]),
-        key="lead_window",
-        help="The table, the performance diagram, reliability and ROC count these lead times (e.g. 1-24 for day 1, "
-        "25-48 for day 2); the curve shows every lead time.",
-    )
+    window = (leads[0], leads[-1])
+    if len(leads) > 1:
+        window = st.sidebar.slider(
+            "Lead times scored (h)",
+            leads[0],
+            leads[-1],
+            window,
+            key="lead_window",
+            help="The table, the performance diagram, reliability and ROC count these lead times (e.g. 1-24 for day "
+            "1, 25-48 for day 2); the curve shows every lead time.",
+        )
+    has = tabs["has"]
     sel = (np.asarray(leads) >= window[0]) & (np.asarray(leads) <= window[1])
     sources = [s for s in ("nwp", "model") if s in tabs]
     rows, series, bands = [], {}, {}
     for src in sources:
         summed = {k: tabs[src][k].sum(axis=0) for k in TABLE_KEYS}
         series[src] = categorical_scores(summed)["csi"]
-        per_lead = [
-            bootstrap_interval([{k: int(tabs[src][k][r, j]) for k in TABLE_KEYS} for r in range(len(runs))], "csi", 300)
+        per_lead = [  # over the runs that have the lead time
+            bootstrap_interval(
+                [{k: int(tabs[src][k][r, j]) for k in TABLE_KEYS} for r in np.flatnonzero(has[:, j])], "csi", 300
+            )
             for j in range(len(leads))
         ]
         bands[src] = ([lo for lo, _ in per_lead], [hi for _, hi in per_lead])
         total = {k: int(tabs[src][k][:, sel].sum()) for k in TABLE_KEYS}
         s = categorical_scores(total)
-        per_run = [{k: int(tabs[src][k][r, sel].sum()) for k in TABLE_KEYS} for r in range(len(runs))]
+        scored = np.flatnonzero(has[:, sel].any(axis=1))  # runs with a lead time in the window
+        per_run = [{k: int(tabs[src][k][r, sel].sum()) for k in TABLE_KEYS} for r in scored]
         ci = bootstrap_interval(per_run, "csi")
         rows.append(
             {
