@@ -7,6 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -62,6 +63,17 @@ def _scores_table(scores: dict, lead_index: int) -> pd.DataFrame:
                 row[f"Δ ({scope})"] = values["model"] - values["nwp"]
         rows.append(row)
     return pd.DataFrame(rows).set_index("score")
+
+
+def _spans(hours: list[int]) -> str:
+    """Sorted hours as ranges: [1, 2, 3, 7] -> "1-3, 7"."""
+    spans: list[list[int]] = []
+    for h in hours:
+        if spans and h == spans[-1][1] + 1:
+            spans[-1][1] = h
+        else:
+            spans.append([h, h])
+    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in spans)
 
 
 def _png(data: RunData, i: int, what: str, model_map: tuple | None, lead: int, when: str) -> bytes:
@@ -126,6 +138,17 @@ def main() -> None:
     st.caption(f"Run {run} UTC · lead {lead} h · {when}")
     if data.prob is None:
         st.warning("No shipped weights found (engine/weights/lite.safetensors): showing raw NWP against QPE only.")
+    unobserved = [lt for j, lt in enumerate(leads) if not np.isfinite(data.qpe[j][data.mask]).any()]
+    if lead in unobserved:
+        st.warning(
+            f"No observed QPE at this lead time ({when}): its file is missing or wholly invalid, so its scores are "
+            "undefined (–) and the QPE map is empty."
+        )
+    if unobserved:
+        st.caption(
+            f"QPE missing at {len(unobserved)} of {len(leads)} lead times ({_spans(unobserved)} h): the run's scores "
+            "count the observed hours only."
+        )
 
     c1, c2, c3 = st.columns(3)
     c1.plotly_chart(maps.rain_map(data.nwp[i], data.lat, data.lon, "Raw NWP rain (mm/h)", when), width="stretch")

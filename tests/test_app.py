@@ -274,6 +274,31 @@ def test_runs_still_arriving_open_and_score(demo_archive: Path, tmp_path: Path, 
         assert not at.exception and not at.error, (path, at.exception)
 
 
+def test_hours_without_qpe_are_said_not_scored_as_dry(
+    demo_archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A radar outage (QPE files missing for some hours) is named in the viewer, not shown as an empty map with
+    zero observed events as if it had not rained."""
+    folder = tmp_path / "outage"
+    (folder / "qpe").mkdir(parents=True)
+    (folder / "nwp").symlink_to(demo_archive / "nwp")
+    gone = {f"qpe_20260701{h:02d}.nc" for h in range(1, 6)}  # valid at leads 1-5 of run 2026070100
+    for f in (demo_archive / "qpe").iterdir():
+        if f.name not in gone:
+            (folder / "qpe" / f.name).symlink_to(f)
+    monkeypatch.setenv("PRECIP_DATA", str(folder))
+    monkeypatch.setenv("PRECIP_CACHE", str(tmp_path / "cache"))
+    at = AppTest.from_file(MAIN, default_timeout=300)
+    at.query_params.update({"run": "2026070100", "lead": "3"})
+    at.run()
+    assert not at.exception, at.exception
+    assert any(w.value.startswith("No observed QPE at this lead time (valid 2026-07-01 03 UTC") for w in at.warning)
+    assert any("QPE missing at 5 of 48 lead times (1-5 h)" in c.value for c in at.caption)
+    assert np.isnan(_table(at).loc["CSI", "NWP (lead)"]), "undefined, not a score of a dry hour"
+    at.select_slider(key="lead").set_value(6).run()
+    assert not any(w.value.startswith("No observed QPE") for w in at.warning)
+
+
 @pytest.mark.parametrize("page", ["1_Verification.py", "2_Case_library.py", "3_Model_card.py"])
 def test_every_page_renders(env: Path, page: str):
     at = AppTest.from_file(str(ROOT / "pages" / page), default_timeout=300).run()
