@@ -84,9 +84,8 @@ def _png(data: RunData, i: int, what: str, model_map: tuple | None, lead: int, w
     if what == "model":
         values, kind, title = model_map
         title = title.replace("<br>", ", ")
-        learnt = data.mask if data.learnt is None else data.learnt
         scale = CLASSES if kind == "class" else PROBABILITY
-        return png_map(values, data.lat, data.lon, f"{title}\n{head}", scale=scale, learnt=learnt)
+        return png_map(values, data.lat, data.lon, f"{title}\n{head}", scale=scale, learnt=data.learnt_area)
     values, name = (data.nwp[i], "Raw NWP rain") if what == "nwp" else (data.qpe[i], "Observed QPE")
     return png_map(values, data.lat, data.lon, f"{name} (mm/h)\n{head}")
 
@@ -167,7 +166,7 @@ def main() -> None:
             model_map = (data.p_event[threshold][i], "probability", title)
         values, kind, title = model_map
         draw = maps.class_map if kind == "class" else maps.probability_map
-        learnt = data.mask if data.learnt is None else data.learnt
+        learnt = data.learnt_area
         c2.plotly_chart(
             maps.veil_untrained(draw(values, data.lat, data.lon, title, when), learnt, data.lat, data.lon),
             width="stretch",

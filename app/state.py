@@ -43,6 +43,11 @@ class RunData:
     def when(self, lead: int) -> str:
         return f"valid {self.valid_utc_kst(lead)}"
 
+    @property
+    def learnt_area(self) -> np.ndarray:
+        """Where the model's map is not veiled: the manifest's trained area, else where observations are scored."""
+        return self.mask if self.learnt is None else self.learnt
+
 
 def ensure_data() -> Path:
     folder = data_dir()
