@@ -38,7 +38,16 @@ def per_run_tables(ref: DataRef, runs: tuple[str, ...], threshold: float, p_thre
                 t = contingency_events(ev[src], ev["obs"], ev["valid"], per_leading=True)
                 for k in TABLE_KEYS:
                     out.setdefault(src, {}).setdefault(k, np.zeros(has.shape, dtype=np.int64))[r, has[r]] = t[k]
-    return {"leads": leads, "has": has, **out}
+    bands = {}  # CSI's 95 % interval per lead time over the runs that have it; here, so a slider move reuses it
+    for src, tab in out.items():
+        per_lead = [
+            bootstrap_interval(
+                [{k: int(tab[k][r, j]) for k in TABLE_KEYS} for r in np.flatnonzero(has[:, j])], "csi", 300
+            )
+            for j in range(len(leads))
+        ]
+        bands[src] = ([lo for lo, _ in per_lead], [hi for _, hi in per_lead])
+    return {"leads": leads, "has": has, "bands": bands, **out}
 
 
 @st.cache_data(show_spinner="Reliability and ROC...", max_entries=8)
@@ -91,17 +100,10 @@ def main() -> None:
     has = tabs["has"]
     sel = (np.asarray(leads) >= window[0]) & (np.asarray(leads) <= window[1])
     sources = [s for s in ("nwp", "model") if s in tabs]
-    rows, series, bands = [], {}, {}
+    rows, series = [], {}
     for src in sources:
         summed = {k: tabs[src][k].sum(axis=0) for k in TABLE_KEYS}
         series[src] = categorical_scores(summed)["csi"]
-        per_lead = [  # over the runs that have the lead time
-            bootstrap_interval(
-                [{k: int(tabs[src][k][r, j]) for k in TABLE_KEYS} for r in np.flatnonzero(has[:, j])], "csi", 300
-            )
-            for j in range(len(leads))
-        ]
-        bands[src] = ([lo for lo, _ in per_lead], [hi for _, hi in per_lead])
         total = {k: int(tabs[src][k][:, sel].sum()) for k in TABLE_KEYS}
         s = categorical_scores(total)
         scored = np.flatnonzero(has[:, sel].any(axis=1))  # runs with a lead time in the window
@@ -116,7 +118,7 @@ def main() -> None:
                 "_src": src,
             }
         )
-    curve = lead_curve(leads, series, f"CSI by lead time at {threshold:g} mm/h", bands=bands, height=360)
+    curve = lead_curve(leads, series, f"CSI by lead time at {threshold:g} mm/h", bands=tabs["bands"], height=360)
     if window != (leads[0], leads[-1]):
         curve.add_vrect(x0=window[0] - 0.5, x1=window[1] + 0.5, line={"color": "#444", "dash": "dot", "width": 1})
     st.subheader(f"Scores over lead times {window[0]}-{window[1]} h at {threshold:g} mm/h")
