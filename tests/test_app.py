@@ -41,6 +41,7 @@ def test_viewer_shows_maps_scores_and_utc_kst(env: Path):
     assert at.dataframe[0].proto.placeholder == "–", "an undefined score (FAR with nothing forecast) reads '–'"
     header = next(c.value for c in at.caption if c.value.startswith("Run "))
     assert "UTC" in header and "KST" in header and "lead 27 h" in header
+    assert "Detected: NWP `demo`, observations `qpe-netcdf`" in [c.value for c in at.caption]
 
 
 def test_scores_match_engine_verify_and_respond_to_every_control(env: Path):

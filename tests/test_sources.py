@@ -101,3 +101,15 @@ def test_sources_command_lists_every_adapter():
     assert res.returncode == 0
     for name in ("demo", "ecmwf", "kim", "komet", "qpe-netcdf", "imerg", "komet-aws"):
         assert name in res.stdout
+
+
+def test_the_demo_archive_is_detected_as_demo_and_a_copy_without_its_record_as_ecmwf(
+    demo_archive: Path, tmp_path: Path
+):
+    """The sidebar says which reader it picked: the demo folder is `demo`; its GRIB alone reads as ECMWF GRIB."""
+    from engine.data.sources import detect
+
+    assert detect(demo_archive) == ("demo", "qpe-netcdf")
+    (tmp_path / "nwp").symlink_to(demo_archive / "nwp")
+    (tmp_path / "archive.json").write_text("{not json")
+    assert detect(tmp_path) == ("ecmwf", "qpe-netcdf")

@@ -3,6 +3,7 @@ and :func:`open_data`, which opens a data folder with the right reader (detected
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,8 +86,18 @@ def _check(name: str, kind: str) -> None:
         raise DataError(f"unknown {kind.upper()} source {name!r} (known: {AUTO}, {', '.join(source_names(kind))})")
 
 
+def _is_demo(root: Path) -> bool:
+    """Whether ``python -m engine demo`` wrote the folder (its ``archive.json`` says so)."""
+    try:
+        meta = json.loads((root / "archive.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and meta.get("generator") == "engine.data.demo"
+
+
 def detect(root: str | Path) -> tuple[str, str]:
-    """The (NWP, QPE) sources a folder's layout shows; files are opened only to tell KIM from ECMWF GRIB."""
+    """The (NWP, QPE) sources a folder's layout shows; files are opened only to tell KIM from ECMWF GRIB and
+    ``archive.json`` only to name the demo archive (its GRIB is ECMWF-style, read with the same table)."""
     from engine.data.komet import NWP_DIR
 
     root = Path(root)
@@ -94,7 +105,7 @@ def detect(root: str | Path) -> tuple[str, str]:
         return "komet", "komet-aws"
     qpe_dir = root / "qpe"
     qpe = "imerg" if qpe_dir.is_dir() and next(qpe_dir.rglob("3B-HHR*"), None) is not None else "qpe-netcdf"
-    nwp = "ecmwf"
+    nwp = "demo" if _is_demo(root) else "ecmwf"
     first = next((p for p in sorted((root / "nwp").glob("*/*")) if p.suffix in (".grib2", ".grb2", ".grib")), None)
     if first is not None:
         from engine.data.grib import short_names
