@@ -264,3 +264,81 @@ def lead_curve(
         yaxis_range=[0, 1],
     )
     return fig
+
+
+QPE_COLOUR = "#3a9be0"  # the observations (a rain-scale blue), on the one chart that draws them beside the forecasts
+
+
+def place_series(
+    leads: list[int],
+    valid: list[str],
+    nwp: np.ndarray,
+    qpe: np.ndarray,
+    p_event: np.ndarray | None,
+    threshold: float,
+    p_threshold: float,
+    lead: int,
+    title: str,
+) -> go.Figure:
+    """One place's hours of a run: raw NWP and observed rain (mm/h, left axis) and the model's calibrated
+    P(rain >= threshold) (right axis, with the decision threshold), by lead time; ``valid`` labels each lead's valid
+    time in the hover. Hours without a valid observation are gaps, not dry hours."""
+    fig = go.Figure()
+    fig.add_trace(
+        go.Bar(
+            x=leads,
+            y=_f4(qpe),
+            name="observed QPE",
+            marker={"color": QPE_COLOUR},
+            opacity=0.7,
+            customdata=valid,
+            hovertemplate="observed %{y:.1f} mm/h<br>+%{x} h, %{customdata}<extra></extra>",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=leads,
+            y=_f4(nwp),
+            mode="lines+markers",
+            customdata=valid,
+            hovertemplate="raw NWP %{y:.1f} mm/h<br>+%{x} h, %{customdata}<extra></extra>",
+            **source_style("nwp"),
+        )
+    )
+    fig.add_hline(y=threshold, line={"dash": "dash", "color": "#999", "width": 1})
+    if p_event is not None:
+        style = source_style("model")
+        style["name"] = f"model P(>= {threshold:g} mm/h)"
+        fig.add_trace(
+            go.Scatter(
+                x=leads,
+                y=_f4(p_event),
+                yaxis="y2",
+                mode="lines+markers",
+                customdata=valid,
+                hovertemplate="model P = %{y:.2f}<br>+%{x} h, %{customdata}<extra></extra>",
+                **style,
+            )
+        )
+        fig.add_hline(y=p_threshold, yref="y2", line={"dash": "dot", "color": SOURCES["model"][1], "width": 1})
+    fig.add_vline(x=lead, line={"color": "#f39c1f", "width": 2})
+    top = max(float(np.nanmax(nwp, initial=0.0)), float(np.nanmax(qpe, initial=0.0)), threshold) * 1.1
+    fig.update_layout(
+        title=title,
+        height=330,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        xaxis_title="lead time (h)",
+        yaxis={"title": "rain (mm/h)", "range": [0, top]},
+        yaxis2={
+            "title": "model probability",
+            "range": [0, 1],
+            "tickvals": [0, 0.2, 0.4, 0.6, 0.8, 1],
+            "tickformat": ".0%",
+            "overlaying": "y",
+            "side": "right",
+            "showgrid": False,
+        },
+        legend={"orientation": "h", "y": -0.25},
+        bargap=0.15,
+    )
+    return fig

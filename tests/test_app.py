@@ -36,8 +36,9 @@ def test_viewer_shows_maps_scores_and_utc_kst(env: Path):
     assert not at.exception and not at.error
     from engine.model.weights import DEFAULT_WEIGHTS
 
-    # NWP, model and QPE maps, two contingency maps, the CSI curve (no model map or model contingency without weights)
-    assert len(at.get("plotly_chart")) == (6 if DEFAULT_WEIGHTS.exists() else 4)
+    # NWP, model and QPE maps, two contingency maps, the CSI curve, the place chart (no model map or model
+    # contingency without weights)
+    assert len(at.get("plotly_chart")) == (7 if DEFAULT_WEIGHTS.exists() else 5)
     assert at.dataframe[0].proto.placeholder == "–", "an undefined score (FAR with nothing forecast) reads '–'"
     header = next(c.value for c in at.caption if c.value.startswith("Run "))
     assert "UTC" in header and "KST" in header and "lead 27 h" in header
@@ -94,13 +95,19 @@ def _chart(chart) -> dict:
     return json.loads(chart.proto.spec)
 
 
-def _heatmap_z(trace: dict) -> np.ndarray:
-    """A heatmap's values as plotly sends them (base64 float32 with its shape)."""
+def _values(v) -> np.ndarray:
+    """A trace's data array as plotly sends it: a list, or base64 typed data (with a shape when 2-D)."""
     import base64
 
-    z = trace["z"]
-    shape = tuple(int(n) for n in str(z["shape"]).split(","))
-    return np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(shape)
+    if not isinstance(v, dict):
+        return np.asarray(v, dtype=float)
+    shape = tuple(int(n) for n in str(v.get("shape", "-1")).split(","))
+    return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"]).reshape(shape)
+
+
+def _heatmap_z(trace: dict) -> np.ndarray:
+    """A heatmap's values as plotly sends them (base64 float32 with its shape)."""
+    return _values(trace["z"])
 
 
 def _map_classes(chart) -> np.ndarray:
@@ -191,6 +198,43 @@ def test_the_viewer_exports_the_map_it_shows_as_png(env: Path, monkeypatch: pyte
             break
 
 
+def test_rain_at_a_place_shows_that_citys_grid_cell_through_the_run(env: Path):
+    """The place chart draws the NWP rain, the observed QPE and the model's probability of the city's own grid cell
+    at every lead time (the same numbers as the maps), follows the picked city, and opens from a link."""
+    from engine.grid import KOREA
+    from engine.places import PLACES, nearest_cell
+
+    at = AppTest.from_file(MAIN, default_timeout=300)
+    at.query_params.update({"place": "Busan"})
+    at.run()
+    assert not at.exception, at.exception
+    run = at.selectbox(key="run").value
+    cat = Catalog(env)
+    leads = [lt for lt in cat.lead_times(run) if lt > 0]
+    nwp, qpe = cat.load_run(run, leads)["tp"].values, cat.load_qpe(run, leads).values
+    at.sidebar.radio[0].set_value("probability of the event").run()  # the model map shows P at each pixel
+    for name in ("Busan", "Gwangju"):
+        if name != "Busan":
+            at.selectbox(key="place").set_value(name).run()
+        assert at.selectbox(key="place").value == name and at.query_params["place"] == name
+        iy, ix = nearest_cell(KOREA.lat, KOREA.lon, next(p for p in PLACES if p.name == name))
+        charts = [_chart(c) for c in at.get("plotly_chart")]
+        chart = next(c for c in charts if c["layout"]["title"]["text"] == f"{name}, run {run} UTC")
+        traces = {t["name"]: t for t in chart["data"]}
+        assert chart["layout"]["yaxis"]["title"]["text"] == "rain (mm/h)"
+        assert list(traces["observed QPE"]["x"]) == leads
+        np.testing.assert_allclose(_values(traces["observed QPE"]["y"]), qpe[:, iy, ix], rtol=1e-6)
+        np.testing.assert_allclose(_values(traces["raw NWP"]["y"]), nwp[:, iy, ix], rtol=1e-6)
+        from engine.model.weights import DEFAULT_WEIGHTS
+
+        if DEFAULT_WEIGHTS.exists():
+            p = _values(traces["model P(>= 10 mm/h)"]["y"])
+            probability_map = charts[1]["data"][0]
+            i = leads.index(at.select_slider(key="lead").value)
+            assert p[i] == pytest.approx(_values(probability_map["customdata"])[iy, ix] / 100, abs=1e-6)
+        assert any(b.proto.label == f"{name} through the run as CSV" for b in at.get("download_button"))
+
+
 def test_query_parameters_open_a_case(env: Path):
     at = AppTest.from_file(MAIN, default_timeout=180)
     at.query_params.update({"run": "2026070100", "lead": "12", "threshold": "0.1"})
@@ -226,7 +270,8 @@ def test_each_forecast_source_has_one_name_and_colour_on_every_chart(env: Path):
             for src in drawn:
                 seen[src] += 1
     model_charts = 2 + 3 if DEFAULT_WEIGHTS.exists() else 0  # two lead curves; performance, reliability, ROC
-    assert seen["nwp"] == 4 and seen["model"] == model_charts, seen
+    model_charts = model_charts + 1 if model_charts else 0  # and the place chart's probability
+    assert seen["nwp"] == 5 and seen["model"] == model_charts, seen
 
 
 def _arriving(demo_archive: Path, folder: Path, keep: dict[str, list[int]]) -> Path:

@@ -1,0 +1,63 @@
+"""Places a forecaster asks about: KMA ASOS synoptic stations of Korea's cities, and the grid cell that holds one.
+
+Positions are the stations' in KMA's public ASOS station list (KMA open data portal, data.kma.go.kr), transcribed
+and cross-checked against two public copies of that list, rounded to 0.01 deg: at most 0.6 km off, an eighth of
+the model grid's 5 km cell.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Place:
+    name: str
+    station: int  # KMA ASOS station number
+    lat: float  # deg N
+    lon: float  # deg E
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} (ASOS {self.station}, {self.lat:.2f}°N {self.lon:.2f}°E)"
+
+
+PLACES: tuple[Place, ...] = (
+    Place("Seoul", 108, 37.57, 126.97),
+    Place("Incheon", 112, 37.48, 126.62),
+    Place("Suwon", 119, 37.26, 126.98),
+    Place("Chuncheon", 101, 37.90, 127.74),
+    Place("Gangneung", 105, 37.75, 128.89),
+    Place("Cheongju", 131, 36.64, 127.44),
+    Place("Daejeon", 133, 36.37, 127.37),
+    Place("Seosan", 129, 36.78, 126.49),
+    Place("Jeonju", 146, 35.84, 127.12),
+    Place("Gwangju", 156, 35.17, 126.89),
+    Place("Mokpo", 165, 34.82, 126.38),
+    Place("Pohang", 138, 36.03, 129.38),
+    Place("Daegu", 143, 35.88, 128.65),
+    Place("Jinju", 192, 35.16, 128.04),
+    Place("Busan", 159, 35.10, 129.03),
+    Place("Jeju", 184, 33.51, 126.53),
+)
+
+
+def nearest_cell(lat: np.ndarray, lon: np.ndarray, place: Place) -> tuple[int, int] | None:
+    """(row, column) of the cell of a regular grid (ascending 1-D ``lat`` and ``lon`` of cell centres) that holds
+    ``place``; None when the place lies beyond the grid's outer cells."""
+    lat, lon = np.asarray(lat, dtype=float), np.asarray(lon, dtype=float)
+    half_y = abs(lat[1] - lat[0]) / 2 if lat.size > 1 else 0.0
+    half_x = abs(lon[1] - lon[0]) / 2 if lon.size > 1 else 0.0
+    if not (lat.min() - half_y <= place.lat <= lat.max() + half_y):
+        return None
+    if not (lon.min() - half_x <= place.lon <= lon.max() + half_x):
+        return None
+    return int(np.abs(lat - place.lat).argmin()), int(np.abs(lon - place.lon).argmin())
+
+
+def places_on(lat: np.ndarray, lon: np.ndarray) -> dict[str, tuple[Place, tuple[int, int]]]:
+    """The places a grid holds, by name, with their cells."""
+    cells = {p.name: (p, nearest_cell(lat, lon, p)) for p in PLACES}
+    return {name: (p, cell) for name, (p, cell) in cells.items() if cell is not None}

@@ -1,0 +1,25 @@
+"""The cities of the place chart and the grid cell that holds each."""
+
+import numpy as np
+
+from engine.grid import KOREA, Grid
+from engine.places import PLACES, Place, nearest_cell, places_on
+
+
+def test_each_city_falls_in_the_model_grid_cell_that_contains_it():
+    for place in PLACES:
+        iy, ix = nearest_cell(KOREA.lat, KOREA.lon, place)
+        assert abs(KOREA.lat[iy] - place.lat) <= KOREA.step / 2 + 1e-9, place
+        assert abs(KOREA.lon[ix] - place.lon) <= KOREA.step / 2 + 1e-9, place
+    assert set(places_on(KOREA.lat, KOREA.lon)) == {p.name for p in PLACES}
+    assert len({p.station for p in PLACES}) == len(PLACES) and len({p.name for p in PLACES}) == len(PLACES)
+
+
+def test_a_grid_that_does_not_reach_a_city_leaves_it_out():
+    south = Grid(lat0=33.0, lon0=125.0, step=0.05, ny=60, nx=100, name="south")  # 33.0-35.95 N, 125.0-129.95 E
+    here = places_on(south.lat, south.lon)
+    assert "Jeju" in here and "Busan" in here and "Seoul" not in here
+    edge = Place("edge", 0, float(south.lat[-1]) + 0.024, 127.0)  # inside the last row of cells
+    assert nearest_cell(south.lat, south.lon, edge) == (south.ny - 1, 40)
+    assert nearest_cell(south.lat, south.lon, Place("beyond", 0, float(south.lat[-1]) + 0.03, 127.0)) is None
+    assert nearest_cell(np.array([35.0]), np.array([128.0]), Place("one cell", 0, 35.0, 128.0)) == (0, 0)
