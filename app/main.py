@@ -68,15 +68,20 @@ def _place_table(data: RunData, cell: tuple[int, int], threshold: float) -> pd.D
     return table
 
 
-def _place_section(data: RunData, lead: int, threshold: float, p_threshold: float) -> pd.DataFrame | None:
-    """Rain at a chosen city through the run: the forecaster's view of one place; returns its table for export."""
+def _places(data: RunData) -> dict:
+    """The cities on the run's grid; the chosen one kept valid (a link or another grid may name one it lacks)."""
     here = places_on(data.lat, data.lon)
+    if here and st.session_state.get("place") not in here:
+        st.session_state["place"] = DEFAULT_PLACE if DEFAULT_PLACE in here else next(iter(here))
+    return here
+
+
+def _place_section(data: RunData, here: dict, lead: int, threshold: float, p_threshold: float) -> pd.DataFrame | None:
+    """Rain at a chosen city through the run: the forecaster's view of one place; returns its table for export."""
     st.subheader("Rain at a place")
     if not here:
         st.caption("None of the listed cities lies on this data's grid.")
         return None
-    if st.session_state.get("place") not in here:
-        st.session_state["place"] = DEFAULT_PLACE if DEFAULT_PLACE in here else next(iter(here))
     left, right = st.columns([1, 3])
     name = left.selectbox("Place", list(here), key="place", help="KMA ASOS stations of Korea's cities")
     place, (iy, ix) = here[name]
@@ -89,7 +94,7 @@ def _place_section(data: RunData, lead: int, threshold: float, p_threshold: floa
             if data.p_event is not None
             else ""
         )
-        + "; orange: the lead time shown above."
+        + "; orange: the lead time shown above. The maps mark it with a ring."
     )
     if not data.mask[iy, ix]:
         left.warning("No valid observations in this cell (outside the QPE coverage): the bars are missing.")
@@ -218,8 +223,16 @@ def main() -> None:
             "count the observed hours only."
         )
 
+    here = _places(data)
+    ring = here[st.session_state["place"]][0] if here else None
+
+    def marked(fig):
+        return maps.mark_place(fig, ring) if ring is not None else fig
+
     c1, c2, c3 = st.columns(3)
-    c1.plotly_chart(maps.rain_map(data.nwp[i], data.lat, data.lon, "Raw NWP rain (mm/h)", when), width="stretch")
+    c1.plotly_chart(
+        marked(maps.rain_map(data.nwp[i], data.lat, data.lon, "Raw NWP rain (mm/h)", when)), width="stretch"
+    )
     model_map = None  # (values, "class" or "probability", title): drawn here, exported below
     if data.prob is not None:
         if model_view == FORECAST_CLASS:
@@ -237,12 +250,14 @@ def main() -> None:
         draw = maps.class_map if kind == "class" else maps.probability_map
         learnt = data.learnt_area
         c2.plotly_chart(
-            maps.veil_untrained(draw(values, data.lat, data.lon, title, when), learnt, data.lat, data.lon),
+            marked(maps.veil_untrained(draw(values, data.lat, data.lon, title, when), learnt, data.lat, data.lon)),
             width="stretch",
         )
         if not learnt.all():
             c2.caption("Grey: where the network learnt from no observation (no valid QPE in its training data).")
-    c3.plotly_chart(maps.rain_map(data.qpe[i], data.lat, data.lon, "Observed QPE (mm/h)", when), width="stretch")
+    c3.plotly_chart(
+        marked(maps.rain_map(data.qpe[i], data.lat, data.lon, "Observed QPE (mm/h)", when)), width="stretch"
+    )
 
     ev = events(data.nwp, model_events(data, threshold), data.qpe, data.mask, threshold, p_threshold)
     scores = _case_scores(ref, run, threshold, p_threshold, window)
@@ -285,7 +300,7 @@ def main() -> None:
     )
     series = {src: scores[src]["per_lead"]["csi"] for src in scores}
     right.plotly_chart(maps.lead_curve(leads, series, f"CSI by lead time, run {run}"), width="stretch")
-    place_table = _place_section(data, lead, threshold, p_threshold)
+    place_table = _place_section(data, here, lead, threshold, p_threshold)
 
     with st.expander("Export"):
         e1, e2, e3 = st.columns(3)

@@ -266,6 +266,22 @@ def lead_curve(
     return fig
 
 
+def mark_place(fig: go.Figure, place) -> go.Figure:
+    """Ring the place of the place chart on a map (an ``engine.places.Place``), so map and chart meet."""
+    fig.add_trace(
+        go.Scatter(
+            x=[place.lon],
+            y=[place.lat],
+            mode="markers",
+            marker={"symbol": "circle-open", "size": 11, "color": "#000", "line": {"width": 2}},
+            name=place.name,
+            hovertemplate=f"{place.label}<extra></extra>",
+            showlegend=False,
+        )
+    )
+    return fig
+
+
 QPE_COLOUR = "#3a9be0"  # the observations (a rain-scale blue), on the one chart that draws them beside the forecasts
 
 

@@ -233,6 +233,10 @@ def test_rain_at_a_place_shows_that_citys_grid_cell_through_the_run(env: Path):
             i = leads.index(at.select_slider(key="lead").value)
             assert p[i] == pytest.approx(_values(probability_map["customdata"])[iy, ix] / 100, abs=1e-6)
         assert any(b.proto.label == f"{name} through the run as CSV" for b in at.get("download_button"))
+        place = next(p for p in PLACES if p.name == name)
+        for top_map in charts[:3]:  # NWP, model, QPE: each rings the place the chart shows
+            ring = [t for t in top_map["data"] if t.get("name") == name]
+            assert len(ring) == 1 and _values(ring[0]["x"])[0] == place.lon and _values(ring[0]["y"])[0] == place.lat
 
 
 def test_query_parameters_open_a_case(env: Path):
