@@ -266,6 +266,40 @@ def lead_curve(
     return fig
 
 
+OBSERVED_HOURS_COLOURS = "Blues"
+UNSCORED_GREY = "#d9d9d9"  # behind the count maps: pixels never scored (beyond the QPE coverage)
+# brown where a forecast has fewer event hours than observed (too dry), green where more (too wet)
+BALANCE_COLOURS = [[0.0, "#8c510a"], [0.25, "#d8b365"], [0.5, "#f5f5f5"], [0.75, "#5ab4ac"], [1.0, "#01665e"]]
+
+
+def event_hours_map(
+    values: np.ndarray, lat: np.ndarray, lon: np.ndarray, title: str, hover: np.ndarray, zmax: float, balance: bool
+) -> go.Figure:
+    """A count over runs and lead times at each pixel (NaN = never observed): observed event hours, or with
+    ``balance`` a forecast's event hours minus the observed ones on a diverging scale centred on zero.
+    ``hover``: (lat, lon, 3) hits, misses, false alarms shown under the cursor."""
+    fig = go.Figure(
+        go.Heatmap(
+            z=_f4(values),
+            x=_f4(lon),
+            y=_f4(lat),
+            zmin=-zmax if balance else 0,
+            zmax=zmax,
+            colorscale=BALANCE_COLOURS if balance else OBSERVED_HOURS_COLOURS,
+            customdata=np.asarray(hover, dtype=np.int32),
+            colorbar={"title": "forecast − observed (h)" if balance else "hours"},
+            hovertemplate=(
+                "%{z:+.0f} h: %{customdata[0]} hits, %{customdata[1]} misses, %{customdata[2]} false alarms"
+                if balance
+                else "%{z:.0f} h observed"
+            )
+            + "<br>%{y:.2f}°N %{x:.2f}°E<extra></extra>",
+        )
+    )
+    fig = _frame(fig, lat, lon, title, height=400)
+    return fig.update_layout(plot_bgcolor=UNSCORED_GREY)
+
+
 def mark_place(fig: go.Figure, place) -> go.Figure:
     """Ring the place of the place chart on a map (an ``engine.places.Place``), so map and chart meet."""
     fig.add_trace(

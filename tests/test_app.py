@@ -381,6 +381,15 @@ def test_every_page_renders(env: Path, page: str):
         assert day2["CSI"] == pytest.approx(categorical_scores(summed)["csi"])
         assert day2["BIAS"] == pytest.approx(categorical_scores(summed)["bias"])
         assert any("lead times 25-30 h" in h.value for h in at.subheader)
+        # the maps of where: each pixel's counts over the same runs and lead times add up to the table's
+        charts = {c["layout"]["title"]["text"]: c for c in map(_chart, at.get("plotly_chart"))}
+        observed = _heatmap_z(charts["Observed event hours"]["data"][0])
+        nwp_balance = _heatmap_z(charts["raw NWP: forecast − observed hours"]["data"][0])
+        assert np.nansum(observed) == summed["hits"] + summed["misses"]
+        assert np.nansum(nwp_balance) == summed["false_alarms"] - summed["misses"]
+        assert np.isnan(observed[~cat.grid.qpe_mask]).all(), "nothing is counted beyond the QPE coverage"
+        scored = np.flatnonzero(np.isfinite(nwp_balance.ravel()))
+        assert len(scored) and (nwp_balance.ravel()[scored] != 0).any(), "the map shows where, not only zeros"
     if page == "3_Model_card.py":
         from engine.model.weights import DEFAULT_WEIGHTS, fair_unet, read_manifest, shipped_method
 

@@ -114,6 +114,24 @@ def test_per_lead_tables_sum_to_the_total_and_aggregate_by_counts():
         assert {k: int(v[i]) for k, v in per.items()} == single
 
 
+def test_pixel_tables_count_each_pixel_over_lead_times_and_add_up_to_the_table():
+    from engine.verify.categorical import contingency_events, pixel_tables
+
+    f, o, mask = _random_fields(5)
+    with np.errstate(invalid="ignore"):
+        fe, oe = f >= 1.0, o >= 1.0
+    valid = np.isfinite(f) & np.isfinite(o) & mask
+    maps = pixel_tables(fe, oe, valid)
+    assert maps["hits"].shape == f.shape[1:]
+    assert {k: int(v.sum()) for k, v in maps.items()} == contingency_events(fe, oe, valid)
+    y, x = np.argwhere(valid.all(axis=0))[0]  # a pixel valid at every lead: its counts by hand
+    assert maps["false_alarms"][y, x] == int((fe[:, y, x] & ~oe[:, y, x]).sum())
+    assert maps["misses"][y, x] == int((~fe[:, y, x] & oe[:, y, x]).sum())
+    assert (sum(m for m in maps.values()) == valid.sum(axis=0)).all()
+    stacked = pixel_tables(np.stack([fe, fe]), np.stack([oe, oe]), np.stack([valid, valid]))  # runs x leads
+    assert (stacked["hits"] == 2 * maps["hits"]).all()
+
+
 def test_three_class_confusion_matrix_and_class_scores():
     f = np.array([0.0, 0.05, 0.5, 20.0, 12.0, 3.0, np.nan])
     o = np.array([0.0, 0.5, 0.5, 15.0, 2.0, 30.0, 1.0])

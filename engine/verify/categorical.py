@@ -66,6 +66,20 @@ def contingency_events(
     }
 
 
+def pixel_tables(forecast_event: np.ndarray, observed_event: np.ndarray, valid: np.ndarray) -> dict[str, np.ndarray]:
+    """The 2 x 2 counts at each pixel (the last two dimensions), summed over the leading ones (lead times, runs):
+    maps of where a forecast hits, misses and false-alarms. A pixel's forecast-minus-observed event count,
+    ``false_alarms - misses``, is its frequency bias as a difference, defined where no event was observed."""
+    f, o, v = (np.asarray(a, dtype=bool) for a in (forecast_event, observed_event, valid))
+    lead = tuple(range(f.ndim - 2))
+    return {
+        "hits": (f & o & v).sum(axis=lead),
+        "misses": (~f & o & v).sum(axis=lead),
+        "false_alarms": (f & ~o & v).sum(axis=lead),
+        "correct_negatives": (~f & ~o & v).sum(axis=lead),
+    }
+
+
 Table = Mapping[str, np.ndarray | int]
 
 
