@@ -12,7 +12,16 @@ import pandas as pd
 import streamlit as st
 
 from app import maps
-from app.state import KST, DataRef, RunData, get_run, load_or_stop, model_events, tuned_threshold
+from app.state import (
+    KST,
+    DataRef,
+    RunData,
+    files_state,
+    get_run,
+    load_or_stop,
+    model_events,
+    tuned_threshold,
+)
 from engine.places import places_on
 from engine.verify.case import MODEL_THRESHOLDS, case_scores, events, forecast_class
 
@@ -39,8 +48,9 @@ def _init_from_query(runs: list[str]) -> None:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _case_scores(ref: DataRef, run: str, threshold: float, p_threshold: float, window: int) -> dict:
-    """Whole-run scores: computed once per setting, so moving the lead time costs nothing here."""
+def _case_scores(ref: DataRef, run: str, state: str, threshold: float, p_threshold: float, window: int) -> dict:
+    """Whole-run scores: computed once per setting (and state of the run's files, which only keys the cache), so
+    moving the lead time costs nothing here."""
     data = get_run(ref, run)
     return case_scores(
         events(data.nwp, model_events(data, threshold), data.qpe, data.mask, threshold, p_threshold), window
@@ -260,7 +270,7 @@ def main() -> None:
     )
 
     ev = events(data.nwp, model_events(data, threshold), data.qpe, data.mask, threshold, p_threshold)
-    scores = _case_scores(ref, run, threshold, p_threshold, window)
+    scores = _case_scores(ref, run, files_state(ref, run), threshold, p_threshold, window)
     k1, k2 = st.columns(2)
     k1.plotly_chart(
         maps.contingency_map(

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from app.data_source import DEMO_RUNS, data_dir, demo_missing
-from engine.cache import predicted_run
+from engine.cache import predicted_run, run_fingerprint
 from engine.data.base import RunSource
 from engine.data.sources import AUTO, detect, open_data, source_names
 from engine.errors import DataError
@@ -135,8 +135,27 @@ def predictor() -> Predictor | None:
     return Predictor(DEFAULT_WEIGHTS)
 
 
+def files_state(ref: DataRef, run: str) -> str:
+    """What changes when a file of the run arrives or is replaced: its NWP files' names, sizes and times, and the
+    QPE folder's modification time (an hour's file landing there, written by rename, touches it). A key of every
+    cache of what was read, so hours that arrive after a first look are shown, not the first look forever."""
+    qpe = Path(ref[0]) / "qpe"
+    return f"{run_fingerprint(catalog(ref), run)}:{qpe.stat().st_mtime_ns if qpe.is_dir() else 0}"
+
+
+def runs_state(ref: DataRef, runs: list[str]) -> tuple[str, ...]:
+    """:func:`files_state` of every run: the key of the pages' caches over all runs."""
+    try:
+        return tuple(files_state(ref, run) for run in runs)
+    except DataError as exc:
+        st.error(f"Cannot read the data: {exc}")
+        st.stop()
+        raise
+
+
 @st.cache_data(show_spinner="Reading the run (NWP + observations) and post-processing it...", max_entries=8)
-def run_data(ref: DataRef, run: str) -> RunData:
+def run_data(ref: DataRef, run: str, state: str) -> RunData:
+    """One run as the pages show it; ``state`` (:func:`files_state`) only keys the cache."""
     cat = catalog(ref)
     ds = cat.load_run(run)
     leads = [int(h) for h in ds["lead_time"].values.astype("timedelta64[h]").astype(int) if h > 0]
@@ -184,7 +203,7 @@ def load_or_stop() -> tuple[DataRef, list[str]]:
 
 def get_run(ref: DataRef, run: str) -> RunData:
     try:
-        return run_data(ref, run)
+        return run_data(ref, run, files_state(ref, run))
     except DataError as exc:
         st.error(f"Cannot read run {run}: {exc}")
         st.stop()

@@ -347,6 +347,29 @@ def test_hours_without_qpe_are_said_not_scored_as_dry(
     assert np.isnan(_table(at).loc["CSI", "NWP (lead)"]), "undefined, not a score of a dry hour"
     at.select_slider(key="lead").set_value(6).run()
     assert not any(w.value.startswith("No observed QPE") for w in at.warning)
+    # over all runs: the verification page counts the missing run-hours, the case library each run's observed hours
+    hours = sum(len([lt for lt in Catalog(folder).lead_times(r) if lt > 0]) for r in Catalog(folder).runs())
+    page = AppTest.from_file(str(ROOT / "pages" / "1_Verification.py"), default_timeout=300).run()
+    assert any(f"QPE missing at 5 of {hours} run-hours" in c.value for c in page.caption)
+    library = AppTest.from_file(str(ROOT / "pages" / "2_Case_library.py"), default_timeout=300).run()
+    assert library.dataframe[0].value.set_index("run").loc["2026070100", "QPE hours"] == "43/48"
+    # the hour arrives while the app runs: the next look shows it (the caches are keyed by the files' state)
+    (folder / "qpe" / "qpe_2026070103.nc").symlink_to(demo_archive / "qpe" / "qpe_2026070103.nc")
+    at.select_slider(key="lead").set_value(3).run()
+    assert not any(w.value.startswith("No observed QPE") for w in at.warning)
+    assert any("QPE missing at 4 of 48 lead times (1-2, 4-5 h)" in c.value for c in at.caption)
+    assert _table(at).loc["CSI", "NWP (lead)"] >= 0
+    library.run()
+    assert library.dataframe[0].value.set_index("run").loc["2026070100", "QPE hours"] == "44/48"
+    # no observations at all (an empty qpe/ folder): said, not scored as forty-eight dry hours
+    for f in (folder / "qpe").iterdir():
+        f.unlink()
+    page = AppTest.from_file(str(ROOT / "pages" / "1_Verification.py"), default_timeout=300).run()
+    assert not page.exception and not page.dataframe
+    assert page.warning[0].value.startswith("No valid observed QPE for any run at lead times 1-48 h")
+    library = AppTest.from_file(str(ROOT / "pages" / "2_Case_library.py"), default_timeout=300).run()
+    table = library.dataframe[0].value
+    assert (table["peak valid time"] == "no QPE").all() and table.filter(like="area").isna().all().all()
 
 
 @pytest.mark.parametrize("page", ["1_Verification.py", "2_Case_library.py", "3_Model_card.py"])

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app.maps import SOURCES, event_hours_map, lead_curve, source_style
-from app.state import DataRef, get_run, load_or_stop, model_events, tuned_threshold
+from app.state import DataRef, get_run, load_or_stop, model_events, runs_state, tuned_threshold
 from engine.verify.case import MODEL_THRESHOLDS, events
 from engine.verify.categorical import (
     TABLE_KEYS,
@@ -30,9 +30,12 @@ st.set_page_config(page_title="Verification", page_icon="📈", layout="wide")
 
 
 @st.cache_data(show_spinner="Scoring every run...", max_entries=16)
-def per_run_tables(ref: DataRef, runs: tuple[str, ...], threshold: float, p_threshold: float) -> dict:
+def per_run_tables(
+    ref: DataRef, runs: tuple[str, ...], state: tuple[str, ...], threshold: float, p_threshold: float
+) -> dict:
     """Per source: (runs, leads) arrays of each table count over the union of the runs' lead times, and ``has``,
-    which run has which lead (a run still arriving or missing a file has fewer: zero counts there)."""
+    which run has which lead (a run still arriving or missing a file has fewer: zero counts there). ``state``
+    (``runs_state``) only keys the cache, as in the page's other caches."""
     data = [get_run(ref, run) for run in runs]
     leads = sorted(set().union(*(d.leads for d in data)))
     has = np.array([[lead in d.leads for lead in leads] for d in data])
@@ -58,7 +61,12 @@ def per_run_tables(ref: DataRef, runs: tuple[str, ...], threshold: float, p_thre
 
 @st.cache_data(show_spinner="Mapping event hours...", max_entries=8)
 def pixel_counts(
-    ref: DataRef, runs: tuple[str, ...], threshold: float, p_threshold: float, window: tuple[int, int]
+    ref: DataRef,
+    runs: tuple[str, ...],
+    state: tuple[str, ...],
+    threshold: float,
+    p_threshold: float,
+    window: tuple[int, int],
 ) -> dict:
     """Per source, each pixel's 2 x 2 counts over the runs and the lead times in ``window``; ``lat``, ``lon``."""
     out: dict = {}
@@ -120,7 +128,9 @@ def where_maps(counts: dict, threshold: float, window: tuple[int, int]) -> None:
 
 
 @st.cache_data(show_spinner="Reliability and ROC...", max_entries=8)
-def probabilistic(ref: DataRef, runs: tuple[str, ...], threshold: float, window: tuple[int, int]) -> dict | None:
+def probabilistic(
+    ref: DataRef, runs: tuple[str, ...], state: tuple[str, ...], threshold: float, window: tuple[int, int]
+) -> dict | None:
     """Reliability and ROC of P(rain >= threshold) over the runs' lead times in ``window`` (first, last; hours)."""
     probs, obs = [], []
     for run in runs:
@@ -153,7 +163,8 @@ def main() -> None:
         f"{len(runs)} runs from `{ref[0]}` · contingency tables summed over runs and QPE-valid pixels · "
         "95 % intervals: bootstrap over runs"
     )
-    tabs = per_run_tables(ref, tuple(runs), threshold, p_threshold)
+    state = runs_state(ref, runs)
+    tabs = per_run_tables(ref, tuple(runs), state, threshold, p_threshold)
     leads = tabs["leads"]
     window = (leads[0], leads[-1])
     if len(leads) > 1:
@@ -168,6 +179,19 @@ def main() -> None:
         )
     has = tabs["has"]
     sel = (np.asarray(leads) >= window[0]) & (np.asarray(leads) <= window[1])
+    scored = sum(tabs["nwp"][k] for k in TABLE_KEYS) > 0  # (runs, leads): a valid QPE pixel at that hour
+    if not scored[:, sel].any():
+        st.warning(
+            f"No valid observed QPE for any run at lead times {window[0]}-{window[1]} h: nothing to verify. The "
+            "observations are read from the data folder's QPE files (`python -m engine sources` lists the layouts)."
+        )
+        return
+    unobserved = int((has & ~scored)[:, sel].sum())
+    if unobserved:
+        st.caption(
+            f"QPE missing at {unobserved} of {int(has[:, sel].sum())} run-hours in the window: the scores count the "
+            "observed hours only."
+        )
     sources = [s for s in ("nwp", "model") if s in tabs]
     rows, series = [], {}
     for src in sources:
@@ -198,7 +222,7 @@ def main() -> None:
         placeholder="–",
     )
     st.plotly_chart(curve, width="stretch")
-    where_maps(pixel_counts(ref, tuple(runs), threshold, p_threshold, window), threshold, window)
+    where_maps(pixel_counts(ref, tuple(runs), state, threshold, p_threshold, window), threshold, window)
 
     c1, c2, c3 = st.columns(3)
     bg = background(60)
@@ -245,7 +269,7 @@ def main() -> None:
         height=380,
     )
     c1.plotly_chart(perf, width="stretch")
-    prob = probabilistic(ref, tuple(runs), threshold, window)
+    prob = probabilistic(ref, tuple(runs), state, threshold, window)
     if prob is None:
         st.info("No model probabilities (weights missing): reliability and ROC need the post-processed forecast.")
         return

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app.state import DataRef, get_run, load_or_stop, model_events, tuned_threshold
+from app.state import DataRef, get_run, load_or_stop, model_events, runs_state, tuned_threshold
 from engine.verify.case import events
 from engine.verify.categorical import categorical_scores, contingency_events
 
@@ -27,27 +27,33 @@ def columns(threshold: float) -> tuple[str, str]:
 
 
 @st.cache_data(show_spinner="Ranking runs...", max_entries=8)
-def library(ref: DataRef, runs: tuple[str, ...], threshold: float) -> pd.DataFrame:
+def library(ref: DataRef, runs: tuple[str, ...], state: tuple[str, ...], threshold: float) -> pd.DataFrame:
+    """One row per run; ``state`` (``runs_state``) only keys the cache."""
     area, missed = columns(threshold)
     rows = []
     for run in runs:
         d = get_run(ref, run)
         ev = events(d.nwp, model_events(d, threshold), d.qpe, d.mask, threshold, tuned_threshold(threshold))
-        event_area = ev["obs"].sum(axis=(1, 2)) * PIXEL_KM2  # per lead
-        peak = int(np.argmax(event_area))
+        observed = ev["valid"].any(axis=(1, 2))  # lead times with a valid QPE: the others are unknown, not dry
+        event_area = np.where(observed, ev["obs"].sum(axis=(1, 2)) * PIXEL_KM2, np.nan)  # per lead
+        peak = int(np.nanargmax(event_area)) if observed.any() else None
         row = {
             "run": run,
-            "open": f"/?run={run}&lead={d.leads[peak]}&threshold={threshold:g}",  # beside the run: never scrolled off
-            area: float(event_area[peak]),
-            "peak lead (h)": d.leads[peak],
-            "peak valid time": d.valid_utc_kst(d.leads[peak]),
+            # beside the run, never scrolled off; without any observation, the viewer's own default lead time
+            "open": f"/?run={run}"
+            + (f"&lead={d.leads[peak]}" if peak is not None else "")
+            + f"&threshold={threshold:g}",
+            area: float(event_area[peak]) if peak is not None else np.nan,
+            "peak lead (h)": d.leads[peak] if peak is not None else None,
+            "peak valid time": d.valid_utc_kst(d.leads[peak]) if peak is not None else "no QPE",
+            "QPE hours": f"{int(observed.sum())}/{len(d.leads)}",
             "NWP CSI": categorical_scores(contingency_events(ev["nwp"], ev["obs"], ev["valid"]))["csi"],
         }
         if "model" in ev:
             t = contingency_events(ev["model"], ev["obs"], ev["valid"])
             row["model CSI"] = categorical_scores(t)["csi"]
             row["model gain"] = row["model CSI"] - row["NWP CSI"]
-            row[missed] = float(t["misses"]) * PIXEL_KM2
+            row[missed] = float(t["misses"]) * PIXEL_KM2 if peak is not None else np.nan
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -56,7 +62,7 @@ def main() -> None:
     ref, runs = load_or_stop()
     st.title("Case library")
     threshold = st.sidebar.select_slider("Event threshold (mm/h)", options=[0.1, 10.0], value=10.0)
-    table = library(ref, tuple(runs), threshold)
+    table = library(ref, tuple(runs), runs_state(ref, runs), threshold)
     area, missed = columns(threshold)
     order = st.radio("Rank by", ["event area", "model gain over NWP", "worst model misses"], horizontal=True)
     key = {"event area": area, "model gain over NWP": "model gain", "worst model misses": missed}[order]
@@ -83,7 +89,8 @@ def main() -> None:
     )
     st.caption(
         "Model scores at the probability threshold tuned on validation runs. Each link opens the case viewer at the "
-        "run's peak lead time for the event; the URL can be shared."
+        "run's peak lead time for the event; the URL can be shared. QPE hours: the lead times with a valid "
+        "observation; the others are left out of every column (– where a run has none)."
     )
 
 
