@@ -413,6 +413,23 @@ def test_every_page_renders(env: Path, page: str):
         assert np.isnan(observed[~cat.grid.qpe_mask]).all(), "nothing is counted beyond the QPE coverage"
         scored = np.flatnonzero(np.isfinite(nwp_balance.ravel()))
         assert len(scored) and (nwp_balance.ravel()[scored] != 0).any(), "the map shows where, not only zeros"
+        # by city: a 25 km box around the station, counted over the same runs and lead times
+        from engine.places import PLACES, nearest_cell
+
+        cities = next(d.value for d in at.dataframe if "city" in d.value.columns).set_index("city")
+        assert list(cities["observed (px h)"]) == sorted(cities["observed (px h)"], reverse=True)
+        iy, ix = nearest_cell(cat.grid.lat, cat.grid.lon, next(p for p in PLACES if p.name == "Busan"))
+        box = np.zeros(cat.grid.shape, bool)
+        box[iy - 2 : iy + 3, ix - 2 : ix + 3] = True
+        near = None
+        for run in cat.runs():
+            nwp, qpe = cat.load_run(run, leads)["tp"].values, cat.load_qpe(run, leads).values
+            t = contingency_table(nwp, qpe, 0.1, cat.grid.qpe_mask & box)
+            near = t if near is None else {k: near[k] + t[k] for k in t}
+        busan = cities.loc["Busan"]
+        assert busan["observed (px h)"] == near["hits"] + near["misses"] > 0
+        assert busan["raw NWP CSI"] == pytest.approx(categorical_scores(near)["csi"])
+        assert busan["open"] == "/?place=Busan&threshold=0.1"
     if page == "3_Model_card.py":
         from engine.model.weights import DEFAULT_WEIGHTS, fair_unet, read_manifest, shipped_method
 

@@ -15,6 +15,7 @@ import streamlit as st
 
 from app.maps import SOURCES, event_hours_map, lead_curve, source_style
 from app.state import DataRef, get_run, load_or_stop, model_events, runs_state, tuned_threshold
+from engine.places import places_on
 from engine.verify.case import MODEL_THRESHOLDS, events
 from engine.verify.categorical import (
     TABLE_KEYS,
@@ -96,6 +97,32 @@ def _saturation(counts: np.ndarray) -> float:
     return max(1.0, float(np.percentile(nonzero, 98))) if nonzero.size else 1.0
 
 
+CITY_HALF = 2  # cells either side of a city's own: a 25 km box of 5 km cells
+
+
+def city_table(counts: dict, threshold: float) -> pd.DataFrame:
+    """Scores near each city on the grid from :func:`pixel_counts`, its cities with most observed events first."""
+    sources = [s for s in ("nwp", "model") if s in counts]
+    rows = []
+    for name, (_place, (iy, ix)) in places_on(counts["lat"], counts["lon"]).items():
+        box = (slice(max(iy - CITY_HALF, 0), iy + CITY_HALF + 1), slice(max(ix - CITY_HALF, 0), ix + CITY_HALF + 1))
+        row: dict = {"city": name, "open": f"/?place={name}&threshold={threshold:g}"}
+        for src in sources:
+            t = {k: int(counts[src][k][box].sum()) for k in TABLE_KEYS}
+            s = categorical_scores(t)
+            row["observed (px h)"] = t["hits"] + t["misses"]
+            row[f"{SOURCES[src][0]} CSI"] = s["csi"]
+            row[f"{SOURCES[src][0]} bias"] = s["bias"]
+        if "model" in counts:
+            row["Δ CSI"] = row["model CSI"] - row["raw NWP CSI"]
+        rows.append(row)
+    if not rows:
+        return pd.DataFrame()
+    table = pd.DataFrame(rows).sort_values("observed (px h)", ascending=False, kind="stable")
+    first = ["city", "open", "observed (px h)"]
+    return table[first + [c for c in table.columns if c not in first]]
+
+
 def where_maps(counts: dict, threshold: float, window: tuple[int, int]) -> None:
     """Where each forecast has too many or too few event hours: a misplaced rain band shows as a green (too wet)
     stripe beside a brown (too dry) one, which the domain totals above cancel out."""
@@ -124,6 +151,25 @@ def where_maps(counts: dict, threshold: float, window: tuple[int, int]) -> None:
         "many more (green, too wet) or fewer (brown, too dry) hours each forecast had it: false alarms minus "
         "misses. Both forecast maps share one colour scale; the scales saturate at the 98th percentile of the "
         "counts (the hover gives each pixel's). Grey: beyond the QPE coverage, nothing scored."
+    )
+    table = city_table(counts, threshold)
+    if table.empty:
+        return
+    st.dataframe(
+        table,
+        width="stretch",
+        hide_index=True,
+        placeholder="–",
+        column_config={
+            "open": st.column_config.LinkColumn("open in viewer", display_text="rain at the city"),
+            **{c: st.column_config.NumberColumn(format="%.3f") for c in table.columns if "CSI" in c or "bias" in c},
+        },
+    )
+    st.caption(
+        f"By city: the {2 * CITY_HALF + 1} x {2 * CITY_HALF + 1} cells (25 km box) around each KMA ASOS station, "
+        "contingency counts summed over its scored pixels, the runs and the lead times in the window before the "
+        "ratios; observed: pixel-hours with the event. – where nothing was observed or forecast. The link opens "
+        "the case viewer's chart of the city (latest run)."
     )
 
 
