@@ -12,8 +12,8 @@ import pandas as pd
 import streamlit as st
 
 from app import maps
+from app.place import DEFAULT_PLACE, place_section, places
 from app.state import (
-    KST,
     DataRef,
     RunData,
     files_state,
@@ -22,7 +22,6 @@ from app.state import (
     model_events,
     tuned_threshold,
 )
-from engine.places import places_on
 from engine.verify.case import MODEL_THRESHOLDS, case_scores, events, forecast_class
 
 st.set_page_config(page_title="Korea rain post-processor", page_icon="🌧️", layout="wide")
@@ -58,76 +57,6 @@ def _case_scores(ref: DataRef, run: str, state: str, threshold: float, p_thresho
 
 
 FORECAST_CLASS = "forecast class"
-DEFAULT_PLACE = "Seoul"
-
-
-def _place_table(data: RunData, cell: tuple[int, int], threshold: float) -> pd.DataFrame:
-    """One grid cell's hours of the run: what the place chart draws and the CSV export holds."""
-    iy, ix = cell
-    table = pd.DataFrame(
-        {
-            "lead time (h)": data.leads,
-            "valid (UTC)": [f"{data.valid_time(lt):%Y-%m-%d %H:00}" for lt in data.leads],
-            "valid (KST)": [f"{data.valid_time(lt) + KST:%Y-%m-%d %H:00}" for lt in data.leads],
-            "raw NWP (mm/h)": data.nwp[:, iy, ix],
-            "observed QPE (mm/h)": data.qpe[:, iy, ix],
-        }
-    )
-    if data.p_event is not None:
-        table[f"model P(>= {threshold:g} mm/h)"] = data.p_event[threshold][:, iy, ix]
-    return table
-
-
-def _places(data: RunData) -> dict:
-    """The cities on the run's grid; the chosen one kept valid (a link or another grid may name one it lacks)."""
-    here = places_on(data.lat, data.lon)
-    if here and st.session_state.get("place") not in here:
-        st.session_state["place"] = DEFAULT_PLACE if DEFAULT_PLACE in here else next(iter(here))
-    return here
-
-
-def _place_section(data: RunData, here: dict, lead: int, threshold: float, p_threshold: float) -> pd.DataFrame | None:
-    """Rain at a chosen city through the run: the forecaster's view of one place; returns its table for export."""
-    st.subheader("Rain at a place")
-    if not here:
-        st.caption("None of the listed cities lies on this data's grid.")
-        return None
-    left, right = st.columns([1, 3])
-    name = left.selectbox("Place", list(here), key="place", help="KMA ASOS stations of Korea's cities")
-    place, (iy, ix) = here[name]
-    table = _place_table(data, (iy, ix), threshold)
-    left.caption(
-        f"{place.label}: the 5 km grid cell at {data.lat[iy]:.2f}°N {data.lon[ix]:.2f}°E. Bars: observed rain; "
-        f"grey line: raw NWP; dashed: {threshold:g} mm/h"
-        + (
-            f"; purple: the model's calibrated P(>= {threshold:g} mm/h), dotted at its threshold {p_threshold:.2f}"
-            if data.p_event is not None
-            else ""
-        )
-        + "; orange: the lead time shown above. The maps mark it with a ring."
-    )
-    if not data.mask[iy, ix]:
-        left.warning("No valid observations in this cell (outside the QPE coverage): the bars are missing.")
-    elif data.p_event is not None and not data.learnt_area[iy, ix]:
-        left.warning("The network learnt from no observation in this cell: its probability is an extrapolation.")
-    p_column = f"model P(>= {threshold:g} mm/h)"
-    p = table[p_column].to_numpy() if p_column in table else None
-    valid = [data.valid_utc_kst(lt) for lt in data.leads]
-    right.plotly_chart(
-        maps.place_series(
-            data.leads,
-            valid,
-            table["raw NWP (mm/h)"].to_numpy(),
-            table["observed QPE (mm/h)"].to_numpy(),
-            p,
-            threshold,
-            p_threshold,
-            lead,
-            f"{name}, run {data.run} UTC",
-        ),
-        width="stretch",
-    )
-    return table
 
 
 def _scores_table(scores: dict, lead_index: int) -> pd.DataFrame:
@@ -233,7 +162,7 @@ def main() -> None:
             "count the observed hours only."
         )
 
-    here = _places(data)
+    here = places(data)
     ring = here[st.session_state["place"]][0] if here else None
 
     def marked(fig):
@@ -310,7 +239,7 @@ def main() -> None:
     )
     series = {src: scores[src]["per_lead"]["csi"] for src in scores}
     right.plotly_chart(maps.lead_curve(leads, series, f"CSI by lead time, run {run}"), width="stretch")
-    place_table = _place_section(data, here, lead, threshold, p_threshold)
+    place_rows = place_section(data, here, lead, threshold, p_threshold)
 
     with st.expander("Export"):
         e1, e2, e3 = st.columns(3)
@@ -333,11 +262,11 @@ def main() -> None:
         e2.download_button(
             "Scores as CSV", table.to_csv().encode(), file_name=f"scores_{run}_f{lead:03d}.csv", mime="text/csv"
         )
-        if place_table is not None:
+        if place_rows is not None:
             place = st.session_state["place"]
             e2.download_button(
                 f"{place} through the run as CSV",
-                place_table.to_csv(index=False).encode(),
+                place_rows.to_csv(index=False).encode(),
                 file_name=f"{place.lower()}_{run}.csv",
                 mime="text/csv",
                 key="place_csv",
