@@ -329,10 +329,12 @@ def place_series(
     p_threshold: float,
     lead: int,
     title: str,
+    clock: list[str] | None = None,
 ) -> go.Figure:
     """One place's hours of a run: raw NWP and observed rain (mm/h, left axis) and the model's calibrated
     P(rain >= threshold) (right axis, with the decision threshold), by lead time; ``valid`` labels each lead's valid
-    time in the hover. Hours without a valid observation are gaps, not dry hours."""
+    time in the hover, ``clock`` (e.g. "07-07 12 KST") the x ticks under the lead time, every 6 h. Hours without a
+    valid observation are gaps, not dry hours."""
     fig = go.Figure()
     fig.add_trace(
         go.Bar(
@@ -373,11 +375,19 @@ def place_series(
         fig.add_hline(y=p_threshold, yref="y2", line={"dash": "dot", "color": SOURCES["model"][1], "width": 1})
     fig.add_vline(x=lead, line={"color": "#f39c1f", "width": 2})
     top = max(float(np.nanmax(nwp, initial=0.0)), float(np.nanmax(qpe, initial=0.0)), threshold) * 1.1
+    xaxis: dict = {"title": "lead time (h)"}
+    if clock is not None:
+        ticks = [j for j, lt in enumerate(leads) if lt % 6 == 0] or list(range(len(leads)))
+        xaxis = {
+            "title": "lead time (h) and valid time (KST)",
+            "tickvals": [leads[j] for j in ticks],
+            "ticktext": [f"+{leads[j]} h<br>{clock[j]}" for j in ticks],
+        }
     fig.update_layout(
         title=title,
-        height=330,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        xaxis_title="lead time (h)",
+        height=350,
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        xaxis=xaxis,
         yaxis={"title": "rain (mm/h)", "range": [0, top]},
         yaxis2={
             "title": "model probability",
@@ -388,7 +398,7 @@ def place_series(
             "side": "right",
             "showgrid": False,
         },
-        legend={"orientation": "h", "y": -0.25},
+        legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
         bargap=0.15,
     )
     return fig

@@ -76,6 +76,7 @@ def place_section(data: RunData, here: dict, lead: int, threshold: float, p_thre
             p_threshold,
             lead,
             f"{name}, run {data.run} UTC",
+            clock=[f"{data.valid_time(lt) + KST:%m-%d %H} KST" for lt in data.leads],
         ),
         width="stretch",
     )

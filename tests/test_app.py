@@ -222,6 +222,8 @@ def test_rain_at_a_place_shows_that_citys_grid_cell_through_the_run(env: Path):
         chart = next(c for c in charts if c["layout"]["title"]["text"] == f"{name}, run {run} UTC")
         traces = {t["name"]: t for t in chart["data"]}
         assert chart["layout"]["yaxis"]["title"]["text"] == "rain (mm/h)"
+        six = pd.Timestamp(f"{run[:8]} {run[8:]}:00") + pd.Timedelta(hours=6 + 9)  # +6 h, in KST
+        assert f"+6 h<br>{six:%m-%d %H} KST" in chart["layout"]["xaxis"]["ticktext"]
         assert list(traces["observed QPE"]["x"]) == leads
         np.testing.assert_allclose(_values(traces["observed QPE"]["y"]), qpe[:, iy, ix], rtol=1e-6)
         np.testing.assert_allclose(_values(traces["raw NWP"]["y"]), nwp[:, iy, ix], rtol=1e-6)
