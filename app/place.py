@@ -8,26 +8,15 @@ import streamlit as st
 
 from app import maps
 from app.state import KST, RunData
-from engine.places import places_on
+from engine.places import hours_at, places_on, probability_column
 
 DEFAULT_PLACE = "Seoul"
 
 
-def place_table(data: RunData, cell: tuple[int, int], threshold: float) -> pd.DataFrame:
+def place_table(data: RunData, cell: tuple[int, int]) -> pd.DataFrame:
     """One grid cell's hours of the run: what the place chart draws and the CSV export holds."""
-    iy, ix = cell
-    table = pd.DataFrame(
-        {
-            "lead time (h)": data.leads,
-            "valid (UTC)": [f"{data.valid_time(lt):%Y-%m-%d %H:00}" for lt in data.leads],
-            "valid (KST)": [f"{data.valid_time(lt) + KST:%Y-%m-%d %H:00}" for lt in data.leads],
-            "raw NWP (mm/h)": data.nwp[:, iy, ix],
-            "observed QPE (mm/h)": data.qpe[:, iy, ix],
-        }
-    )
-    if data.p_event is not None:
-        table[f"model P(>= {threshold:g} mm/h)"] = data.p_event[threshold][:, iy, ix]
-    return table
+    init = pd.to_datetime(data.run, format="%Y%m%d%H")
+    return hours_at(cell, init, data.leads, data.nwp, data.qpe, data.p_event)
 
 
 def places(data: RunData) -> dict:
@@ -47,7 +36,7 @@ def place_section(data: RunData, here: dict, lead: int, threshold: float, p_thre
     left, right = st.columns([1, 3])
     name = left.selectbox("Place", list(here), key="place", help="KMA ASOS stations of Korea's cities")
     place, (iy, ix) = here[name]
-    table = place_table(data, (iy, ix), threshold)
+    table = place_table(data, (iy, ix))
     left.caption(
         f"{place.label}: the 5 km grid cell at {data.lat[iy]:.2f}°N {data.lon[ix]:.2f}°E. Bars: observed rain; "
         f"grey line: raw NWP; dashed: {threshold:g} mm/h"
@@ -62,7 +51,7 @@ def place_section(data: RunData, here: dict, lead: int, threshold: float, p_thre
         left.warning("No valid observations in this cell (outside the QPE coverage): the bars are missing.")
     elif data.p_event is not None and not data.learnt_area[iy, ix]:
         left.warning("The network learnt from no observation in this cell: its probability is an extrapolation.")
-    p_column = f"model P(>= {threshold:g} mm/h)"
+    p_column = probability_column(threshold)
     p = table[p_column].to_numpy() if p_column in table else None
     valid = [data.valid_utc_kst(lt) for lt in data.leads]
     right.plotly_chart(

@@ -74,6 +74,38 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_place(args: argparse.Namespace) -> int:
+    from engine.places import find_place, hours_at, nearest_cell
+
+    cat = _open(args)
+    place = find_place(args.place)
+    cell = nearest_cell(cat.grid.lat, cat.grid.lon, place)
+    if cell is None:
+        raise DataError(f"{place.name} ({place.lat:.2f}N {place.lon:.2f}E) lies outside the data's grid", cat.root)
+    if args.run not in cat.runs():
+        raise DataError(f"unknown run {args.run} (available: {', '.join(cat.runs())})", cat.root)
+    leads = [lt for lt in cat.lead_times(args.run) if lt > 0]
+    ds = cat.load_run(args.run, leads)
+    qpe = cat.load_qpe(args.run, leads).values
+    p_event = None
+    if not args.no_model:
+        from engine.cache import predicted_run
+        from engine.predict import Predictor
+
+        predictor = Predictor(args.weights, device=args.device) if args.weights else Predictor(device=args.device)
+        out = predicted_run(cat, args.run, predictor).sel(lead_time=ds["lead_time"])
+        p_event = {float(t): out["event_probability"].sel(threshold=t).values for t in out["threshold"].values}
+    init = ds["init_time"].values
+    table = hours_at(cell, init, leads, ds["tp"].values, qpe, p_event)
+    if args.csv:
+        print(table.to_csv(index=False), end="")
+    else:
+        iy, ix = cell
+        print(f"{place.label}, grid cell {cat.grid.lat[iy]:.2f}N {cat.grid.lon[ix]:.2f}E, run {args.run} UTC")
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}", na_rep="-"))
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from engine.bench import bench_inference, bench_verify
 
@@ -142,6 +174,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA if present, else CPU)")
     p.add_argument("--weights", help="weights file (default: engine/weights/lite.safetensors)")
     p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser(
+        "place",
+        help="one city's hours of a run: raw NWP and observed rain (mm/h), the model's calibrated event "
+        "probabilities, valid times in UTC and KST",
+    )
+    _data_args(p)
+    p.add_argument("--run", required=True, help="run YYYYMMDDHH")
+    p.add_argument("--place", required=True, help="city, e.g. Seoul, Busan, Jeju (the KMA ASOS station's grid cell)")
+    p.add_argument("--csv", action="store_true", help="print CSV (the app's export)")
+    p.add_argument("--no-model", action="store_true", help="raw NWP and QPE only, without running the model")
+    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA if present, else CPU)")
+    p.add_argument("--weights", help="weights file (default: engine/weights/lite.safetensors)")
+    p.set_defaults(func=_cmd_place)
 
     p = sub.add_parser("bench", help="time inference of a full run by stage, or the verification kernels")
     p.add_argument("--what", choices=["inference", "verify"], default="inference", help="what to time")

@@ -7,9 +7,15 @@ the model grid's 5 km cell.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
+
+from engine.errors import DataError
+
+KST = pd.Timedelta(hours=9)
 
 
 @dataclass(frozen=True)
@@ -61,3 +67,42 @@ def places_on(lat: np.ndarray, lon: np.ndarray) -> dict[str, tuple[Place, tuple[
     """The places a grid holds, by name, with their cells."""
     cells = {p.name: (p, nearest_cell(lat, lon, p)) for p in PLACES}
     return {name: (p, cell) for name, (p, cell) in cells.items() if cell is not None}
+
+
+def find_place(name: str) -> Place:
+    """The listed place of that name (any case), or a DataError naming the places there are."""
+    found = {p.name.lower(): p for p in PLACES}.get(name.strip().lower())
+    if found is None:
+        raise DataError(f"unknown place {name!r} (known: {', '.join(p.name for p in PLACES)})")
+    return found
+
+
+def hours_at(
+    cell: tuple[int, int],
+    init: pd.Timestamp,
+    leads: Sequence[int],
+    nwp: np.ndarray,
+    qpe: np.ndarray,
+    p_event: Mapping[float, np.ndarray] | None = None,
+) -> pd.DataFrame:
+    """One grid cell's hours of a run: lead time, valid time in UTC and KST, raw NWP and observed rain (mm/h, the
+    hour ending at the valid time; NaN where not observed) and the model's calibrated P(rain >= t) for each event
+    threshold t of ``p_event``. ``nwp``, ``qpe`` and each ``p_event`` value are ``(lead, lat, lon)``."""
+    iy, ix = cell
+    valid = [pd.Timestamp(init) + pd.Timedelta(hours=int(lt)) for lt in leads]
+    table = pd.DataFrame(
+        {
+            "lead time (h)": list(leads),
+            "valid (UTC)": [f"{vt:%Y-%m-%d %H:00}" for vt in valid],
+            "valid (KST)": [f"{vt + KST:%Y-%m-%d %H:00}" for vt in valid],
+            "raw NWP (mm/h)": np.asarray(nwp)[:, iy, ix],
+            "observed QPE (mm/h)": np.asarray(qpe)[:, iy, ix],
+        }
+    )
+    for threshold, p in sorted((p_event or {}).items()):
+        table[probability_column(threshold)] = np.asarray(p)[:, iy, ix]
+    return table
+
+
+def probability_column(threshold: float) -> str:
+    return f"model P(>= {threshold:g} mm/h)"

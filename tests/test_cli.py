@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-COMMANDS = ["demo", "runs", "verify", "bench"]
+COMMANDS = ["demo", "runs", "sources", "verify", "predict", "place", "bench"]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
@@ -44,3 +44,35 @@ def test_bench_refuses_a_missing_weights_file_and_weights_for_the_random_paper_s
     assert res.returncode == 2 and "trained.safetensors" in res.stderr and "Traceback" not in res.stderr
     res = _run("bench", "--model", "paper", "--weights", str(missing))
     assert res.returncode == 2 and "--model lite only" in res.stderr
+
+
+def test_place_prints_one_citys_hours_and_names_an_unknown_city(
+    demo_archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The app's place chart on the command line: the city's grid cell at every lead time, as CSV."""
+    import io
+
+    import numpy as np
+    import pandas as pd
+
+    from engine.data.catalog import Catalog
+    from engine.places import find_place, nearest_cell
+
+    monkeypatch.setenv("PRECIP_CACHE", str(tmp_path / "cache"))
+    res = _run("place", "--data", str(demo_archive), "--run", "2026070100", "--place", "gwangju", "--csv")
+    assert res.returncode == 0, res.stderr
+    table = pd.read_csv(io.StringIO(res.stdout))
+    cat = Catalog(demo_archive)
+    leads = list(range(1, 49))
+    iy, ix = nearest_cell(cat.grid.lat, cat.grid.lon, find_place("Gwangju"))
+    assert list(table["lead time (h)"]) == leads
+    assert table["valid (KST)"][0] == "2026-07-01 10:00" and table["valid (UTC)"][0] == "2026-07-01 01:00"
+    np.testing.assert_allclose(table["raw NWP (mm/h)"], cat.load_run("2026070100", leads)["tp"].values[:, iy, ix])
+    np.testing.assert_allclose(table["observed QPE (mm/h)"], cat.load_qpe("2026070100", leads).values[:, iy, ix])
+    from engine.model.weights import DEFAULT_WEIGHTS
+
+    if DEFAULT_WEIGHTS.exists():
+        p_rain, p_heavy = table["model P(>= 0.1 mm/h)"], table["model P(>= 10 mm/h)"]
+        assert ((p_heavy >= 0) & (p_heavy <= p_rain) & (p_rain <= 1)).all(), "heavy rain is rain"
+    bad = _run("place", "--data", str(demo_archive), "--run", "2026070100", "--place", "Atlantis", "--no-model")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "known: Seoul" in bad.stderr
