@@ -273,11 +273,17 @@ BALANCE_COLOURS = [[0.0, "#8c510a"], [0.25, "#d8b365"], [0.5, "#f5f5f5"], [0.75,
 
 
 def event_hours_map(
-    values: np.ndarray, lat: np.ndarray, lon: np.ndarray, title: str, hover: np.ndarray, zmax: float, balance: bool
+    values: np.ndarray,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    title: str,
+    hover: np.ndarray | None,
+    zmax: float,
+    balance: bool,
 ) -> go.Figure:
     """A count over runs and lead times at each pixel (NaN = never observed): observed event hours, or with
     ``balance`` a forecast's event hours minus the observed ones on a diverging scale centred on zero.
-    ``hover``: (lat, lon, 3) hits, misses, false alarms shown under the cursor."""
+    ``hover`` (with ``balance``): (lat, lon, 3) hits, misses, false alarms shown under the cursor."""
     fig = go.Figure(
         go.Heatmap(
             z=_f4(values),
@@ -286,7 +292,7 @@ def event_hours_map(
             zmin=-zmax if balance else 0,
             zmax=zmax,
             colorscale=BALANCE_COLOURS if balance else OBSERVED_HOURS_COLOURS,
-            customdata=np.asarray(hover, dtype=np.int32),
+            customdata=None if hover is None else np.asarray(hover, dtype=np.int32),
             colorbar={"title": "forecast − observed (h)" if balance else "hours"},
             hovertemplate=(
                 "%{z:+.0f} h: %{customdata[0]} hits, %{customdata[1]} misses, %{customdata[2]} false alarms"

@@ -1,0 +1,126 @@
+"""Where over all runs: each pixel's event hours, observed and each forecast's too many or too few, and scores near
+each city: the verification page's answer to "where is the forecast wrong", which domain totals cannot give."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from app.maps import SOURCES, event_hours_map
+from app.state import DataRef, get_run
+from engine.places import places_on
+from engine.verify.case import events
+from engine.verify.categorical import TABLE_KEYS, categorical_scores, pixel_tables
+
+
+@st.cache_data(show_spinner="Mapping event hours...", max_entries=8)
+def pixel_counts(
+    ref: DataRef,
+    runs: tuple[str, ...],
+    state: tuple[str, ...],
+    threshold: float,
+    p_threshold: float,
+    window: tuple[int, int],
+) -> dict:
+    """Per source, each pixel's 2 x 2 counts over the runs and the lead times in ``window``; ``lat``, ``lon``."""
+    out: dict = {}
+    for run in runs:
+        d = get_run(ref, run)
+        leads = np.asarray(d.leads)
+        sel = (leads >= window[0]) & (leads <= window[1])
+        ev = events(
+            d.nwp[sel],
+            None if d.p_event is None else d.p_event[threshold][sel],
+            d.qpe[sel],
+            d.mask,
+            threshold,
+            p_threshold,
+        )
+        for src in ("nwp", "model"):
+            if src in ev:
+                t = pixel_tables(ev[src], ev["obs"], ev["valid"])
+                out[src] = t if src not in out else {k: out[src][k] + t[k] for k in TABLE_KEYS}
+        out["lat"], out["lon"] = d.lat, d.lon
+    return out
+
+
+def _saturation(counts: np.ndarray) -> float:
+    """Where a count map's colour scale ends: the 98th percentile of its non-zero counts (at least one hour)."""
+    nonzero = counts[np.isfinite(counts) & (counts > 0)]
+    return max(1.0, float(np.percentile(nonzero, 98))) if nonzero.size else 1.0
+
+
+CITY_HALF = 2  # cells either side of a city's own: a 25 km box of 5 km cells
+
+
+def city_table(counts: dict, threshold: float) -> pd.DataFrame:
+    """Scores near each city on the grid from :func:`pixel_counts`, its cities with most observed events first."""
+    sources = [s for s in ("nwp", "model") if s in counts]
+    rows = []
+    for name, (_place, (iy, ix)) in places_on(counts["lat"], counts["lon"]).items():
+        box = (slice(max(iy - CITY_HALF, 0), iy + CITY_HALF + 1), slice(max(ix - CITY_HALF, 0), ix + CITY_HALF + 1))
+        row: dict = {"city": name, "open": f"/?place={name}&threshold={threshold:g}"}
+        for src in sources:
+            t = {k: int(counts[src][k][box].sum()) for k in TABLE_KEYS}
+            s = categorical_scores(t)
+            row["observed (px h)"] = t["hits"] + t["misses"]
+            row[f"{SOURCES[src][0]} CSI"] = s["csi"]
+            row[f"{SOURCES[src][0]} bias"] = s["bias"]
+        if "model" in counts:
+            row["Δ CSI"] = row["model CSI"] - row["raw NWP CSI"]
+        rows.append(row)
+    if not rows:
+        return pd.DataFrame()
+    table = pd.DataFrame(rows).sort_values("observed (px h)", ascending=False, kind="stable")
+    first = ["city", "open", "observed (px h)"]
+    return table[first + [c for c in table.columns if c not in first]]
+
+
+def where_maps(counts: dict, threshold: float, window: tuple[int, int]) -> None:
+    """Where each forecast has too many or too few event hours: a misplaced rain band shows as a green (too wet)
+    stripe beside a brown (too dry) one, which the domain totals above cancel out."""
+    st.subheader(f"Where: event hours at {threshold:g} mm/h, lead times {window[0]}-{window[1]} h, all runs")
+    sources = [s for s in ("nwp", "model") if s in counts]
+    first = counts[sources[0]]
+    scored = sum(first[k] for k in TABLE_KEYS) > 0
+    observed = np.where(scored, first["hits"] + first["misses"], np.nan)
+    balance = {src: np.where(scored, counts[src]["false_alarms"] - counts[src]["misses"], np.nan) for src in sources}
+    # A mountain's hundred hours would wash every other pixel out: the scales end at the 98th percentile of the
+    # counts where there are any (beyond it the colour saturates; the hover gives the count).
+    zmax = _saturation(np.concatenate([np.abs(b).ravel() for b in balance.values()]))
+    columns = st.columns(1 + len(sources))
+    lat, lon = counts["lat"], counts["lon"]
+    columns[0].plotly_chart(
+        event_hours_map(observed, lat, lon, "Observed event hours", None, _saturation(observed), False),
+        width="stretch",
+    )
+    for col, src in zip(columns[1:], sources, strict=True):
+        hover = np.stack([counts[src][k] for k in ("hits", "misses", "false_alarms")], axis=-1)
+        title = f"{SOURCES[src][0]}: forecast − observed hours"
+        col.plotly_chart(event_hours_map(balance[src], lat, lon, title, hover, zmax, True), width="stretch")
+    st.caption(
+        "Each pixel counts the hours (over every run and the lead times scored) with the event observed, and how "
+        "many more (green, too wet) or fewer (brown, too dry) hours each forecast had it: false alarms minus "
+        "misses. Both forecast maps share one colour scale; the scales saturate at the 98th percentile of the "
+        "counts (the hover gives each pixel's). Grey: beyond the QPE coverage, nothing scored."
+    )
+    table = city_table(counts, threshold)
+    if table.empty:
+        return
+    st.dataframe(
+        table,
+        width="stretch",
+        hide_index=True,
+        placeholder="–",
+        column_config={
+            "open": st.column_config.LinkColumn("open in viewer", display_text="rain at the city"),
+            **{c: st.column_config.NumberColumn(format="%.3f") for c in table.columns if "CSI" in c or "bias" in c},
+        },
+    )
+    st.caption(
+        f"By city: the {2 * CITY_HALF + 1} x {2 * CITY_HALF + 1} cells (25 km box) around each KMA ASOS station, "
+        "contingency counts summed over its scored pixels, the runs and the lead times in the window before the "
+        "ratios; observed: pixel-hours with the event. – where nothing was observed or forecast. The link opens "
+        "the case viewer's chart of the city (latest run)."
+    )
