@@ -201,6 +201,21 @@ def load_or_stop() -> tuple[DataRef, list[str]]:
         raise
 
 
+def linked_table(table: pd.DataFrame, link_text: str, columns: dict | None = None) -> None:
+    """A table whose ``open`` column holds links into the case viewer (shareable URLs), shown as ``link_text``;
+    ``columns``: more column settings."""
+    st.dataframe(
+        table,
+        width="stretch",
+        hide_index=True,
+        placeholder="–",
+        column_config={
+            "open": st.column_config.LinkColumn("open in viewer", display_text=link_text),
+            **(columns or {}),
+        },
+    )
+
+
 def get_run(ref: DataRef, run: str) -> RunData:
     try:
         return run_data(ref, run, files_state(ref, run))

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from app.maps import SOURCES, event_hours_map
-from app.state import DataRef, get_run
+from app.state import DataRef, get_run, linked_table
 from engine.places import places_on
 from engine.verify.case import events
 from engine.verify.categorical import TABLE_KEYS, categorical_scores, pixel_tables
@@ -108,16 +108,8 @@ def where_maps(counts: dict, threshold: float, window: tuple[int, int]) -> None:
     table = city_table(counts, threshold)
     if table.empty:
         return
-    st.dataframe(
-        table,
-        width="stretch",
-        hide_index=True,
-        placeholder="–",
-        column_config={
-            "open": st.column_config.LinkColumn("open in viewer", display_text="rain at the city"),
-            **{c: st.column_config.NumberColumn(format="%.3f") for c in table.columns if "CSI" in c or "bias" in c},
-        },
-    )
+    scores = {c: st.column_config.NumberColumn(format="%.3f") for c in table.columns if "CSI" in c or "bias" in c}
+    linked_table(table, "rain at the city", scores)
     st.caption(
         f"By city: the {2 * CITY_HALF + 1} x {2 * CITY_HALF + 1} cells (25 km box) around each KMA ASOS station, "
         "contingency counts summed over its scored pixels, the runs and the lead times in the window before the "

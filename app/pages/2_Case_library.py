@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app.state import DataRef, get_run, load_or_stop, model_events, runs_state, tuned_threshold
+from app.state import DataRef, get_run, linked_table, load_or_stop, model_events, runs_state, tuned_threshold
 from engine.verify.case import events
 from engine.verify.categorical import categorical_scores, contingency_events
 
@@ -70,13 +70,10 @@ def main() -> None:
         st.info("Model columns need the shipped weights; ranking by event area.")
         key = area
     table = table.sort_values(key, ascending=False, na_position="last").reset_index(drop=True)
-    st.dataframe(
+    linked_table(
         table,
-        width="stretch",
-        hide_index=True,
-        placeholder="–",
-        column_config={
-            "open": st.column_config.LinkColumn("open in viewer", display_text="open case"),
+        "open case",
+        {
             "NWP CSI": st.column_config.NumberColumn(format="%.3f"),
             "model CSI": st.column_config.NumberColumn(format="%.3f"),
             "model gain": st.column_config.NumberColumn(help="model CSI - NWP CSI over the run", format="%+.3f"),
