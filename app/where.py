@@ -11,7 +11,17 @@ from app.maps import SOURCES, event_hours_map
 from app.state import DataRef, get_run, linked_table
 from engine.places import places_on
 from engine.verify.case import events
-from engine.verify.categorical import TABLE_KEYS, categorical_scores, pixel_tables
+from engine.verify.categorical import TABLE_KEYS, categorical_scores, paired_bootstrap_difference, pixel_tables
+
+CITY_HALF = 2  # cells either side of a city's own: a 25 km box of 5 km cells
+
+
+def city_boxes(lat: np.ndarray, lon: np.ndarray) -> dict[str, tuple[slice, slice]]:
+    """The (y, x) slices of the box around each city on the grid."""
+    return {
+        name: (slice(max(iy - CITY_HALF, 0), iy + CITY_HALF + 1), slice(max(ix - CITY_HALF, 0), ix + CITY_HALF + 1))
+        for name, (_place, (iy, ix)) in places_on(lat, lon).items()
+    }
 
 
 @st.cache_data(show_spinner="Mapping event hours...", max_entries=8)
@@ -23,7 +33,8 @@ def pixel_counts(
     p_threshold: float,
     window: tuple[int, int],
 ) -> dict:
-    """Per source, each pixel's 2 x 2 counts over the runs and the lead times in ``window``; ``lat``, ``lon``."""
+    """Per source, each pixel's 2 x 2 counts over the runs and the lead times in ``window``; ``lat``, ``lon``; and
+    ``by_run``: per source and city, each run's counts in the city's box (the cases its intervals resample)."""
     out: dict = {}
     for run in runs:
         d = get_run(ref, run)
@@ -39,10 +50,17 @@ def pixel_counts(
         )
         for src in ("nwp", "model"):
             if src in ev:
-                t = pixel_tables(ev[src], ev["obs"], ev["valid"])
-                out[src] = t if src not in out else {k: out[src][k] + t[k] for k in TABLE_KEYS}
-        out["lat"], out["lon"] = d.lat, d.lon
+                add_run(out, src, pixel_tables(ev[src], ev["obs"], ev["valid"]), d.lat, d.lon)
     return out
+
+
+def add_run(counts: dict, src: str, tables: dict[str, np.ndarray], lat: np.ndarray, lon: np.ndarray) -> None:
+    """Add one run's per-pixel counts of a source to ``counts`` (as :func:`pixel_counts` returns them)."""
+    counts[src] = tables if src not in counts else {k: counts[src][k] + tables[k] for k in TABLE_KEYS}
+    for name, box in city_boxes(lat, lon).items():
+        per_city = counts.setdefault("by_run", {}).setdefault(src, {}).setdefault(name, [])
+        per_city.append({k: int(tables[k][box].sum()) for k in TABLE_KEYS})
+    counts["lat"], counts["lon"] = lat, lon
 
 
 def _saturation(counts: np.ndarray) -> float:
@@ -51,15 +69,24 @@ def _saturation(counts: np.ndarray) -> float:
     return max(1.0, float(np.percentile(nonzero, 98))) if nonzero.size else 1.0
 
 
-CITY_HALF = 2  # cells either side of a city's own: a 25 km box of 5 km cells
+def _delta_interval(model: list[dict], nwp: list[dict]) -> str | None:
+    """The 95 % interval of model CSI - NWP CSI near a city, a paired bootstrap over the runs; None where fewer
+    than two runs observed or forecast the event there (resampling would have nothing to vary)."""
+    active = sum(
+        m["hits"] + m["misses"] + m["false_alarms"] + n["false_alarms"] > 0 for m, n in zip(model, nwp, strict=True)
+    )
+    if active < 2:
+        return None
+    d = paired_bootstrap_difference(model, nwp, "csi")
+    low, high = (round(d[k], 2) + 0.0 for k in ("low", "high"))  # + 0.0: no "-0.00"
+    return f"{low:+.2f} to {high:+.2f}"
 
 
 def city_table(counts: dict, threshold: float) -> pd.DataFrame:
     """Scores near each city on the grid from :func:`pixel_counts`, its cities with most observed events first."""
     sources = [s for s in ("nwp", "model") if s in counts]
     rows = []
-    for name, (_place, (iy, ix)) in places_on(counts["lat"], counts["lon"]).items():
-        box = (slice(max(iy - CITY_HALF, 0), iy + CITY_HALF + 1), slice(max(ix - CITY_HALF, 0), ix + CITY_HALF + 1))
+    for name, box in city_boxes(counts["lat"], counts["lon"]).items():
         row: dict = {"city": name, "open": f"/?place={name}&threshold={threshold:g}"}
         for src in sources:
             t = {k: int(counts[src][k][box].sum()) for k in TABLE_KEYS}
@@ -69,6 +96,7 @@ def city_table(counts: dict, threshold: float) -> pd.DataFrame:
             row[f"{SOURCES[src][0]} bias"] = s["bias"]
         if "model" in counts:
             row["Δ CSI"] = row["model CSI"] - row["raw NWP CSI"]
+            row["Δ CSI 95 %"] = _delta_interval(counts["by_run"]["model"][name], counts["by_run"]["nwp"][name])
         rows.append(row)
     if not rows:
         return pd.DataFrame()
@@ -108,11 +136,12 @@ def where_maps(counts: dict, threshold: float, window: tuple[int, int]) -> None:
     table = city_table(counts, threshold)
     if table.empty:
         return
-    scores = {c: st.column_config.NumberColumn(format="%.3f") for c in table.columns if "CSI" in c or "bias" in c}
+    scores = {c: st.column_config.NumberColumn(format="%.3f") for c in table.columns if c.endswith(("CSI", "bias"))}
     linked_table(table, "rain at the city", scores)
     st.caption(
         f"By city: the {2 * CITY_HALF + 1} x {2 * CITY_HALF + 1} cells (25 km box) around each KMA ASOS station, "
         "contingency counts summed over its scored pixels, the runs and the lead times in the window before the "
-        "ratios; observed: pixel-hours with the event. – where nothing was observed or forecast. The link opens "
-        "the case viewer's chart of the city (latest run)."
+        "ratios; observed: pixel-hours with the event. – where nothing was observed or forecast. Δ CSI 95 %: "
+        "model minus raw NWP, a paired bootstrap over the runs (Hamill 1999); an interval that spans 0 means these "
+        "runs cannot tell the two apart there. The link opens the case viewer's chart of the city (latest run)."
     )

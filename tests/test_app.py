@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from engine.data.catalog import Catalog
-from engine.verify.categorical import categorical_scores, contingency_table
+from engine.verify.categorical import TABLE_KEYS, categorical_scores, contingency_table
 
 ROOT = Path(__file__).resolve().parents[1] / "app"
 MAIN = str(ROOT / "main.py")
@@ -504,6 +504,35 @@ def test_every_page_renders(env: Path, page: str):
             utc = pd.to_datetime(run, format="%Y%m%d%H") + pd.Timedelta(hours=int(lead))
             kst = utc + pd.Timedelta(hours=9)
             assert valid == f"{utc:%Y-%m-%d %H} UTC / {kst:%Y-%m-%d %H} KST"
+
+
+def test_a_citys_interval_says_whether_its_runs_tell_the_model_from_nwp():
+    """The city table's Δ CSI interval (paired bootstrap over runs): above 0 where the model beat raw NWP in every
+    run, exactly 0 where the two forecast alike, and left empty where only one run had the event at all."""
+    from app.where import add_run, city_boxes, city_table
+
+    lat, lon = np.arange(33.0, 38.6, 0.05), np.arange(125.0, 130.0, 0.05)
+    boxes = city_boxes(lat, lon)
+    counts: dict = {}
+    for run in range(5):
+        tables = {src: {k: np.zeros((lat.size, lon.size), np.int64) for k in TABLE_KEYS} for src in ("nwp", "model")}
+        y, x = boxes["Seoul"]  # the model hits what NWP misses, by varying margins
+        tables["model"]["hits"][y, x], tables["model"]["misses"][y, x] = 3, 1
+        tables["nwp"]["hits"][y, x], tables["nwp"]["misses"][y, x] = run % 3, 4 - run % 3
+        y, x = boxes["Busan"]  # alike
+        for src in tables:
+            tables[src]["hits"][y, x], tables[src]["false_alarms"][y, x] = 2 + run, 1
+        if run == 0:  # one run's rain in Jeju
+            y, x = boxes["Jeju"]
+            tables["model"]["hits"][y, x], tables["nwp"]["misses"][y, x] = 1, 1
+        for src, t in tables.items():
+            add_run(counts, src, t, lat, lon)
+    table = city_table(counts, 10.0).set_index("city")
+    low, high = (float(v) for v in table.loc["Seoul", "Δ CSI 95 %"].split(" to "))
+    assert 0 < low <= table.loc["Seoul", "Δ CSI"] <= high
+    assert table.loc["Busan", "Δ CSI 95 %"] == "+0.00 to +0.00"
+    assert table.loc["Jeju", "Δ CSI"] == 1.0 and pd.isna(table.loc["Jeju", "Δ CSI 95 %"])  # shown as –
+    assert table.loc["Seoul", "observed (px h)"] == 5 * 4 * 25
 
 
 def test_bad_data_folder_is_a_message_not_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
