@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -12,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from app import maps
-from app.place import DEFAULT_PLACE, place_section, places
+from app.place import DEFAULT_PLACE, pick_place, place_section, places
 from app.state import (
     DataRef,
     RunData,
@@ -163,15 +164,20 @@ def main() -> None:
         )
 
     here = places(data)
-    ring = here[st.session_state["place"]][0] if here else None
+    cities = {name: place for name, (place, _cell) in here.items()}
 
-    def marked(fig):
-        return maps.mark_place(fig, ring) if ring is not None else fig
+    def marked(fig, key: str) -> dict:
+        """The map with the cities on it, clickable: a click on one picks it for the place chart below."""
+        return {
+            "figure_or_data": maps.mark_places(fig, cities, st.session_state.get("place")),
+            "key": key,
+            "on_select": partial(pick_place, key),
+            "selection_mode": "points",
+            "width": "stretch",
+        }
 
     c1, c2, c3 = st.columns(3)
-    c1.plotly_chart(
-        marked(maps.rain_map(data.nwp[i], data.lat, data.lon, "Raw NWP rain (mm/h)", when)), width="stretch"
-    )
+    c1.plotly_chart(**marked(maps.rain_map(data.nwp[i], data.lat, data.lon, "Raw NWP rain (mm/h)", when), "map_nwp"))
     model_map = None  # (values, "class" or "probability", title): drawn here, exported below
     if data.prob is not None:
         if model_view == FORECAST_CLASS:
@@ -188,15 +194,11 @@ def main() -> None:
         values, kind, title = model_map
         draw = maps.class_map if kind == "class" else maps.probability_map
         learnt = data.learnt_area
-        c2.plotly_chart(
-            marked(maps.veil_untrained(draw(values, data.lat, data.lon, title, when), learnt, data.lat, data.lon)),
-            width="stretch",
-        )
+        veiled = maps.veil_untrained(draw(values, data.lat, data.lon, title, when), learnt, data.lat, data.lon)
+        c2.plotly_chart(**marked(veiled, "map_model"))
         if not learnt.all():
             c2.caption("Grey: where the network learnt from no observation (no valid QPE in its training data).")
-    c3.plotly_chart(
-        marked(maps.rain_map(data.qpe[i], data.lat, data.lon, "Observed QPE (mm/h)", when)), width="stretch"
-    )
+    c3.plotly_chart(**marked(maps.rain_map(data.qpe[i], data.lat, data.lon, "Observed QPE (mm/h)", when), "map_qpe"))
 
     ev = events(data.nwp, model_events(data, threshold), data.qpe, data.mask, threshold, p_threshold)
     scores = _case_scores(ref, run, files_state(ref, run), threshold, p_threshold, window)

@@ -306,20 +306,41 @@ def event_hours_map(
     return fig.update_layout(plot_bgcolor=UNSCORED_GREY)
 
 
-def mark_place(fig: go.Figure, place) -> go.Figure:
-    """Ring the place of the place chart on a map (an ``engine.places.Place``), so map and chart meet."""
+def mark_places(fig: go.Figure, places: dict, chosen: str | None) -> go.Figure:
+    """The cities of the place chart on a map (``engine.places.Place`` by name), a click on one picks it (their
+    ``customdata`` is the name), and the one the chart shows ringed, so map and chart meet."""
+    keep = {"marker": {"opacity": 1.0}}  # a click selects a point: no dimming the others
     fig.add_trace(
         go.Scatter(
-            x=[place.lon],
-            y=[place.lat],
+            x=[p.lon for p in places.values()],
+            y=[p.lat for p in places.values()],
+            customdata=list(places),
             mode="markers",
-            marker={"symbol": "circle-open", "size": 11, "color": "#000", "line": {"width": 2}},
-            name=place.name,
-            hovertemplate=f"{place.label}<extra></extra>",
+            marker={"symbol": "circle", "size": 6, "color": "#fff", "line": {"width": 1, "color": "#000"}},
+            name="cities",
+            hovertemplate="%{customdata}: click for its rain through the run<extra></extra>",
+            selected=keep,
+            unselected=keep,
             showlegend=False,
         )
     )
-    return fig
+    if chosen in places:
+        place = places[chosen]
+        fig.add_trace(
+            go.Scatter(
+                x=[place.lon],
+                y=[place.lat],
+                mode="markers",
+                marker={"symbol": "circle-open", "size": 13, "color": "#000", "line": {"width": 2}},
+                name=place.name,
+                hovertemplate=f"{place.label}<extra></extra>",
+                selected=keep,
+                unselected=keep,
+                showlegend=False,
+            )
+        )
+    # Clicks pick cities; a drag still zooms (Streamlit would make it pan on a chart that reports selections).
+    return fig.update_layout(dragmode="zoom", clickmode="event+select")
 
 
 QPE_COLOUR = "#3a9be0"  # the observations (a rain-scale blue), on the one chart that draws them beside the forecasts

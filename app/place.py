@@ -27,6 +27,15 @@ def places(data: RunData) -> dict:
     return here
 
 
+def pick_place(key: str) -> None:
+    """A click on a city of the map ``key`` (its selection callback, run before the page): chart that city."""
+    picked = [
+        p["customdata"] for p in st.session_state[key]["selection"]["points"] if isinstance(p.get("customdata"), str)
+    ]
+    if picked:
+        st.session_state["place"] = picked[-1]
+
+
 def place_section(data: RunData, here: dict, lead: int, threshold: float, p_threshold: float) -> pd.DataFrame | None:
     """Rain at a chosen city through the run: the forecaster's view of one place; returns its table for export."""
     st.subheader("Rain at a place")
@@ -45,7 +54,7 @@ def place_section(data: RunData, here: dict, lead: int, threshold: float, p_thre
             if data.p_event is not None
             else ""
         )
-        + "; orange: the lead time shown above. The maps mark it with a ring."
+        + "; orange: the lead time shown above. The maps ring it; a click on a city's dot on a map charts that city."
     )
     if not data.mask[iy, ix]:
         left.warning("No valid observations in this cell (outside the QPE coverage): the bars are missing.")

@@ -116,3 +116,42 @@ def test_a_forecaster_uploads_a_grib_run_and_sees_it_scored(server: str, demo_ar
         text = page.inner_text("body")
         browser.close()
     assert "Traceback" not in text and "CSI" in text
+
+
+# Where on the page a city's marker of the raw NWP map lies (viewport pixels), and the map's drag mode.
+NWP_MAP = """[...document.querySelectorAll('.js-plotly-plot')]
+    .find(p => p._fullLayout && String(p._fullLayout.title.text).includes('Raw NWP rain'))"""
+CITY_ON_MAP = (
+    "name => { const gd = "
+    + NWP_MAP
+    + """;
+    gd.scrollIntoView();
+    const cities = gd._fullData.find(t => t.name === 'cities'), i = cities.customdata.indexOf(name);
+    const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
+    return {x: box.left + xa._offset + xa.l2p(cities.x[i]), y: box.top + ya._offset + ya.l2p(cities.y[i]),
+            drag: gd._fullLayout.dragmode};
+}"""
+)
+
+
+def test_a_click_on_a_city_of_the_map_charts_its_rain(server: str):
+    """The maps mark the cities; a click on one shows its rain through the run below (and in the link), while a
+    drag on the map still zooms."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1600, "height": 1300})
+        page.goto(server, wait_until="networkidle", timeout=180_000)
+        page.wait_for_function("document.body.innerText.includes('Seoul, run')", timeout=180_000)
+        page.wait_for_function(f"{NWP_MAP} !== undefined", timeout=60_000)
+        where = page.evaluate(CITY_ON_MAP, "Busan")
+        page.mouse.move(where["x"], where["y"])
+        page.wait_for_timeout(300)
+        page.mouse.click(where["x"], where["y"])
+        page.wait_for_function("document.body.innerText.includes('Busan, run')", timeout=120_000)
+        page.wait_for_function("location.search.includes('place=Busan')", timeout=30_000)
+        text = page.inner_text("body")
+        browser.close()
+    assert where["drag"] == "zoom"
+    assert "Seoul, run" not in text and "Traceback" not in text
