@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from functools import partial
 from pathlib import Path
@@ -269,7 +270,7 @@ def main() -> None:
             e2.download_button(
                 f"{place} through the run as CSV",
                 place_rows.to_csv(index=False).encode(),
-                file_name=f"{place.lower()}_{run}.csv",
+                file_name=f"{re.sub(r'[^0-9a-z.]+', '_', place.lower())}_{run}.csv",
                 mime="text/csv",
                 key="place_csv",
             )

@@ -1,14 +1,18 @@
-"""Rain at a place: one city's grid cell through a run (raw NWP, observed QPE, the model's probability), the
-case viewer's view of a single place, and the city kept chosen across runs and links (``?place=``)."""
+"""Rain at a place: one city's (or a typed point's) grid cell through a run (raw NWP, observed QPE, the model's
+probability), the case viewer's view of a single place, and the place kept chosen across runs and links
+(``?place=``)."""
 
 from __future__ import annotations
+
+import contextlib
 
 import pandas as pd
 import streamlit as st
 
 from app import maps
 from app.state import KST, RunData
-from engine.places import hours_at, places_on, probability_column
+from engine.errors import DataError
+from engine.places import find_place, hours_at, nearest_cell, places_on, probability_column
 
 DEFAULT_PLACE = "Seoul"
 
@@ -20,11 +24,38 @@ def place_table(data: RunData, cell: tuple[int, int]) -> pd.DataFrame:
 
 
 def places(data: RunData) -> dict:
-    """The cities on the run's grid; the chosen one kept valid (a link or another grid may name one it lacks)."""
+    """The cities on the run's grid, and the point typed or linked (``lat, lon``) where it lies on the grid; the
+    chosen one kept valid (a link or another grid may name one it lacks: said, and the default shown)."""
     here = places_on(data.lat, data.lon)
+    for key in ("place", "point", "_place_before"):  # chosen, typed, shown before a bad point was typed
+        text = st.session_state.get(key)
+        if not text or text in here:
+            continue
+        try:
+            place = find_place(text)
+            cell = nearest_cell(data.lat, data.lon, place)
+            if cell is None:
+                raise DataError(f"{place.label} lies outside this run's grid.")
+        except DataError as err:
+            if key != "_place_before":
+                st.session_state["place_error"] = str(err)
+            continue
+        here[place.name] = (place, cell)
+        if key == "place":
+            st.session_state["place"] = place.name  # as the list names it ("35.18N 129.07E")
     if here and st.session_state.get("place") not in here:
-        st.session_state["place"] = DEFAULT_PLACE if DEFAULT_PLACE in here else next(iter(here))
+        before = st.session_state.get("_place_before")  # what was shown before a point off the grid was typed
+        st.session_state["place"] = next((p for p in (before, DEFAULT_PLACE) if p in here), next(iter(here)))
     return here
+
+
+def _typed_point() -> None:
+    """The point box changed: chart that point (:func:`places` says why where it cannot)."""
+    text = st.session_state.get("point", "").strip()
+    if text:
+        with contextlib.suppress(DataError):  # the box keeps the text; places() says what is wrong with it
+            st.session_state["_place_before"] = st.session_state.get("place")
+            st.session_state["place"] = find_place(text).name
 
 
 def pick_place(key: str) -> None:
@@ -43,7 +74,19 @@ def place_section(data: RunData, here: dict, lead: int, threshold: float, p_thre
         st.caption("None of the listed cities lies on this data's grid.")
         return None
     left, right = st.columns([1, 3])
-    name = left.selectbox("Place", list(here), key="place", help="KMA ASOS stations of Korea's cities")
+    name = left.selectbox(
+        "Place", list(here), key="place", help="KMA ASOS stations of Korea's cities, and the point below"
+    )
+    left.text_input(
+        "Or a point (lat, lon)",
+        key="point",
+        placeholder="35.18, 129.07",
+        on_change=_typed_point,
+        help="Degrees north and east, e.g. 35.18, 129.07 or 35.18N 129.07E: the chart shows the grid cell holding it",
+    )
+    error = st.session_state.pop("place_error", None)
+    if error:
+        left.error(error)
     place, (iy, ix) = here[name]
     table = place_table(data, (iy, ix))
     left.caption(

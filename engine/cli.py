@@ -81,7 +81,7 @@ def _cmd_place(args: argparse.Namespace) -> int:
     place = find_place(args.place)
     cell = nearest_cell(cat.grid.lat, cat.grid.lon, place)
     if cell is None:
-        raise DataError(f"{place.name} ({place.lat:.2f}N {place.lon:.2f}E) lies outside the data's grid", cat.root)
+        raise DataError(f"{place.label} lies outside the data's grid", cat.root)
     if args.run not in cat.runs():
         raise DataError(f"unknown run {args.run} (available: {', '.join(cat.runs())})", cat.root)
     leads = [lt for lt in cat.lead_times(args.run) if lt > 0]
@@ -177,12 +177,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "place",
-        help="one city's hours of a run: raw NWP and observed rain (mm/h), the model's calibrated event "
+        help="one city's (or point's) hours of a run: raw NWP and observed rain (mm/h), the model's calibrated event "
         "probabilities, valid times in UTC and KST",
     )
     _data_args(p)
     p.add_argument("--run", required=True, help="run YYYYMMDDHH")
-    p.add_argument("--place", required=True, help="city, e.g. Seoul, Busan, Jeju (the KMA ASOS station's grid cell)")
+    p.add_argument(
+        "--place",
+        required=True,
+        help="city, e.g. Seoul, Busan, Jeju (the KMA ASOS station's grid cell), or a point 'lat,lon' in degrees N "
+        "and E, e.g. 35.18,129.07",
+    )
     p.add_argument("--csv", action="store_true", help="print CSV (the app's export)")
     p.add_argument("--no-model", action="store_true", help="raw NWP and QPE only, without running the model")
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA if present, else CPU)")

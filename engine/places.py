@@ -7,6 +7,7 @@ the model grid's 5 km cell.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -21,12 +22,14 @@ KST = pd.Timedelta(hours=9)
 @dataclass(frozen=True)
 class Place:
     name: str
-    station: int  # KMA ASOS station number
+    station: int | None  # KMA ASOS station number; None for a point given by its coordinates
     lat: float  # deg N
     lon: float  # deg E
 
     @property
     def label(self) -> str:
+        if self.station is None:
+            return f"{self.lat:.2f}°N {self.lon:.2f}°E"
         return f"{self.name} (ASOS {self.station}, {self.lat:.2f}°N {self.lon:.2f}°E)"
 
 
@@ -69,12 +72,30 @@ def places_on(lat: np.ndarray, lon: np.ndarray) -> dict[str, tuple[Place, tuple[
     return {name: (p, cell) for name, (p, cell) in cells.items() if cell is not None}
 
 
+# "35.18, 129.07", "35.18 129.07", "35.18N 129.07E", "35.18°N,129.07°E": latitude first, as a forecaster writes it
+_POINT = re.compile(r"^\s*([-+]?\d+(?:\.\d*)?)\s*°?\s*N?\s*[,; ]\s*([-+]?\d+(?:\.\d*)?)\s*°?\s*E?\s*$", re.IGNORECASE)
+
+
+def point(lat: float, lon: float) -> Place:
+    """A place given by its coordinates (deg N, deg E), named as :func:`find_place` reads it back."""
+    if not (-90 <= lat <= 90 and -180 <= lon <= 360):
+        raise DataError(f"no such point: latitude {lat:g} (must be -90 to 90), longitude {lon:g} (-180 to 360)")
+    return Place(f"{lat:.2f}N {lon:.2f}E", None, round(lat, 2), round(lon, 2))
+
+
 def find_place(name: str) -> Place:
-    """The listed place of that name (any case), or a DataError naming the places there are."""
+    """The listed place of that name (any case), or a point written as "lat, lon" in degrees N and E (``35.18,
+    129.07`` or ``35.18N 129.07E``); otherwise a DataError naming the places there are."""
     found = {p.name.lower(): p for p in PLACES}.get(name.strip().lower())
-    if found is None:
-        raise DataError(f"unknown place {name!r} (known: {', '.join(p.name for p in PLACES)})")
-    return found
+    if found is not None:
+        return found
+    coords = _POINT.match(name)
+    if coords is not None:
+        return point(float(coords[1]), float(coords[2]))
+    raise DataError(
+        f"unknown place {name!r}: a city ({', '.join(p.name for p in PLACES)}) or a point as 'lat, lon' in degrees "
+        "N and E, e.g. '35.18, 129.07'"
+    )
 
 
 def hours_at(

@@ -241,6 +241,37 @@ def test_rain_at_a_place_shows_that_citys_grid_cell_through_the_run(env: Path):
             assert len(ring) == 1 and _values(ring[0]["x"])[0] == place.lon and _values(ring[0]["y"])[0] == place.lat
 
 
+def test_any_point_typed_or_linked_gets_its_chart_and_a_bad_one_is_said(env: Path):
+    """A forecaster's own point (an airport, a dam): typed as "lat, lon" it joins the list, the link and the
+    maps, with its grid cell's hours; a point off the grid or a word that is no place is said, and the chart stays."""
+    at = AppTest.from_file(MAIN, default_timeout=300)
+    at.query_params.update({"place": "Busan"})
+    at.run()
+
+    def place_chart():
+        return next(c for c in map(_chart, at.get("plotly_chart")) if c["layout"]["title"]["text"].endswith(" UTC"))
+
+    busan = {t["name"]: _values(t["y"]) for t in place_chart()["data"]}
+    at.text_input(key="point").input("35.10, 129.03").run()  # Busan's station: the same cell
+    assert not at.exception and not at.error
+    assert at.selectbox(key="place").value == "35.10N 129.03E" == at.query_params["place"]
+    assert "Busan" in at.selectbox(key="place").options, "the cities stay in the list"
+    chart = place_chart()
+    assert chart["layout"]["title"]["text"].startswith("35.10N 129.03E, run ")
+    for t in chart["data"]:
+        np.testing.assert_array_equal(_values(t["y"]), busan[t["name"]])
+    ring = [t for t in _chart(at.get("plotly_chart")[0])["data"] if t.get("name") == "35.10N 129.03E"]
+    assert len(ring) == 1, "the maps ring the point"
+    for text, said in (("50, 150", "50.00°N 150.00°E lies outside this run's grid"), ("Atlantis", "unknown place")):
+        at.text_input(key="point").input(text).run()
+        assert not at.exception and any(said in e.value for e in at.error), [e.value for e in at.error]
+        assert at.selectbox(key="place").value == "35.10N 129.03E", "a bad point loses nothing"
+    linked = AppTest.from_file(MAIN, default_timeout=300)
+    linked.query_params.update({"place": "33.51,126.53"})
+    linked.run()
+    assert linked.selectbox(key="place").value == "33.51N 126.53E" and not linked.error
+
+
 def test_query_parameters_open_a_case(env: Path):
     at = AppTest.from_file(MAIN, default_timeout=180)
     at.query_params.update({"run": "2026070100", "lead": "12", "threshold": "0.1"})

@@ -46,10 +46,11 @@ def test_bench_refuses_a_missing_weights_file_and_weights_for_the_random_paper_s
     assert res.returncode == 2 and "--model lite only" in res.stderr
 
 
-def test_place_prints_one_citys_hours_and_names_an_unknown_city(
+def test_place_prints_one_citys_or_points_hours_and_names_an_unknown_place(
     demo_archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    """The app's place chart on the command line: the city's grid cell at every lead time, as CSV."""
+    """The app's place chart on the command line: the city's grid cell at every lead time, as CSV; a point by its
+    coordinates; a clear error for an unknown city or a point beyond the data."""
     import io
 
     import numpy as np
@@ -74,5 +75,10 @@ def test_place_prints_one_citys_hours_and_names_an_unknown_city(
     if DEFAULT_WEIGHTS.exists():
         p_rain, p_heavy = table["model P(>= 0.1 mm/h)"], table["model P(>= 10 mm/h)"]
         assert ((p_heavy >= 0) & (p_heavy <= p_rain) & (p_rain <= 1)).all(), "heavy rain is rain"
-    bad = _run("place", "--data", str(demo_archive), "--run", "2026070100", "--place", "Atlantis", "--no-model")
-    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "known: Seoul" in bad.stderr
+    # any point, as "lat,lon": Gwangju's station's coordinates give Gwangju's cell
+    at = _run("place", "--data", str(demo_archive), "--run", "2026070100", "--place", "35.17,126.89", "--no-model")
+    assert at.returncode == 0, at.stderr
+    assert at.stdout.startswith(f"35.17°N 126.89°E, grid cell {cat.grid.lat[iy]:.2f}N {cat.grid.lon[ix]:.2f}E")
+    for args, message in ((["Atlantis"], "a city (Seoul, Incheon"), (["50,150"], "50.00°N 150.00°E lies outside")):
+        bad = _run("place", "--data", str(demo_archive), "--run", "2026070100", "--place", *args, "--no-model")
+        assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and message in bad.stderr, bad.stderr

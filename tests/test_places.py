@@ -1,9 +1,11 @@
 """The cities of the place chart and the grid cell that holds each."""
 
 import numpy as np
+import pytest
 
+from engine.errors import DataError
 from engine.grid import KOREA, Grid
-from engine.places import PLACES, Place, nearest_cell, places_on
+from engine.places import PLACES, Place, find_place, nearest_cell, places_on
 
 
 def test_each_city_falls_in_the_model_grid_cell_that_contains_it():
@@ -23,3 +25,15 @@ def test_a_grid_that_does_not_reach_a_city_leaves_it_out():
     assert nearest_cell(south.lat, south.lon, edge) == (south.ny - 1, 40)
     assert nearest_cell(south.lat, south.lon, Place("beyond", 0, float(south.lat[-1]) + 0.03, 127.0)) is None
     assert nearest_cell(np.array([35.0]), np.array([128.0]), Place("one cell", 0, 35.0, 128.0)) == (0, 0)
+
+
+def test_a_point_is_read_as_lat_lon_in_the_ways_forecasters_write_it():
+    for text in ("35.18, 129.07", "35.18 129.07", "35.18N 129.07E", "35.18°N,129.07°E", " 35.18;129.07 "):
+        p = find_place(text)
+        assert (p.lat, p.lon, p.station) == (35.18, 129.07, None), text
+        assert find_place(p.name) == p, "a point's name (in links and the list) reads back as the same point"
+    assert find_place("BUSAN").station == 159
+    with pytest.raises(DataError, match="latitude 95"):
+        find_place("95, 129")
+    with pytest.raises(DataError, match=r"a city \(Seoul.*'lat, lon'"):
+        find_place("35.18")
