@@ -98,6 +98,29 @@ def find_place(name: str) -> Place:
     )
 
 
+EARTH_RADIUS_KM = 6371.0
+_COMPASS = ("N", "NE", "E", "SE", "S", "SW", "W", "NW")
+
+
+def distance_bearing(a: Place, b: Place) -> tuple[float, float]:
+    """Great-circle distance (km, haversine) and initial bearing (deg clockwise from north) from ``a`` to ``b``."""
+    la1, lo1, la2, lo2 = map(np.radians, (a.lat, a.lon, b.lat, b.lon))
+    h = np.sin((la2 - la1) / 2) ** 2 + np.cos(la1) * np.cos(la2) * np.sin((lo2 - lo1) / 2) ** 2
+    km = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(h))
+    y = np.sin(lo2 - lo1) * np.cos(la2)
+    x = np.cos(la1) * np.sin(la2) - np.sin(la1) * np.cos(la2) * np.cos(lo2 - lo1)
+    return float(km), float(np.degrees(np.arctan2(y, x)) % 360)
+
+
+def where_is(spot: Place, near: float = 2.5) -> str:
+    """A point as a forecaster says it, from the nearest listed city: "12 km SW of Jeju", or "at Jeju" within
+    ``near`` km (half a 5 km grid cell)."""
+    km, bearing, city = min((*distance_bearing(c, spot), c.name) for c in PLACES)
+    if km < near:
+        return f"at {city}"
+    return f"{km:.0f} km {_COMPASS[int((bearing + 22.5) // 45) % 8]} of {city}"
+
+
 def hours_at(
     cell: tuple[int, int],
     init: pd.Timestamp,

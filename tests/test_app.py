@@ -535,6 +535,21 @@ def test_every_page_renders(env: Path, page: str):
             utc = pd.to_datetime(run, format="%Y%m%d%H") + pd.Timedelta(hours=int(lead))
             kst = utc + pd.Timedelta(hours=9)
             assert valid == f"{utc:%Y-%m-%d %H} UTC / {kst:%Y-%m-%d %H} KST"
+        # the heaviest observed hour of each run, and its link charts that pixel
+        from engine.places import PLACES
+
+        cat = Catalog(env)
+        for run, mm in table[["run", "heaviest QPE (mm/h)"]].itertuples(index=False):
+            qpe = cat.load_qpe(run, [lt for lt in cat.lead_times(run) if lt > 0]).values
+            assert mm == pytest.approx(np.nanmax(np.where(cat.grid.qpe_mask, qpe, np.nan)))
+        top = table.iloc[0]
+        assert top["heaviest at"].endswith(tuple(p.name for p in PLACES)), top["heaviest at"]
+        viewer = AppTest.from_file(MAIN, default_timeout=300)
+        viewer.query_params.update(dict(pair.split("=") for pair in top["open"][2:].split("&")))
+        viewer.run()
+        chart = next(c for c in map(_chart, viewer.get("plotly_chart")) if c["layout"]["title"]["text"].endswith("UTC"))
+        bars = next(t for t in chart["data"] if t["name"] == "observed QPE")
+        assert np.nanmax(_values(bars["y"])) == pytest.approx(top["heaviest QPE (mm/h)"], rel=1e-6)
 
 
 def test_a_citys_interval_says_whether_its_runs_tell_the_model_from_nwp():

@@ -5,7 +5,7 @@ import pytest
 
 from engine.errors import DataError
 from engine.grid import KOREA, Grid
-from engine.places import PLACES, Place, find_place, nearest_cell, places_on
+from engine.places import PLACES, Place, distance_bearing, find_place, nearest_cell, places_on, where_is
 
 
 def test_each_city_falls_in_the_model_grid_cell_that_contains_it():
@@ -37,3 +37,14 @@ def test_a_point_is_read_as_lat_lon_in_the_ways_forecasters_write_it():
         find_place("95, 129")
     with pytest.raises(DataError, match=r"a city \(Seoul.*'lat, lon'"):
         find_place("35.18")
+
+
+def test_a_point_is_named_from_the_nearest_city_by_distance_and_direction():
+    seoul, busan = find_place("Seoul"), find_place("Busan")
+    km, bearing = distance_bearing(seoul, busan)
+    assert 320 < km < 335 and 135 < bearing < 155, (km, bearing)  # Busan lies about 325 km south-east of Seoul
+    assert distance_bearing(busan, seoul)[0] == pytest.approx(km)
+    assert where_is(find_place("35.10, 129.03")) == "at Busan"
+    # 0.1 deg south and west of Jeju's station: about 14 km (11 km north-south, 9 km east-west)
+    assert where_is(find_place("33.41, 126.43")) == "14 km SW of Jeju"
+    assert where_is(find_place("37.57, 127.20")) == "20 km E of Seoul"

@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from app.state import DataRef, get_run, linked_table, load_or_stop, model_events, runs_state, tuned_threshold
+from engine.places import Place, point, where_is
 from engine.verify.case import events
 from engine.verify.categorical import categorical_scores, contingency_events
 
@@ -26,6 +27,15 @@ def columns(threshold: float) -> tuple[str, str]:
     return f"area >= {threshold:g} mm/h, peak (km²)", "model misses (km² h)"
 
 
+def _heaviest(qpe: np.ndarray, mask: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> tuple[float, Place] | None:
+    """The run's heaviest observed hourly rain (mm/h) over the QPE-valid pixels, and its pixel; None unobserved."""
+    rain = np.where(mask & np.isfinite(qpe), qpe, -np.inf)
+    if not np.isfinite(rain).any():
+        return None
+    t, iy, ix = np.unravel_index(int(np.argmax(rain)), rain.shape)
+    return float(rain[t, iy, ix]), point(float(lat[iy]), float(lon[ix]))
+
+
 @st.cache_data(show_spinner="Ranking runs...", max_entries=8)
 def library(ref: DataRef, runs: tuple[str, ...], state: tuple[str, ...], threshold: float) -> pd.DataFrame:
     """One row per run; ``state`` (``runs_state``) only keys the cache."""
@@ -37,15 +47,20 @@ def library(ref: DataRef, runs: tuple[str, ...], state: tuple[str, ...], thresho
         observed = ev["valid"].any(axis=(1, 2))  # lead times with a valid QPE: the others are unknown, not dry
         event_area = np.where(observed, ev["obs"].sum(axis=(1, 2)) * PIXEL_KM2, np.nan)  # per lead
         peak = int(np.nanargmax(event_area)) if observed.any() else None
+        heaviest = _heaviest(d.qpe, d.mask, d.lat, d.lon)
         row = {
             "run": run,
-            # beside the run, never scrolled off; without any observation, the viewer's own default lead time
+            # beside the run, never scrolled off; without any observation, the viewer's own default lead time; its
+            # place chart at the heaviest hour's pixel
             "open": f"/?run={run}"
             + (f"&lead={d.leads[peak]}" if peak is not None else "")
-            + f"&threshold={threshold:g}",
+            + f"&threshold={threshold:g}"
+            + (f"&place={heaviest[1].lat:.2f},{heaviest[1].lon:.2f}" if heaviest else ""),
             area: float(event_area[peak]) if peak is not None else np.nan,
             "peak lead (h)": d.leads[peak] if peak is not None else None,
             "peak valid time": d.valid_utc_kst(d.leads[peak]) if peak is not None else "no QPE",
+            "heaviest QPE (mm/h)": heaviest[0] if heaviest else np.nan,
+            "heaviest at": where_is(heaviest[1]) if heaviest else None,
             "QPE hours": f"{int(observed.sum())}/{len(d.leads)}",
             "NWP CSI": categorical_scores(contingency_events(ev["nwp"], ev["obs"], ev["valid"]))["csi"],
         }
@@ -76,6 +91,9 @@ def main() -> None:
         {
             "NWP CSI": st.column_config.NumberColumn(format="%.3f"),
             "model CSI": st.column_config.NumberColumn(format="%.3f"),
+            "heaviest QPE (mm/h)": st.column_config.NumberColumn(
+                help="The run's heaviest observed hour at one 5 km pixel; the link charts that pixel", format="%.1f"
+            ),
             "model gain": st.column_config.NumberColumn(help="model CSI - NWP CSI over the run", format="%+.3f"),
             missed: st.column_config.NumberColumn(
                 help="Observed rain at or above the threshold that the model did not forecast: missed 5 km pixels "
@@ -86,7 +104,8 @@ def main() -> None:
     )
     st.caption(
         "Model scores at the probability threshold tuned on validation runs. Each link opens the case viewer at the "
-        "run's peak lead time for the event; the URL can be shared. QPE hours: the lead times with a valid "
+        "run's peak lead time for the event, with the rain through the run at the heaviest hour's pixel (named from "
+        "the nearest city); the URL can be shared. QPE hours: the lead times with a valid "
         "observation; the others are left out of every column (– where a run has none)."
     )
 
