@@ -29,7 +29,7 @@ class Place:
     @property
     def label(self) -> str:
         if self.station is None:
-            return f"{self.lat:.2f}°N {self.lon:.2f}°E"
+            return f"{self.lat:.2f}°N {self.lon:.2f}°E ({where_is(self)})"
         return f"{self.name} (ASOS {self.station}, {self.lat:.2f}°N {self.lon:.2f}°E)"
 
 

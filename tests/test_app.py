@@ -262,7 +262,10 @@ def test_any_point_typed_or_linked_gets_its_chart_and_a_bad_one_is_said(env: Pat
         np.testing.assert_array_equal(_values(t["y"]), busan[t["name"]])
     ring = [t for t in _chart(at.get("plotly_chart")[0])["data"] if t.get("name") == "35.10N 129.03E"]
     assert len(ring) == 1, "the maps ring the point"
-    for text, said in (("50, 150", "50.00°N 150.00°E lies outside this run's grid"), ("Atlantis", "unknown place")):
+    for text, said in (
+        ("50, 150", "50.00°N 150.00°E (2159 km NE of Gangneung) lies outside this run's grid"),
+        ("Atlantis", "unknown place"),
+    ):
         at.text_input(key="point").input(text).run()
         assert not at.exception and any(said in e.value for e in at.error), [e.value for e in at.error]
         assert at.selectbox(key="place").value == "35.10N 129.03E", "a bad point loses nothing"

@@ -78,7 +78,9 @@ def test_place_prints_one_citys_or_points_hours_and_names_an_unknown_place(
     # any point, as "lat,lon": Gwangju's station's coordinates give Gwangju's cell
     at = _run("place", "--data", str(demo_archive), "--run", "2026070100", "--place", "35.17,126.89", "--no-model")
     assert at.returncode == 0, at.stderr
-    assert at.stdout.startswith(f"35.17°N 126.89°E, grid cell {cat.grid.lat[iy]:.2f}N {cat.grid.lon[ix]:.2f}E")
-    for args, message in ((["Atlantis"], "a city (Seoul, Incheon"), (["50,150"], "50.00°N 150.00°E lies outside")):
+    cell = f"grid cell {cat.grid.lat[iy]:.2f}N {cat.grid.lon[ix]:.2f}E"
+    assert at.stdout.startswith(f"35.17°N 126.89°E (at Gwangju), {cell}")
+    off = "50.00°N 150.00°E (2159 km NE of Gangneung) lies outside"
+    for args, message in ((["Atlantis"], "a city (Seoul, Incheon"), (["50,150"], off)):
         bad = _run("place", "--data", str(demo_archive), "--run", "2026070100", "--place", *args, "--no-model")
         assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and message in bad.stderr, bad.stderr
