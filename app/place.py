@@ -12,6 +12,7 @@ import streamlit as st
 from app import maps
 from app.state import KST, RunData
 from engine.errors import DataError
+from engine.heavy_rain import CRITERIA, place_sums
 from engine.places import find_place, hours_at, nearest_cell, places_on, probability_column
 
 DEFAULT_PLACE = "Seoul"
@@ -120,5 +121,12 @@ def place_section(data: RunData, here: dict, lead: int, threshold: float, p_thre
             clock=[f"{data.valid_time(lt) + KST:%m-%d %H} KST" for lt in data.leads],
         ),
         width="stretch",
+    )
+    sums = place_sums(table)
+    mm = {c: st.column_config.NumberColumn(format="%.1f") for c in sums.columns if c.endswith("(mm)")}
+    right.dataframe(sums, width="stretch", placeholder="–", column_config=mm)
+    right.caption(
+        f"Largest sums over 3 and 12 consecutive hours of the run (an hour without QPE breaks a window). {CRITERIA}. "
+        "The network forecasts rain classes, not amounts: it has no row here."
     )
     return table

@@ -75,6 +75,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_place(args: argparse.Namespace) -> int:
+    from engine.heavy_rain import CRITERIA, place_sums
     from engine.places import find_place, hours_at, nearest_cell
 
     cat = _open(args)
@@ -103,6 +104,8 @@ def _cmd_place(args: argparse.Namespace) -> int:
         iy, ix = cell
         print(f"{place.label}, grid cell {cat.grid.lat[iy]:.2f}N {cat.grid.lon[ix]:.2f}E, run {args.run} UTC")
         print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}", na_rep="-"))
+        print(f"\nLargest sums of consecutive hours ({CRITERIA}):")
+        print(place_sums(table).to_string(float_format=lambda v: f"{v:.1f}", na_rep="-"))
     return 0
 
 

@@ -235,6 +235,12 @@ def test_rain_at_a_place_shows_that_citys_grid_cell_through_the_run(env: Path):
             i = leads.index(at.select_slider(key="lead").value)
             assert p[i] == pytest.approx(_values(probability_map["customdata"])[iy, ix] / 100, abs=1e-6)
         assert any(b.proto.label == f"{name} through the run as CSV" for b in at.get("download_button"))
+        sums = next(d.value for d in at.dataframe if "KMA heavy rain" in d.value.columns)
+        for label, series in (("observed QPE", qpe[:, iy, ix]), ("raw NWP", nwp[:, iy, ix])):
+            for hours in (3, 12):  # the largest sum of consecutive hours, as the bars add up
+                window = np.convolve(series, np.ones(hours), "valid")
+                assert sums.loc[label, f"max {hours} h (mm)"] == pytest.approx(np.nanmax(window), rel=1e-5)
+        assert set(sums["KMA heavy rain"]) <= {"none", "advisory", "warning", "unknown"}
         place = next(p for p in PLACES if p.name == name)
         for top_map in charts[:3]:  # NWP, model, QPE: each rings the place the chart shows
             ring = [t for t in top_map["data"] if t.get("name") == name]

@@ -1,0 +1,62 @@
+"""Rain sums at a place against KMA's heavy-rain advisory and warning criteria."""
+
+import numpy as np
+
+from engine.heavy_rain import kma_level, max_accumulation
+
+LEADS = list(range(1, 25))
+
+
+def _series(**hours: float) -> np.ndarray:
+    """24 dry hours with rain at the named lead times (``h5=20.0``: 20 mm in the hour ending at +5 h)."""
+    rain = np.zeros(len(LEADS))
+    for name, mm in hours.items():
+        rain[LEADS.index(int(name[1:]))] = mm
+    return rain
+
+
+def test_the_largest_sum_and_the_hour_it_ends_at():
+    rain = _series(h5=20.0, h6=25.0, h7=20.0, h20=30.0)
+    acc = max_accumulation(LEADS, rain, 3)
+    assert acc.mm == 65.0 and acc.last_lead == 7
+    assert max_accumulation(LEADS, rain, 12).mm == 65.0  # one 12 h window cannot hold +5 h and +20 h
+    assert max_accumulation(LEADS, rain, 24).mm == 95.0
+
+
+def test_kma_levels_at_their_thresholds():
+    assert kma_level({3: 59.9, 12: 109.9}) == "none"
+    assert kma_level({3: 60.0, 12: 60.0}) == "advisory"
+    assert kma_level({3: 30.0, 12: 110.0}) == "advisory", "12 h alone reaches it"
+    assert kma_level({3: 90.0, 12: 90.0}) == "warning"
+    assert kma_level({3: 50.0, 12: 180.0}) == "warning"
+
+
+def test_an_unknown_hour_breaks_a_window_rather_than_counting_as_dry():
+    rain = _series(h5=30.0, h6=30.0, h7=30.0)
+    rain[LEADS.index(6)] = np.nan  # the QPE of +6 h is missing
+    acc = max_accumulation(LEADS, rain, 3)
+    assert acc.mm == 30.0 and acc.last_lead == 5, acc  # the first window to reach it
+    gap = [lt for lt in LEADS if lt != 6]  # a lead time not in the run at all
+    assert max_accumulation(gap, np.delete(_series(h5=30.0, h7=30.0, h8=30.0), 5), 3).mm == 60.0
+    # no whole window: unknown, not "none"
+    assert np.isnan(max_accumulation([1, 2], np.array([50.0, 50.0]), 3).mm)
+    assert kma_level({3: float("nan"), 12: float("nan")}) == "unknown"
+    assert kma_level({3: 95.0, 12: float("nan")}) == "warning", "a reached level needs no more hours"
+
+
+def test_a_places_sums_name_the_window_ends_in_kst_and_its_level():
+    import pandas as pd
+
+    from engine.heavy_rain import place_sums
+    from engine.places import hours_at
+
+    obs = _series(h5=40.0, h6=30.0, h7=25.0)  # 95 mm in 3 h: a warning
+    nwp = _series(h10=12.0)
+    obs[LEADS.index(20)] = np.nan
+    hours = hours_at((0, 0), pd.Timestamp("2026-07-01 00:00"), LEADS, nwp[:, None, None], obs[:, None, None])
+    sums = place_sums(hours)
+    assert sums.loc["observed QPE", "max 3 h (mm)"] == 95.0
+    assert sums.loc["observed QPE", "3 h ending"] == "+7 h, 2026-07-01 16:00 KST"
+    assert sums.loc["observed QPE", "KMA heavy rain"] == "warning"
+    assert np.isnan(sums.loc["observed QPE", "run total (mm)"]), "a missing hour leaves the total unknown"
+    assert sums.loc["raw NWP", "run total (mm)"] == 12.0 and sums.loc["raw NWP", "KMA heavy rain"] == "none"
