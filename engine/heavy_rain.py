@@ -22,36 +22,66 @@ WINDOWS = (3, 12)
 CRITERIA = "KMA heavy rain: advisory at 60 mm in 3 h or 110 mm in 12 h, warning at 90 mm in 3 h or 180 mm in 12 h"
 
 
+LEVELS = ("none", "advisory", "warning")  # level codes 0, 1, 2; -1 where unknown
+
+
 @dataclass(frozen=True)
 class Accumulation:
     mm: float  # the largest sum over any window of consecutive hours; NaN where no window is whole
     last_lead: int | None  # the lead time (h) that window ends at
 
 
-def max_accumulation(leads: Sequence[int], rain: np.ndarray, hours: int) -> Accumulation:
-    """The largest ``hours``-hour sum of hourly ``rain`` (mm/h at each lead time, each the hour ending then) over
-    windows of consecutive lead times with every hour known: a missing lead time or a NaN breaks a window, since an
-    unknown hour could hold the rain that decides a warning."""
+def window_sums(leads: Sequence[int], rain: np.ndarray, hours: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sums of hourly ``rain`` (mm/h along axis 0 at each lead time, each the hour ending then) over every window
+    of ``hours`` consecutive lead times: (the lead time each window ends at, the sums stacked along axis 0). A lead
+    time missing from ``leads`` or a NaN leaves its windows NaN, since an unknown hour could hold the rain that
+    decides a warning."""
     leads = np.asarray(leads, dtype=int)
     rain = np.asarray(rain, dtype=float)
-    best = Accumulation(float("nan"), None)
-    for end in range(hours - 1, len(leads)):
-        span = slice(end - hours + 1, end + 1)
-        if leads[end] - leads[span.start] != hours - 1 or not np.isfinite(rain[span]).all():
-            continue
-        total = float(rain[span].sum())
-        if not total <= best.mm:  # NaN compares false: the first whole window sets it
-            best = Accumulation(total, int(leads[end]))
-    return best
+    if len(leads) == 0 or leads.max() - leads.min() + 1 < hours:
+        return np.zeros(0, dtype=int), np.zeros((0, *rain.shape[1:]))
+    hourly = np.arange(leads.min(), leads.max() + 1)
+    full = np.full((len(hourly), *rain.shape[1:]), np.nan)
+    full[leads - hourly[0]] = rain
+    sums = np.lib.stride_tricks.sliding_window_view(full, hours, axis=0).sum(axis=-1)
+    return hourly[hours - 1 :], sums
+
+
+def max_accumulation(leads: Sequence[int], rain: np.ndarray, hours: int) -> Accumulation:
+    """The largest ``hours``-hour sum of a place's hourly ``rain`` over whole windows (:func:`window_sums`), and
+    the first lead time such a window ends at."""
+    ends, sums = window_sums(leads, rain, hours)
+    if not np.isfinite(sums).any():
+        return Accumulation(float("nan"), None)
+    best = int(np.nanargmax(sums))
+    return Accumulation(float(sums[best]), int(ends[best]))
+
+
+def max_accumulation_map(leads: Sequence[int], rain: np.ndarray, hours: int) -> np.ndarray:
+    """At every pixel of ``rain`` (lead, lat, lon), the largest ``hours``-hour sum over whole windows; NaN where
+    there is none (a pixel never observed, or a run shorter than the window)."""
+    _, sums = window_sums(leads, rain, hours)
+    finite = np.isfinite(sums)
+    return np.where(finite.any(axis=0), np.where(finite, sums, -np.inf).max(axis=0, initial=-np.inf), np.nan)
+
+
+def level_codes(sums: dict[int, np.ndarray]) -> np.ndarray:
+    """The KMA level reached where the largest sums by window length (hours -> mm, scalars or arrays) reach its
+    criteria: 2 warning, 1 advisory, 0 none, -1 unknown (no level reached and a window length had no whole window
+    to sum: hours missing)."""
+    arrays = {h: np.asarray(sums.get(h, np.nan), dtype=float) for h in WINDOWS}
+    with np.errstate(invalid="ignore"):
+        code = np.where(np.logical_or.reduce([~np.isfinite(a) for a in arrays.values()]), -1, 0)
+        for name, criteria in reversed(KMA_LEVELS):
+            reached = np.logical_or.reduce([arrays[h] >= mm for h, mm in criteria.items()])
+            code = np.where(reached, LEVELS.index(name), code)
+    return code
 
 
 def kma_level(sums: dict[int, float]) -> str:
-    """ "warning", "advisory" or "none" for the largest sums by window length (hours -> mm); "unknown" where no
-    level is reached and a window length had no whole window to sum (hours missing)."""
-    for name, criteria in KMA_LEVELS:
-        if any(sums.get(h, np.nan) >= mm for h, mm in criteria.items()):
-            return name
-    return "unknown" if any(not np.isfinite(sums.get(h, np.nan)) for h in WINDOWS) else "none"
+    """ "warning", "advisory", "none" or "unknown" for one place's largest sums by window (:func:`level_codes`)."""
+    code = int(level_codes(sums))
+    return "unknown" if code < 0 else LEVELS[code]
 
 
 def place_sums(hours: pd.DataFrame) -> pd.DataFrame:

@@ -60,3 +60,26 @@ def test_a_places_sums_name_the_window_ends_in_kst_and_its_level():
     assert sums.loc["observed QPE", "KMA heavy rain"] == "warning"
     assert np.isnan(sums.loc["observed QPE", "run total (mm)"]), "a missing hour leaves the total unknown"
     assert sums.loc["raw NWP", "run total (mm)"] == 12.0 and sums.loc["raw NWP", "KMA heavy rain"] == "none"
+
+
+def test_the_map_of_largest_sums_is_each_pixels_own_and_levels_map_alike():
+    from engine.heavy_rain import level_codes, max_accumulation_map
+
+    rng = np.random.default_rng(3)
+    leads = [lt for lt in LEADS if lt != 9]  # a lead time missing from the run breaks windows everywhere
+    rain = rng.gamma(0.6, 18.0, size=(len(leads), 4, 5))
+    rain[:, 0, 0] = np.nan  # never observed
+    rain[3, 1, 1] = np.nan  # one missing hour
+    maps = {h: max_accumulation_map(leads, rain, h) for h in (3, 12)}
+    for iy in range(4):
+        for ix in range(5):
+            for h, m in maps.items():
+                np.testing.assert_allclose(m[iy, ix], max_accumulation(leads, rain[:, iy, ix], h).mm, rtol=1e-12)
+            level = kma_level({h: m[iy, ix] for h, m in maps.items()})
+            assert (
+                level_codes({h: m[iy, ix] for h, m in maps.items()})
+                == {"unknown": -1, "none": 0, "advisory": 1, "warning": 2}[level]
+            )
+    codes = level_codes(maps)
+    assert codes.shape == (4, 5) and codes[0, 0] == -1
+    assert {-1, 1, 2} <= set(np.unique(codes)), "the test should cross both criteria"
