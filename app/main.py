@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from app import maps
+from app.heavy_rain import heavy_rain_section
 from app.place import DEFAULT_PLACE, pick_place, place_section, places
 from app.state import (
     DataRef,
@@ -242,6 +243,7 @@ def main() -> None:
     )
     series = {src: scores[src]["per_lead"]["csi"] for src in scores}
     right.plotly_chart(maps.lead_curve(leads, series, f"CSI by lead time, run {run}"), width="stretch")
+    heavy_rain_section(ref, data, marked)
     place_rows = place_section(data, here, lead, threshold, p_threshold)
 
     with st.expander("Export"):

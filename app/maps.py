@@ -211,13 +211,15 @@ def class_map(cls: np.ndarray, lat: np.ndarray, lon: np.ndarray, title: str, whe
     return _category_map(cls, names, CLASS_COLOURS, colorbar, lat, lon, title, f"<br>{when}")
 
 
-def contingency_map(f_event: np.ndarray, o_event: np.ndarray, valid: np.ndarray, lat, lon, title: str) -> go.Figure:
+def contingency_map(
+    f_event: np.ndarray, o_event: np.ndarray, valid: np.ndarray, lat, lon, title: str, height: int = 380
+) -> go.Figure:
     code = np.where(f_event & o_event, 1, np.where(o_event, 2, np.where(f_event, 3, 0)))
     code[~valid] = -1  # not scored: no trace
     names = [CONTINGENCY[i][0] for i in range(4)]
     colorbar = {"tickvals": [0, 1, 2, 3], "ticktext": names}
     colours = [CONTINGENCY[i][1] for i in range(4)]
-    return _category_map(code, names, colours, colorbar, lat, lon, title, "", height=380)
+    return _category_map(code, names, colours, colorbar, lat, lon, title, "", height=height)
 
 
 def lead_curve(
@@ -304,6 +306,42 @@ def event_hours_map(
     )
     fig = _frame(fig, lat, lon, title, height=400)
     return fig.update_layout(plot_bgcolor=UNSCORED_GREY)
+
+
+KMA_LEVEL_COLOURS = ["#ffffff", "#f7e53b", "#e0301e"]  # none, advisory (yellow), warning (red), as KMA draws them
+
+
+def level_map(code: np.ndarray, sums: dict[int, np.ndarray], lat: np.ndarray, lon: np.ndarray, title: str) -> go.Figure:
+    """The KMA heavy-rain level a run reached at each pixel (``engine.heavy_rain.level_codes``: 0 none, 1 advisory,
+    2 warning, -1 unknown, in grey), the largest 3 h and 12 h sums (``sums``, mm) under the cursor."""
+    fig = go.Figure(
+        go.Heatmap(
+            z=_f4(np.where(code >= 0, code, np.nan)),
+            x=_f4(lon),
+            y=_f4(lat),
+            customdata=_f4(np.stack([sums[3], sums[12]], axis=-1)),
+            zmin=-0.5,
+            zmax=2.5,
+            colorscale=_stepped(KMA_LEVEL_COLOURS),
+            colorbar={"title": "KMA heavy rain", "tickvals": [0, 1, 2], "ticktext": ["none", "advisory", "warning"]},
+            hoverongaps=False,
+            hovertemplate="largest sums: %{customdata[0]:.0f} mm in 3 h, %{customdata[1]:.0f} mm in 12 h"
+            "<br>advisory 60 / 110 mm, warning 90 / 180 mm<br>%{y:.2f}°N %{x:.2f}°E<extra></extra>",
+        )
+    )
+    if (code < 0).any():  # drawn, not left to the background: the plot area reaches beyond the grid
+        fig.add_trace(
+            go.Heatmap(
+                z=_f4(np.where(code < 0, 1.0, np.nan)),
+                x=_f4(lon),
+                y=_f4(lat),
+                colorscale=[[0, UNSCORED_GREY], [1, UNSCORED_GREY]],
+                showscale=False,
+                hoverongaps=False,
+                hovertemplate="unknown: no 3 h window wholly observed<br>%{y:.2f}°N %{x:.2f}°E<extra></extra>",
+            )
+        )
+    return _frame(fig, lat, lon, title)
 
 
 def mark_places(fig: go.Figure, places: dict, chosen: str | None) -> go.Figure:

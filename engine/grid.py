@@ -34,6 +34,7 @@ LAND_RANGE_KM = 200.0  # radar + gauge QPE over land
 SEA_RANGE_KM = 100.0  # radar-only QPE over the sea degrades fast with range
 
 EARTH_RADIUS_KM = 6371.0
+PIXEL_KM2 = 25.0  # a 0.05 deg cell is about 5 km x 5 km over Korea: areas are counted in these
 LAND_MASK_FILE = Path(__file__).parent / "data" / "korea_5km_land.npy"
 
 

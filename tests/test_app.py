@@ -36,9 +36,9 @@ def test_viewer_shows_maps_scores_and_utc_kst(env: Path):
     assert not at.exception and not at.error
     from engine.model.weights import DEFAULT_WEIGHTS
 
-    # NWP, model and QPE maps, two contingency maps, the CSI curve, the place chart (no model map or model
-    # contingency without weights)
-    assert len(at.get("plotly_chart")) == (7 if DEFAULT_WEIGHTS.exists() else 5)
+    # NWP, model and QPE maps, two contingency maps, the CSI curve, three heavy-rain maps, the place chart (no
+    # model map or model contingency without weights)
+    assert len(at.get("plotly_chart")) == (10 if DEFAULT_WEIGHTS.exists() else 8)
     assert at.dataframe[0].proto.placeholder == "–", "an undefined score (FAR with nothing forecast) reads '–'"
     header = next(c.value for c in at.caption if c.value.startswith("Run "))
     assert "UTC" in header and "KST" in header and "lead 27 h" in header
@@ -245,6 +245,55 @@ def test_rain_at_a_place_shows_that_citys_grid_cell_through_the_run(env: Path):
         for top_map in charts[:3]:  # NWP, model, QPE: each rings the place the chart shows
             ring = [t for t in top_map["data"] if t.get("name") == name]
             assert len(ring) == 1 and _values(ring[0]["x"])[0] == place.lon and _values(ring[0]["y"])[0] == place.lat
+
+
+def test_heavy_rain_over_the_run_maps_where_kma_criteria_were_reached(env: Path):
+    """The run's largest 3 h and 12 h sums at every pixel, observed and raw NWP, as KMA levels (advisory 60 / 110 mm,
+    warning 90 / 180 mm), recomputed here from the files; the NWP's advisory area scored against the observed one."""
+    run = "2026070200"  # the demo run with observed warnings
+    at = AppTest.from_file(MAIN, default_timeout=300)
+    at.query_params.update({"run": run})
+    at.run()
+    assert not at.exception, at.exception
+    cat = Catalog(env)
+    leads = [lt for lt in cat.lead_times(run) if lt > 0]
+    mask = cat.verify_mask
+    rain = {
+        "Observed QPE": np.where(mask, cat.load_qpe(run, leads).values, np.nan),
+        "Raw NWP": cat.load_run(run, leads)["tp"].values,
+    }
+    charts = {c["layout"]["title"]["text"]: c for c in map(_chart, at.get("plotly_chart"))}
+    levels = {}
+    for name, hourly in rain.items():
+        total = np.concatenate([np.zeros((1, *hourly.shape[1:])), np.cumsum(hourly, axis=0)])
+        largest = {}
+        for hours in (3, 12):
+            sums = total[hours:] - total[:-hours]  # every window of consecutive hours (the demo's leads are hourly)
+            largest[hours] = np.where(np.isfinite(sums).any(axis=0), np.nanmax(np.nan_to_num(sums, nan=-1), 0), np.nan)
+        expected = np.where((largest[3] >= 90) | (largest[12] >= 180), 2.0, 0.0)
+        expected = np.where((expected == 0) & ((largest[3] >= 60) | (largest[12] >= 110)), 1.0, expected)
+        expected[~np.isfinite(largest[3])] = np.nan
+        chart = charts[f"{name}: KMA level reached, lead times 1-48 h"]
+        traces = [t for t in chart["data"] if t["type"] == "heatmap"]
+        np.testing.assert_array_equal(_heatmap_z(traces[0]), expected.astype(np.float32))
+        shown = _values(traces[0]["customdata"])
+        np.testing.assert_allclose(shown[..., 0], largest[3], rtol=1e-5)
+        np.testing.assert_allclose(shown[..., 1], largest[12], rtol=1e-5)
+        unknown = ~np.isfinite(expected)
+        if unknown.any():  # drawn grey, named in its hover
+            np.testing.assert_array_equal(np.isfinite(_heatmap_z(traces[1])), unknown)
+        assert any(t.get("name") == "cities" for t in chart["data"]), "a click on a city charts it"
+        levels[name] = expected
+    assert (levels["Observed QPE"] == 2).sum() > 0, "the demo run should reach the warning somewhere"
+    scored = np.isfinite(levels["Observed QPE"])
+    table = next(d.value for d in at.dataframe if "warning (km²)" in d.value.columns)
+    for name, level in levels.items():
+        assert table.loc[name, "warning (km²)"] == 25 * ((level == 2) & scored).sum()
+        assert table.loc[name, "advisory or above (km²)"] == 25 * ((level >= 1) & scored).sum()
+    f, o = levels["Raw NWP"][scored] >= 1, levels["Observed QPE"][scored] >= 1
+    csi = (f & o).sum() / max((f | o).sum(), 1)
+    assert table.loc["Raw NWP", "CSI, advisory or above"] == pytest.approx(csi)
+    assert charts["Raw NWP vs observed: advisory or above"]
 
 
 def test_any_point_typed_or_linked_gets_its_chart_and_a_bad_one_is_said(env: Path):

@@ -12,14 +12,12 @@ import pandas as pd
 import streamlit as st
 
 from app.state import DataRef, get_run, linked_table, load_or_stop, model_events, runs_state, tuned_threshold
+from engine.grid import PIXEL_KM2
 from engine.places import Place, point, where_is
 from engine.verify.case import events
 from engine.verify.categorical import categorical_scores, contingency_events
 
 st.set_page_config(page_title="Case library", page_icon="🗂️", layout="wide")
-
-
-PIXEL_KM2 = 25.0  # 5 km pixels
 
 
 def columns(threshold: float) -> tuple[str, str]:
