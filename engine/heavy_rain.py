@@ -85,8 +85,8 @@ def kma_level(sums: dict[int, float]) -> str:
 
 
 def place_sums(hours: pd.DataFrame) -> pd.DataFrame:
-    """A place's largest 3 h and 12 h sums, observed and raw NWP, each window's end, the run total and the KMA
-    level reached; from its hours as :func:`engine.places.hours_at` gives them."""
+    """A place's KMA level reached, largest 3 h and 12 h sums, observed and raw NWP, each window's end and the run
+    total; from its hours as :func:`engine.places.hours_at` gives them."""
     leads = hours["lead time (h)"].to_numpy()
     ends = dict(zip(leads, hours["valid (KST)"], strict=True))
     rows = {}
@@ -100,6 +100,5 @@ def place_sums(hours: pd.DataFrame) -> pd.DataFrame:
                 None if acc.last_lead is None else f"+{acc.last_lead} h, {ends[acc.last_lead]} KST"
             )
         row["run total (mm)"] = float(rain.sum()) if np.isfinite(rain).all() else np.nan
-        row["KMA heavy rain"] = kma_level(sums)
-        rows[label] = row
+        rows[label] = {"KMA heavy rain": kma_level(sums), **row}  # first: a narrow table still shows it
     return pd.DataFrame.from_dict(rows, orient="index")

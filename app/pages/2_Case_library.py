@@ -54,12 +54,12 @@ def library(ref: DataRef, runs: tuple[str, ...], state: tuple[str, ...], thresho
             + (f"&lead={d.leads[peak]}" if peak is not None else "")
             + f"&threshold={threshold:g}"
             + (f"&place={heaviest[1].lat:.2f},{heaviest[1].lon:.2f}" if heaviest else ""),
+            "QPE hours": f"{int(observed.sum())}/{len(d.leads)}",  # near the run: how complete its scores are
             area: float(event_area[peak]) if peak is not None else np.nan,
             "peak lead (h)": d.leads[peak] if peak is not None else None,
             "peak valid time": d.valid_utc_kst(d.leads[peak]) if peak is not None else "no QPE",
             "heaviest QPE (mm/h)": heaviest[0] if heaviest else np.nan,
             "heaviest at": where_is(heaviest[1]) if heaviest else None,
-            "QPE hours": f"{int(observed.sum())}/{len(d.leads)}",
             "NWP CSI": categorical_scores(contingency_events(ev["nwp"], ev["obs"], ev["valid"]))["csi"],
         }
         if "model" in ev:
