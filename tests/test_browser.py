@@ -45,8 +45,8 @@ def test_main_page_renders_maps_in_a_real_browser(server: str, tmp_path: Path):
     _png, text, extents = screenshot(server, tmp_path / "main.png")
     assert "Traceback" not in text and "Error" not in text
     assert "Hourly rain over Korea" in text and "KST" in text
-    # NWP, post-processed, observed and the two hit/miss maps: side by side, so all over the same area
-    assert len(extents) == 5, extents
+    # NWP, post-processed, observed, the two hit/miss maps and the three heavy-rain maps: all over the same area
+    assert len(extents) == 8, extents
     assert np.allclose(extents, extents[0], atol=0.01), f"the maps show different areas: {extents}"
     from PIL import Image
 
