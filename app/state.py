@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from app.data_source import DEMO_RUNS, data_dir, demo_missing
-from engine.cache import predicted_run, run_fingerprint
+from engine.cache import files_fingerprint, predicted_run, run_fingerprint
 from engine.data.base import RunSource
 from engine.data.sources import AUTO, detect, open_data, source_names
 from engine.errors import DataError
@@ -136,11 +136,19 @@ def predictor() -> Predictor | None:
 
 
 def files_state(ref: DataRef, run: str) -> str:
-    """What changes when a file of the run arrives or is replaced: its NWP files' names, sizes and times, and the
-    QPE folder's modification time (an hour's file landing there, written by rename, touches it). A key of every
-    cache of what was read, so hours that arrive after a first look are shown, not the first look forever."""
-    qpe = Path(ref[0]) / "qpe"
-    return f"{run_fingerprint(catalog(ref), run)}:{qpe.stat().st_mtime_ns if qpe.is_dir() else 0}"
+    """What changes when a file of the run arrives or is replaced: the names, sizes and times of its NWP files and
+    of the QPE files for its valid times (an hour redone in place included). A key of every cache of what was
+    read, so hours that arrive or are re-estimated after a first look are shown, not the first look forever."""
+    source = catalog(ref)
+    nwp = run_fingerprint(source, run)
+    return f"{nwp}:{files_fingerprint(source.qpe_files(run, _lead_times(ref, run, nwp)))}"
+
+
+@st.cache_data(max_entries=1024, show_spinner=False)
+def _lead_times(ref: DataRef, run: str, nwp_state: str) -> list[int]:
+    """The run's lead times, once per state of its NWP files (``nwp_state`` only keys the cache): a run whose
+    files are not named by lead time is opened to find out."""
+    return catalog(ref).lead_times(run)
 
 
 def runs_state(ref: DataRef, runs: list[str]) -> tuple[str, ...]:

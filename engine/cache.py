@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import xarray as xr
@@ -22,13 +23,18 @@ def cache_dir() -> Path:
     return Path(os.environ.get("PRECIP_CACHE", Path.home() / ".cache" / "korea-rain"))
 
 
-def run_fingerprint(catalog: RunSource, run: str) -> str:
-    """sha256 over the run's input files (name, size, modification time)."""
-    h = hashlib.sha256(run.encode())
-    for p in catalog.files(run):
+def files_fingerprint(paths: Iterable[Path], salt: str = "") -> str:
+    """sha256 over files' names, sizes and modification times: changes when one is added, removed or rewritten."""
+    h = hashlib.sha256(salt.encode())
+    for p in paths:
         st = p.stat()
         h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
+
+
+def run_fingerprint(catalog: RunSource, run: str) -> str:
+    """sha256 over the run's input files (name, size, modification time)."""
+    return files_fingerprint(catalog.files(run), run)
 
 
 def cache_key(catalog: RunSource, run: str, weights_sha256: str) -> str:

@@ -1,11 +1,14 @@
 """The Streamlit app driven through AppTest: every page, every control, numbers checked against engine.verify."""
 
 import io
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 from streamlit.testing.v1 import AppTest
 
 from engine.data.catalog import Catalog
@@ -424,9 +427,12 @@ def test_hours_without_qpe_are_said_not_scored_as_dry(
     (folder / "qpe").mkdir(parents=True)
     (folder / "nwp").symlink_to(demo_archive / "nwp")
     gone = {f"qpe_20260701{h:02d}.nc" for h in range(1, 6)}  # valid at leads 1-5 of run 2026070100
+    dry = "qpe_2026070106.nc"  # a first estimate, redone in place later
     for f in (demo_archive / "qpe").iterdir():
-        if f.name not in gone:
+        if f.name not in gone | {dry}:
             (folder / "qpe" / f.name).symlink_to(f)
+    with xr.open_dataset(demo_archive / "qpe" / dry) as ds:
+        (ds * 0.0).to_netcdf(folder / "qpe" / dry)
     monkeypatch.setenv("PRECIP_DATA", str(folder))
     monkeypatch.setenv("PRECIP_CACHE", str(tmp_path / "cache"))
     at = AppTest.from_file(MAIN, default_timeout=300)
@@ -452,6 +458,15 @@ def test_hours_without_qpe_are_said_not_scored_as_dry(
     assert _table(at).loc["CSI", "NWP (lead)"] >= 0
     library.run()
     assert library.dataframe[0].value.set_index("run").loc["2026070100", "QPE hours"] == "44/48"
+    # an hour's QPE redone in place (not by rename: the folder's time stays): the next look shows the new estimate
+    at.select_slider(key="lead").set_value(6).run()
+    assert any("Observed events this lead: 0 px" in c.value for c in at.caption)
+    qpe_dir = (folder / "qpe").stat()
+    shutil.copyfile(demo_archive / "qpe" / dry, folder / "qpe" / dry)
+    os.utime(folder / "qpe", ns=(qpe_dir.st_atime_ns, qpe_dir.st_mtime_ns))
+    at.select_slider(key="lead").set_value(7).run()
+    at.select_slider(key="lead").set_value(6).run()
+    assert not any("Observed events this lead: 0 px" in c.value for c in at.caption), "the first estimate kept"
     # no observations at all (an empty qpe/ folder): said, not scored as forty-eight dry hours
     for f in (folder / "qpe").iterdir():
         f.unlink()

@@ -89,6 +89,7 @@ def test_a_grib_folder_with_imerg_observations_is_detected_and_scored(tmp_path: 
     cat = open_data(root)
     assert isinstance(cat, Catalog) and cat.qpe == "imerg" and cat.verify_mask.all()
     np.testing.assert_allclose(cat.load_qpe(run, [1, 2]).values[:, 80, 80], [0.5, 0.0], atol=1e-6)
+    assert len(cat.qpe_files(run, [1, 2, 3])) == 4, "both half-hours of leads 1 and 2, none of lead 3"
     res = engine_cli("verify", "--data", str(root), "--runs", run, "--lead-times", "1", "2", "--json")
     assert res.returncode == 0, res.stderr
     res = engine_cli("verify", "--data", str(root), "--qpe-source", "radar")

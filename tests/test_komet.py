@@ -92,6 +92,8 @@ def test_komet_folder_round_trips_every_channel_rain_and_gauges(tmp_path: Path):
     assert 1 <= wet.sum() <= 9, "a 12 km gauge cell covers a few 5 km cells, not a blob"
     assert np.isnan(qpe.values[0, 0, 0]), "cells without a gauge are missing, not dry"
     assert qpe.attrs["missing_hours"] == "2021070103"
+    gauges = [p.name for p in cat.qpe_files(RUN, [1, 2, 3])]
+    assert gauges == [f"AWS_HOUR_ALL_20210701{h}00_000.npy" for h in ("01", "02")]
 
 
 def test_komet_with_2d_coordinates_regrids_like_1d(tmp_path: Path):

@@ -64,6 +64,7 @@ def test_catalog_lists_and_loads_runs(demo_archive: Path):
     np.testing.assert_allclose(ds["tp"].values, full["tp"].sel(lead_time=ds["lead_time"]).values)
     qpe = cat.load_qpe("2026070200", [25, 26])
     assert qpe.shape == (2, *KOREA.shape) and np.isfinite(qpe.values).sum() == 2 * KOREA.qpe_mask.sum()
+    assert [p.name for p in cat.qpe_files("2026070200", [25, 26, 999])] == ["qpe_2026070301.nc", "qpe_2026070302.nc"]
 
 
 @pytest.mark.parametrize(

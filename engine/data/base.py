@@ -36,6 +36,10 @@ class RunSource(Protocol):
     def load_run(self, run: str, lead_times: list[int] | None = None) -> xr.Dataset:
         """The 16 channels as ``(lead_time, lat, lon)`` on ``grid`` with ``init_time`` and ``valid_time``."""
 
+    def qpe_files(self, run: str, lead_times: list[int]) -> list[Path]:
+        """The observation files there are for the run's valid times (their names, sizes and times key the app's
+        caches, so an hour that lands or is redone in place is seen)."""
+
     def load_qpe(self, run: str, lead_times: list[int]) -> xr.DataArray:
         """Observed rain (mm in the hour ending at each valid time) as ``qpe(lead_time, lat, lon)``; NaN where
         there is no observation, hours without any listed in the ``missing_hours`` attribute."""

@@ -19,9 +19,9 @@ import pandas as pd
 import xarray as xr
 
 from engine.data.grib import read_grib
-from engine.data.imerg import read_imerg
+from engine.data.imerg import index_folder, read_imerg
 from engine.data.lexicon import LEXICONS, Lexicon
-from engine.data.qpe import read_qpe
+from engine.data.qpe import qpe_filename, read_qpe
 from engine.errors import DataError
 from engine.grid import KOREA, Grid
 
@@ -109,6 +109,16 @@ class Catalog:
                 raise DataError(f"run {run} has no lead time(s) {lacking} h", files[0].parent)
             ds = ds.sel(lead_time=pd.to_timedelta(lead_times, unit="h"))
         return ds
+
+    def qpe_files(self, run: str, lead_times: list[int]) -> list[Path]:
+        init = run_time(run)
+        valid = [init + pd.Timedelta(hours=ld) for ld in lead_times]
+        folder = self.root / "qpe"
+        if self.qpe == "imerg":
+            index = index_folder(folder) if folder.is_dir() else {}
+            halves = (vt - pd.Timedelta(minutes=m) for vt in valid for m in (60, 30))
+            return [index[h] for h in halves if h in index]
+        return [p for p in (folder / qpe_filename(vt) for vt in valid) if p.exists()]
 
     def load_qpe(self, run: str, lead_times: list[int]) -> xr.DataArray:
         """QPE matching a run's valid times, as ``qpe(lead_time, lat, lon)`` (NaN where invalid or missing)."""

@@ -209,6 +209,11 @@ class KometCatalog:
         self._aws = found
         return found
 
+    def qpe_files(self, run: str, lead_times: list[int]) -> list[Path]:
+        init = run_time(run)
+        aws = self._aws_files()
+        return [p for p in (aws.get(init + pd.Timedelta(hours=ld)) for ld in lead_times) if p is not None]
+
     def load_qpe(self, run: str, lead_times: list[int]) -> xr.DataArray:
         init = run_time(run)
         valid = [init + pd.Timedelta(hours=ld) for ld in lead_times]
