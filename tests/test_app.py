@@ -595,6 +595,8 @@ def test_every_page_renders(env: Path, page: str):
         assert list(table["run"]) and all(link.startswith("/?run=") for link in table["open"])
         areas = table["area >= 10 mm/h, peak (km²)"].to_numpy()
         assert np.all(np.diff(areas) <= 0)
+        ranks = ["area >= 10 mm/h, peak (km²)", "model gain", "model misses (km² h)"]
+        assert set(ranks) <= set(table.columns[:8]), "what the table ranks by is shown before the columns that scroll"
         at.radio[0].set_value("worst model misses").run()
         at.sidebar.select_slider[0].set_value(0.1).run()  # the columns name the event they count, in km²
         light = at.dataframe[0].value
