@@ -21,11 +21,12 @@ from engine.data.atomic import atomic_write_bytes
 from engine.model.weights import DEFAULT_WEIGHTS, read_manifest
 from tests.test_browser import CHROMIUM, screenshot
 
-PAGES = {
-    "main": ("", 5),
-    "verification": ("Verification", 3),
-    "case_library": ("Case_library", 0),
-    "model_card": ("Model_card", 0),
+PAGES = {  # picture: (page and query, charts to wait for, heading to scroll to)
+    "main": ("", 5, None),
+    "heavy_rain": ("?run=2026070200&place=Gangneung", 10, "Heavy rain over the run"),
+    "verification": ("Verification", 3, None),
+    "case_library": ("Case_library", 0, None),
+    "model_card": ("Model_card", 0, None),
 }
 RECORD = ROOT / "docs" / "screenshots.json"
 
@@ -36,8 +37,8 @@ def main() -> None:
     manifest = read_manifest(DEFAULT_WEIGHTS)
     pictures = {}
     with serve() as url:
-        for name, (path, charts) in PAGES.items():
-            png, _, _ = screenshot(f"{url}/{path}", ROOT / "docs" / f"{name}.png", wait_charts=charts)
+        for name, (path, charts, heading) in PAGES.items():
+            png, _, _ = screenshot(f"{url}/{path}", ROOT / "docs" / f"{name}.png", charts, heading)
             pictures[f"{name}.png"] = hashlib.sha256(png).hexdigest()
             print(f"docs/{name}.png")
     record = {

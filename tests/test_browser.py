@@ -25,7 +25,11 @@ MAP_EXTENTS = """[...document.querySelectorAll('.js-plotly-plot')]
     .map(p => [p._fullLayout.xaxis.range, p._fullLayout.yaxis.range])"""
 
 
-def screenshot(url: str, path: Path | None = None, wait_charts: int = 3) -> tuple[bytes, str, list]:
+def screenshot(
+    url: str, path: Path | None = None, wait_charts: int = 3, scroll_to: str | None = None
+) -> tuple[bytes, str, list]:
+    """The page at ``url`` once ``wait_charts`` charts are drawn (scrolled to the heading ``scroll_to`` if given):
+    its PNG, its text and the areas its maps show."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -33,6 +37,8 @@ def screenshot(url: str, path: Path | None = None, wait_charts: int = 3) -> tupl
         page = browser.new_page(viewport={"width": 1600, "height": 1300})
         page.goto(url, wait_until="networkidle", timeout=180_000)
         page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot').length >= {wait_charts}", timeout=180_000)
+        if scroll_to:
+            page.get_by_text(scroll_to, exact=True).first.evaluate("e => e.scrollIntoView({block: 'start'})")
         page.wait_for_timeout(1500)
         png = page.screenshot(path=str(path) if path else None, full_page=True)
         text = page.inner_text("body")
