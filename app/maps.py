@@ -378,7 +378,9 @@ def mark_places(fig: go.Figure, places: dict, chosen: str | None) -> go.Figure:
             )
         )
     # Clicks pick cities; a drag still zooms (Streamlit would make it pan on a chart that reports selections).
-    return fig.update_layout(dragmode="zoom", clickmode="event+select")
+    # A heatmap's hover loses to any point within hoverdistance (20 px by default): on a small map the dots would
+    # take the hover from a fifth of Korea, so a dot hovers only under the cursor.
+    return fig.update_layout(dragmode="zoom", clickmode="event+select", hoverdistance=5)
 
 
 QPE_COLOUR = "#3a9be0"  # the observations (a rain-scale blue), on the one chart that draws them beside the forecasts

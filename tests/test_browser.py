@@ -152,12 +152,17 @@ def test_a_click_on_a_city_of_the_map_charts_its_rain(server: str):
         page.wait_for_function("document.body.innerText.includes('Seoul, run')", timeout=180_000)
         page.wait_for_function(f"{NWP_MAP} !== undefined", timeout=60_000)
         where = page.evaluate(CITY_ON_MAP, "Busan")
+        hover = f"{NWP_MAP}.querySelector('.hoverlayer').textContent"
+        page.mouse.move(where["x"] + 12, where["y"])  # beside the dot: the map's own value, not the city
+        page.wait_for_function(f"{hover}.includes('mm')", timeout=10_000)
+        beside = page.evaluate(hover)
         page.mouse.move(where["x"], where["y"])
-        page.wait_for_timeout(300)
+        page.wait_for_function(f"{hover}.includes('Busan')", timeout=10_000)
         page.mouse.click(where["x"], where["y"])
         page.wait_for_function("document.body.innerText.includes('Busan, run')", timeout=120_000)
         page.wait_for_function("location.search.includes('place=Busan')", timeout=30_000)
         text = page.inner_text("body")
         browser.close()
     assert where["drag"] == "zoom"
+    assert "Busan" not in beside, f"a city's dot took the hover 12 px away: {beside}"
     assert "Seoul, run" not in text and "Traceback" not in text
