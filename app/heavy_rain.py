@@ -10,24 +10,41 @@ import pandas as pd
 import streamlit as st
 
 from app import maps
-from app.state import DataRef, RunData, files_state, get_run
+from app.state import KST, DataRef, RunData, files_state, get_run
 from engine.grid import PIXEL_KM2
-from engine.heavy_rain import CRITERIA, WINDOWS, level_codes, max_accumulation_map
+from engine.heavy_rain import CRITERIA, KMA_LEVELS, LEVELS, WINDOWS, first_reached, level_codes, max_accumulation_map
 from engine.verify.categorical import categorical_scores, contingency_events
 
 SOURCES = {"qpe": "Observed QPE", "nwp": "Raw NWP"}
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def run_levels(ref: DataRef, run: str, state: str) -> dict[str, tuple[np.ndarray, dict[int, np.ndarray]]]:
-    """Per source ("qpe", "nwp"): the KMA level code at each pixel and the largest sums by window (hours -> mm);
-    once per run and state of its files (``state`` only keys the cache), not on every move of the lead time."""
+def run_levels(ref: DataRef, run: str, state: str) -> dict[str, tuple[np.ndarray, dict[int, np.ndarray], np.ndarray]]:
+    """Per source ("qpe", "nwp"): the KMA level code at each pixel, the largest sums by window (hours -> mm) and
+    the lead time (h) the pixel's level was first reached (NaN where none or unknown); once per run and state of
+    its files (``state`` only keys the cache), not on every move of the lead time."""
     data = get_run(ref, run)
     out = {}
     for src, rain in (("qpe", np.where(data.mask, data.qpe, np.nan)), ("nwp", data.nwp)):
         sums = {h: max_accumulation_map(data.leads, rain, h) for h in WINDOWS}
-        out[src] = (level_codes(sums), sums)
+        code = level_codes(sums)
+        onset = np.full(code.shape, np.nan)
+        for name, criteria in KMA_LEVELS:
+            at_level = code == LEVELS.index(name)
+            onset[at_level] = first_reached(data.leads, rain, criteria)[at_level]
+        out[src] = (code, sums, onset)
     return out
+
+
+def onset_notes(code: np.ndarray, onset: np.ndarray, data: RunData) -> np.ndarray:
+    """Each pixel's hover line saying when its level was reached, in lead time and KST ("" where none)."""
+    notes = np.full(code.shape, "", dtype=object)
+    for lead in np.unique(onset[np.isfinite(onset)]).astype(int):
+        kst = data.valid_time(lead) + KST
+        for level in (1, 2):
+            where = (onset == lead) & (code == level)
+            notes[where] = f"<b>{LEVELS[level]}</b> reached at +{lead} h, {kst:%m-%d %H} KST<br>"
+    return notes
 
 
 def level_areas(code: np.ndarray, scored: np.ndarray) -> dict[str, float]:
@@ -46,8 +63,9 @@ def heavy_rain_section(ref: DataRef, data: RunData, marked: Callable[..., dict])
     span = f"lead times {data.leads[0]}-{data.leads[-1]} h"
     columns = st.columns(3)
     for column, (src, name) in zip(columns[:2], SOURCES.items(), strict=True):
-        code, sums = levels[src]
-        fig = maps.level_map(code, sums, data.lat, data.lon, f"{name}: KMA level reached, {span}")
+        code, sums, onset = levels[src]
+        title = f"{name}: KMA level reached, {span}"
+        fig = maps.level_map(code, sums, data.lat, data.lon, title, onset_notes(code, onset, data))
         column.plotly_chart(**marked(fig, f"levels_{src}"))
     observed, forecast = levels["qpe"][0], levels["nwp"][0]
     valid = (observed >= 0) & (forecast >= 0) & data.mask  # both levels known: compared like for like
@@ -75,8 +93,8 @@ def heavy_rain_section(ref: DataRef, data: RunData, marked: Callable[..., dict])
         f"The largest sums over 3 and 12 consecutive hours of the run ({span}) at each 5 km pixel ({CRITERIA}); an "
         "hour without QPE breaks a window, and grey is where no window was wholly observed. Areas and scores count "
         f"where both levels are known ({valid.sum() * PIXEL_KM2:,.0f} km²): {h} hits, {m} misses, {f} false alarms "
-        "(pixels). The network forecasts rain classes, not amounts: it has no map here. A click on a city charts its "
-        "hours below."
+        "(pixels). The hover says when a pixel's level was first reached. The network forecasts rain classes, not "
+        "amounts: it has no map here. A click on a city charts its hours below."
     )
     return summary
 

@@ -311,21 +311,31 @@ def event_hours_map(
 KMA_LEVEL_COLOURS = ["#ffffff", "#f7e53b", "#e0301e"]  # none, advisory (yellow), warning (red), as KMA draws them
 
 
-def level_map(code: np.ndarray, sums: dict[int, np.ndarray], lat: np.ndarray, lon: np.ndarray, title: str) -> go.Figure:
+def level_map(
+    code: np.ndarray,
+    sums: dict[int, np.ndarray],
+    lat: np.ndarray,
+    lon: np.ndarray,
+    title: str,
+    notes: np.ndarray | None = None,
+) -> go.Figure:
     """The KMA heavy-rain level a run reached at each pixel (``engine.heavy_rain.level_codes``: 0 none, 1 advisory,
-    2 warning, -1 unknown, in grey), the largest 3 h and 12 h sums (``sums``, mm) under the cursor."""
+    2 warning, -1 unknown, in grey), the largest 3 h and 12 h sums (``sums``, mm) under the cursor, and a pixel's
+    ``notes`` line (say, when its level was reached) above them where it is not empty."""
     fig = go.Figure(
         go.Heatmap(
             z=_f4(np.where(code >= 0, code, np.nan)),
             x=_f4(lon),
             y=_f4(lat),
             customdata=_f4(np.stack([sums[3], sums[12]], axis=-1)),
+            # strings, sent as JSON: an empty one costs 3 bytes a pixel, less than another number would
+            text=np.full(code.shape, "", dtype=object) if notes is None else notes,
             zmin=-0.5,
             zmax=2.5,
             colorscale=_stepped(KMA_LEVEL_COLOURS),
             colorbar={"title": "KMA heavy rain", "tickvals": [0, 1, 2], "ticktext": ["none", "advisory", "warning"]},
             hoverongaps=False,
-            hovertemplate="largest sums: %{customdata[0]:.0f} mm in 3 h, %{customdata[1]:.0f} mm in 12 h"
+            hovertemplate="%{text}largest sums: %{customdata[0]:.0f} mm in 3 h, %{customdata[1]:.0f} mm in 12 h"
             "<br>advisory 60 / 110 mm, warning 90 / 180 mm<br>%{y:.2f}°N %{x:.2f}°E<extra></extra>",
         )
     )

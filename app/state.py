@@ -15,9 +15,8 @@ from engine.data.base import RunSource
 from engine.data.sources import AUTO, detect, open_data, source_names
 from engine.errors import DataError
 from engine.model.weights import DEFAULT_WEIGHTS
+from engine.places import KST
 from engine.predict import Predictor
-
-KST = pd.Timedelta(hours=9)
 
 
 @dataclass(frozen=True)

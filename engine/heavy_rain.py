@@ -65,6 +65,20 @@ def max_accumulation_map(leads: Sequence[int], rain: np.ndarray, hours: int) -> 
     return np.where(finite.any(axis=0), np.where(finite, sums, -np.inf).max(axis=0, initial=-np.inf), np.nan)
 
 
+def first_reached(leads: Sequence[int], rain: np.ndarray, criteria: dict[int, float]) -> np.ndarray:
+    """At every pixel of ``rain`` (lead, ...), the first lead time (h) at which a window of any length in
+    ``criteria`` (hours -> mm, as in :data:`KMA_LEVELS`) ends with its sum at or above its amount: when a level was
+    reached. NaN where it never was within the run."""
+    first = np.full(np.shape(rain)[1:], np.inf)
+    for hours, mm in criteria.items():
+        ends, sums = window_sums(leads, rain, hours)
+        with np.errstate(invalid="ignore"):
+            reached = sums >= mm
+        if len(ends):
+            first = np.minimum(first, np.where(reached.any(axis=0), ends[reached.argmax(axis=0)], np.inf))
+    return np.where(np.isfinite(first), first, np.nan)
+
+
 def level_codes(sums: dict[int, np.ndarray]) -> np.ndarray:
     """The KMA level reached where the largest sums by window length (hours -> mm, scalars or arrays) reach its
     criteria: 2 warning, 1 advisory, 0 none, -1 unknown (no level reached and a window length had no whole window

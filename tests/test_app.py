@@ -269,9 +269,10 @@ def test_heavy_rain_over_the_run_maps_where_kma_criteria_were_reached(env: Path)
     levels = {}
     for name, hourly in rain.items():
         total = np.concatenate([np.zeros((1, *hourly.shape[1:])), np.cumsum(hourly, axis=0)])
-        largest = {}
+        largest, windows = {}, {}
         for hours in (3, 12):
             sums = total[hours:] - total[:-hours]  # every window of consecutive hours (the demo's leads are hourly)
+            windows[hours] = sums  # windows[h][k] ends at lead k + h
             largest[hours] = np.where(np.isfinite(sums).any(axis=0), np.nanmax(np.nan_to_num(sums, nan=-1), 0), np.nan)
         expected = np.where((largest[3] >= 90) | (largest[12] >= 180), 2.0, 0.0)
         expected = np.where((expected == 0) & ((largest[3] >= 60) | (largest[12] >= 110)), 1.0, expected)
@@ -282,6 +283,19 @@ def test_heavy_rain_over_the_run_maps_where_kma_criteria_were_reached(env: Path)
         shown = _values(traces[0]["customdata"])
         np.testing.assert_allclose(shown[..., 0], largest[3], rtol=1e-5)
         np.testing.assert_allclose(shown[..., 1], largest[12], rtol=1e-5)
+        # each reached pixel's hover says when: the first window to reach its level's amount ends then
+        notes = np.asarray(traces[0]["text"], dtype=object)
+        for iy, ix in zip(*np.nonzero(expected >= 1), strict=True):
+            amounts = {3: 90, 12: 180} if expected[iy, ix] == 2 else {3: 60, 12: 110}
+            first = min(
+                int(np.argmax(windows[h][:, iy, ix] >= mm)) + h
+                for h, mm in amounts.items()
+                if (windows[h][:, iy, ix] >= mm).any()
+            )
+            kst = pd.Timestamp(f"{run[:8]} {run[8:]}:00") + pd.Timedelta(hours=first + 9)
+            level = "warning" if expected[iy, ix] == 2 else "advisory"
+            assert notes[iy, ix] == f"<b>{level}</b> reached at +{first} h, {kst:%m-%d %H} KST<br>"
+        assert not notes[~(expected >= 1)].any(), "no line where no level was reached"
         unknown = ~np.isfinite(expected)
         if unknown.any():  # drawn grey, named in its hover
             np.testing.assert_array_equal(np.isfinite(_heatmap_z(traces[1])), unknown)

@@ -83,3 +83,18 @@ def test_the_map_of_largest_sums_is_each_pixels_own_and_levels_map_alike():
     codes = level_codes(maps)
     assert codes.shape == (4, 5) and codes[0, 0] == -1
     assert {-1, 1, 2} <= set(np.unique(codes)), "the test should cross both criteria"
+
+
+def test_a_level_is_reached_when_its_first_window_ends_at_its_amount():
+    from engine.heavy_rain import KMA_LEVELS, first_reached
+
+    warning, advisory = (dict(criteria) for _, criteria in KMA_LEVELS)
+    steady = np.full(len(LEADS), 10.0)  # 10 mm every hour: 120 mm in the first 12 h window, ending at +12 h
+    burst = _series(h3=25.0, h4=25.0, h5=25.0, h6=25.0)  # 75 mm in 3 h from +5 h: advisory, never a warning
+    downpour = _series(h3=30.0, h4=30.0, h5=30.0)  # 60 mm in the window ending +4 h, 90 mm in the one ending +5 h
+    rain = np.stack([steady, burst, downpour, _series(h2=5.0)], axis=1)
+    np.testing.assert_array_equal(first_reached(LEADS, rain, advisory), [12, 5, 4, np.nan])
+    np.testing.assert_array_equal(first_reached(LEADS, rain, warning), [np.nan, np.nan, 5, np.nan])
+    gap = rain.copy()
+    gap[LEADS.index(4), 1] = np.nan  # the burst's second hour unobserved: whole windows hold 25 or 50 mm only
+    np.testing.assert_array_equal(first_reached(LEADS, gap, advisory), [12, np.nan, 4, np.nan])
