@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -13,9 +14,10 @@ from app import maps
 from app.state import KST, RunData
 from engine.errors import DataError
 from engine.heavy_rain import CRITERIA, place_sums
-from engine.places import find_place, hours_at, nearest_cell, places_on, probability_column
+from engine.places import BOX_HALF, box_around, find_place, hours_at, nearest_cell, places_on, probability_column
 
 DEFAULT_PLACE = "Seoul"
+BOX_KM = 5 * (2 * BOX_HALF + 1)  # 5 km cells
 
 
 def place_table(data: RunData, cell: tuple[int, int]) -> pd.DataFrame:
@@ -122,11 +124,17 @@ def place_section(data: RunData, here: dict, lead: int, threshold: float, p_thre
         ),
         width="stretch",
     )
-    sums = place_sums(table)
+    box = box_around((iy, ix))
+    area = {
+        f"{label}, {BOX_KM} km box": rain[:, box[0], box[1]].reshape(len(data.leads), -1)
+        for label, rain in (("observed QPE", np.where(data.mask, data.qpe, np.nan)), ("raw NWP", data.nwp))
+    }
+    sums = place_sums(table, area)
     mm = {c: st.column_config.NumberColumn(format="%.1f") for c in sums.columns if c.endswith("(mm)")}
     right.dataframe(sums, width="stretch", placeholder="–", column_config=mm)
     right.caption(
-        f"Largest sums over 3 and 12 consecutive hours of the run (an hour without QPE breaks a window). {CRITERIA}. "
-        "The network forecasts rain classes, not amounts: it has no row here."
+        f"Largest sums over 3 and 12 consecutive hours of the run (an hour without QPE breaks a window) in the "
+        f"place's cell, and at any one cell of the {BOX_KM} km box around it (about a county: warnings are issued "
+        f"by district). {CRITERIA}. The network forecasts rain classes, not amounts: it has no row here."
     )
     return table

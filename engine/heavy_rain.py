@@ -7,7 +7,7 @@ since 2011). A forecaster reads an hourly forecast at a place through these sums
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,12 +49,13 @@ def window_sums(leads: Sequence[int], rain: np.ndarray, hours: int) -> tuple[np.
 
 def max_accumulation(leads: Sequence[int], rain: np.ndarray, hours: int) -> Accumulation:
     """The largest ``hours``-hour sum of a place's hourly ``rain`` over whole windows (:func:`window_sums`), and
-    the first lead time such a window ends at."""
+    the first lead time such a window ends at. ``rain`` may hold several pixels after its lead axis (an area):
+    then the largest sum at any one of them."""
     ends, sums = window_sums(leads, rain, hours)
     if not np.isfinite(sums).any():
         return Accumulation(float("nan"), None)
-    best = int(np.nanargmax(sums))
-    return Accumulation(float(sums[best]), int(ends[best]))
+    best = np.unravel_index(int(np.nanargmax(sums)), sums.shape)
+    return Accumulation(float(sums[best]), int(ends[best[0]]))
 
 
 def max_accumulation_map(leads: Sequence[int], rain: np.ndarray, hours: int) -> np.ndarray:
@@ -98,14 +99,17 @@ def kma_level(sums: dict[int, float]) -> str:
     return "unknown" if code < 0 else LEVELS[code]
 
 
-def place_sums(hours: pd.DataFrame) -> pd.DataFrame:
+def place_sums(hours: pd.DataFrame, area: Mapping[str, np.ndarray] | None = None) -> pd.DataFrame:
     """A place's KMA level reached, largest 3 h and 12 h sums, observed and raw NWP, each window's end and the run
-    total; from its hours as :func:`engine.places.hours_at` gives them."""
+    total; from its hours as :func:`engine.places.hours_at` gives them. ``area`` adds a row per entry (a label and
+    ``(lead, pixel)`` rain over the same lead times, say the cells around the place): its largest sums at any one
+    pixel, so a storm just beside the place's cell is not missed."""
     leads = hours["lead time (h)"].to_numpy()
     ends = dict(zip(leads, hours["valid (KST)"], strict=True))
+    series = {label: hours[f"{label} (mm/h)"].to_numpy(dtype=float) for label in ("observed QPE", "raw NWP")}
     rows = {}
-    for label, column in (("observed QPE", "observed QPE (mm/h)"), ("raw NWP", "raw NWP (mm/h)")):
-        rain = hours[column].to_numpy(dtype=float)
+    for label, rain in {**series, **(area or {})}.items():
+        rain = np.asarray(rain, dtype=float)
         row, sums = {}, {}
         for window in WINDOWS:
             acc = max_accumulation(leads, rain, window)
@@ -113,6 +117,7 @@ def place_sums(hours: pd.DataFrame) -> pd.DataFrame:
             row[f"{window} h ending"] = (
                 None if acc.last_lead is None else f"+{acc.last_lead} h, {ends[acc.last_lead]} KST"
             )
-        row["run total (mm)"] = float(rain.sum()) if np.isfinite(rain).all() else np.nan
+        totals = rain.sum(axis=0)  # NaN where an hour is missing: the total is unknown there
+        row["run total (mm)"] = float(np.nanmax(totals)) if np.isfinite(totals).any() else np.nan
         rows[label] = {"KMA heavy rain": kma_level(sums), **row}  # first: a narrow table still shows it
     return pd.DataFrame.from_dict(rows, orient="index")

@@ -66,6 +66,15 @@ def nearest_cell(lat: np.ndarray, lon: np.ndarray, place: Place) -> tuple[int, i
     return int(np.abs(lat - place.lat).argmin()), int(np.abs(lon - place.lon).argmin())
 
 
+BOX_HALF = 2  # cells either side of a place's own: a 25 km box of 5 km cells, about a county (si/gun) of Korea
+
+
+def box_around(cell: tuple[int, int], half: int = BOX_HALF) -> tuple[slice, slice]:
+    """The (y, x) slices of the box of ``2 * half + 1`` cells a side centred on ``cell`` (cut at the grid's edge)."""
+    iy, ix = cell
+    return slice(max(iy - half, 0), iy + half + 1), slice(max(ix - half, 0), ix + half + 1)
+
+
 def places_on(lat: np.ndarray, lon: np.ndarray) -> dict[str, tuple[Place, tuple[int, int]]]:
     """The places a grid holds, by name, with their cells."""
     cells = {p.name: (p, nearest_cell(lat, lon, p)) for p in PLACES}

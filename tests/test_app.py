@@ -243,6 +243,14 @@ def test_rain_at_a_place_shows_that_citys_grid_cell_through_the_run(env: Path):
             for hours in (3, 12):  # the largest sum of consecutive hours, as the bars add up
                 window = np.convolve(series, np.ones(hours), "valid")
                 assert sums.loc[label, f"max {hours} h (mm)"] == pytest.approx(np.nanmax(window), rel=1e-5)
+        # and at any one cell of the 25 km box around it: each cell's own windows, the largest of them
+        for label, rain in (("observed QPE", qpe), ("raw NWP", nwp)):
+            box = rain[:, iy - 2 : iy + 3, ix - 2 : ix + 3]
+            for hours in (3, 12):
+                cells = [np.convolve(box[:, y, x], np.ones(hours), "valid") for y in range(5) for x in range(5)]
+                largest = np.nanmax(np.concatenate(cells))
+                assert sums.loc[f"{label}, 25 km box", f"max {hours} h (mm)"] == pytest.approx(largest, rel=1e-5)
+                assert largest >= sums.loc[label, f"max {hours} h (mm)"] - 1e-4
         assert set(sums["KMA heavy rain"]) <= {"none", "advisory", "warning", "unknown"}
         place = next(p for p in PLACES if p.name == name)
         for top_map in charts[:3]:  # NWP, model, QPE: each rings the place the chart shows

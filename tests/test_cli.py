@@ -81,6 +81,7 @@ def test_place_prints_one_citys_or_points_hours_and_names_an_unknown_place(
     cell = f"grid cell {cat.grid.lat[iy]:.2f}N {cat.grid.lon[ix]:.2f}E"
     assert at.stdout.startswith(f"35.17°N 126.89°E (at Gwangju), {cell}")
     assert "KMA heavy rain: advisory at 60 mm in 3 h" in at.stdout and "max 12 h (mm)" in at.stdout
+    assert "\nobserved QPE, 25 km box " in at.stdout and "\nraw NWP, 25 km box " in at.stdout
     off = "50.00°N 150.00°E (2159 km NE of Gangneung) lies outside"
     for args, message in ((["Atlantis"], "a city (Seoul, Incheon"), (["50,150"], off)):
         bad = _run("place", "--data", str(demo_archive), "--run", "2026070100", "--place", *args, "--no-model")

@@ -98,3 +98,21 @@ def test_a_level_is_reached_when_its_first_window_ends_at_its_amount():
     gap = rain.copy()
     gap[LEADS.index(4), 1] = np.nan  # the burst's second hour unobserved: whole windows hold 25 or 50 mm only
     np.testing.assert_array_equal(first_reached(LEADS, gap, advisory), [12, np.nan, 4, np.nan])
+
+
+def test_an_areas_sums_are_its_wettest_cells_own_not_a_cell_made_of_each_hours_wettest():
+    import pandas as pd
+
+    from engine.heavy_rain import place_sums
+    from engine.places import hours_at
+
+    west = _series(h5=30.0, h6=30.0, h7=30.0)  # a storm over one cell, then over its neighbour
+    east = _series(h8=30.0, h9=30.0, h10=30.0)
+    rain = np.stack([west, east], axis=1)
+    hours = hours_at((0, 0), pd.Timestamp("2026-07-01 00:00"), LEADS, rain[:, :1, None], rain[:, :1, None])
+    sums = place_sums(hours, {"observed QPE, box": rain})
+    box = sums.loc["observed QPE, box"]
+    assert box["max 3 h (mm)"] == 90.0 and box["3 h ending"] == "+7 h, 2026-07-01 16:00 KST"
+    assert box["max 12 h (mm)"] == 90.0, "no cell had 180 mm in 12 h, which hour-by-hour maxima would say"
+    assert box["KMA heavy rain"] == "warning" and box["run total (mm)"] == 90.0
+    assert list(sums.index) == ["observed QPE", "raw NWP", "observed QPE, box"]
