@@ -389,7 +389,7 @@ def mark_places(fig: go.Figure, places: dict, chosen: str | None) -> go.Figure:
         )
     # Clicks pick cities; a drag still zooms (Streamlit would make it pan on a chart that reports selections).
     # A heatmap's hover loses to any point within hoverdistance (20 px by default): on a small map the dots would
-    # take the hover from a fifth of Korea, so a dot hovers only under the cursor.
+    # take the hover over much of Korea, so a dot hovers only under the cursor.
     return fig.update_layout(dragmode="zoom", clickmode="event+select", hoverdistance=5)
 
 
