@@ -14,10 +14,9 @@ from app import maps
 from app.state import KST, RunData
 from engine.errors import DataError
 from engine.heavy_rain import CRITERIA, place_sums
-from engine.places import BOX_HALF, box_around, find_place, hours_at, nearest_cell, places_on, probability_column
+from engine.places import BOX_KM, box_series, find_place, hours_at, nearest_cell, places_on, probability_column
 
 DEFAULT_PLACE = "Seoul"
-BOX_KM = 5 * (2 * BOX_HALF + 1)  # 5 km cells
 
 
 def place_table(data: RunData, cell: tuple[int, int]) -> pd.DataFrame:
@@ -124,11 +123,7 @@ def place_section(data: RunData, here: dict, lead: int, threshold: float, p_thre
         ),
         width="stretch",
     )
-    box = box_around((iy, ix))
-    area = {
-        f"{label}, {BOX_KM} km box": rain[:, box[0], box[1]].reshape(len(data.leads), -1)
-        for label, rain in (("observed QPE", np.where(data.mask, data.qpe, np.nan)), ("raw NWP", data.nwp))
-    }
+    area = box_series((iy, ix), {"observed QPE": np.where(data.mask, data.qpe, np.nan), "raw NWP": data.nwp})
     sums = place_sums(table, area)
     mm = {c: st.column_config.NumberColumn(format="%.1f") for c in sums.columns if c.endswith("(mm)")}
     right.dataframe(sums, width="stretch", placeholder="–", column_config=mm)

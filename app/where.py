@@ -9,7 +9,7 @@ import streamlit as st
 
 from app.maps import SOURCES, event_hours_map
 from app.state import DataRef, get_run, linked_table
-from engine.places import BOX_HALF, box_around, places_on
+from engine.places import BOX_HALF, BOX_KM, box_around, places_on
 from engine.verify.case import events
 from engine.verify.categorical import TABLE_KEYS, categorical_scores, paired_bootstrap_difference, pixel_tables
 
@@ -134,7 +134,7 @@ def where_maps(counts: dict, threshold: float, window: tuple[int, int]) -> None:
     scores = {c: st.column_config.NumberColumn(format="%.3f") for c in table.columns if c.endswith(("CSI", "bias"))}
     linked_table(table, "rain at the city", scores)
     st.caption(
-        f"By city: the {2 * BOX_HALF + 1} x {2 * BOX_HALF + 1} cells (25 km box) around each KMA ASOS station, "
+        f"By city: the {2 * BOX_HALF + 1} x {2 * BOX_HALF + 1} cells ({BOX_KM} km box) around each KMA ASOS station, "
         "contingency counts summed over its scored pixels, the runs and the lead times in the window before the "
         "ratios; observed: pixel-hours with the event. – where nothing was observed or forecast. Δ CSI 95 %: "
         "model minus raw NWP, a paired bootstrap over the runs (Hamill 1999); an interval that spans 0 means these "

@@ -78,7 +78,7 @@ def _cmd_place(args: argparse.Namespace) -> int:
     import numpy as np
 
     from engine.heavy_rain import CRITERIA, place_sums
-    from engine.places import BOX_HALF, box_around, find_place, hours_at, nearest_cell
+    from engine.places import BOX_KM, box_series, find_place, hours_at, nearest_cell
 
     cat = _open(args)
     place = find_place(args.place)
@@ -106,13 +106,8 @@ def _cmd_place(args: argparse.Namespace) -> int:
         iy, ix = cell
         print(f"{place.label}, grid cell {cat.grid.lat[iy]:.2f}N {cat.grid.lon[ix]:.2f}E, run {args.run} UTC")
         print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}", na_rep="-"))
-        box = box_around(cell)
-        km = 5 * (2 * BOX_HALF + 1)
-        area = {
-            f"{label}, {km} km box": rain[:, box[0], box[1]].reshape(len(leads), -1)
-            for label, rain in (("observed QPE", np.where(cat.verify_mask, qpe, np.nan)), ("raw NWP", ds["tp"].values))
-        }
-        print(f"\nLargest sums of consecutive hours, in the cell and at any cell of the {km} km box ({CRITERIA}):")
+        area = box_series(cell, {"observed QPE": np.where(cat.verify_mask, qpe, np.nan), "raw NWP": ds["tp"].values})
+        print(f"\nLargest sums of consecutive hours, in the cell and at any cell of the {BOX_KM} km box ({CRITERIA}):")
         print(place_sums(table, area).to_string(float_format=lambda v: f"{v:.1f}", na_rep="-"))
     return 0
 

@@ -67,12 +67,20 @@ def nearest_cell(lat: np.ndarray, lon: np.ndarray, place: Place) -> tuple[int, i
 
 
 BOX_HALF = 2  # cells either side of a place's own: a 25 km box of 5 km cells, about a county (si/gun) of Korea
+BOX_KM = 5 * (2 * BOX_HALF + 1)
 
 
 def box_around(cell: tuple[int, int], half: int = BOX_HALF) -> tuple[slice, slice]:
     """The (y, x) slices of the box of ``2 * half + 1`` cells a side centred on ``cell`` (cut at the grid's edge)."""
     iy, ix = cell
     return slice(max(iy - half, 0), iy + half + 1), slice(max(ix - half, 0), ix + half + 1)
+
+
+def box_series(cell: tuple[int, int], fields: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each ``(lead, lat, lon)`` field's cells in the box around ``cell`` as ``(lead, cell)``, named
+    "<name>, 25 km box": the area rows of :func:`engine.heavy_rain.place_sums`."""
+    ys, xs = box_around(cell)
+    return {f"{name}, {BOX_KM} km box": f[:, ys, xs].reshape(f.shape[0], -1) for name, f in fields.items()}
 
 
 def places_on(lat: np.ndarray, lon: np.ndarray) -> dict[str, tuple[Place, tuple[int, int]]]:
