@@ -25,7 +25,7 @@ def run_levels(ref: DataRef, run: str, state: str) -> dict[str, tuple[np.ndarray
     its files (``state`` only keys the cache), not on every move of the lead time."""
     data = get_run(ref, run)
     out = {}
-    for src, rain in (("qpe", np.where(data.mask, data.qpe, np.nan)), ("nwp", data.nwp)):
+    for src, rain in (("qpe", data.observed), ("nwp", data.nwp)):
         sums = {h: max_accumulation_map(data.leads, rain, h) for h in WINDOWS}
         code = level_codes(sums)
         onset = np.full(code.shape, np.nan)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -123,7 +122,7 @@ def place_section(data: RunData, here: dict, lead: int, threshold: float, p_thre
         ),
         width="stretch",
     )
-    area = box_series((iy, ix), {"observed QPE": np.where(data.mask, data.qpe, np.nan), "raw NWP": data.nwp})
+    area = box_series((iy, ix), {"observed QPE": data.observed, "raw NWP": data.nwp})
     sums = place_sums(table, area)
     mm = {c: st.column_config.NumberColumn(format="%.1f") for c in sums.columns if c.endswith("(mm)")}
     right.dataframe(sums, width="stretch", placeholder="–", column_config=mm)

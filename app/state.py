@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,11 @@ class RunData:
 
     def when(self, lead: int) -> str:
         return f"valid {self.valid_utc_kst(lead)}"
+
+    @cached_property
+    def observed(self) -> np.ndarray:
+        """``qpe`` where the observations are scored (``mask``), NaN elsewhere: what the run is verified against."""
+        return np.where(self.mask, self.qpe, np.nan)
 
     @property
     def learnt_area(self) -> np.ndarray:
