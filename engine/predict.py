@@ -20,6 +20,7 @@ import xarray as xr
 import engine
 from engine import trained_area
 from engine.channels import CLASS_NAMES, CLASS_THRESHOLDS_MM
+from engine.model.patch_embed import PatchEmbed3D
 from engine.model.weights import DEFAULT_WEIGHTS, load_model
 from engine.normalise import NormStats, normalise, stack_channels
 from engine.placement import Placement
@@ -94,7 +95,12 @@ class Predictor:
             torch.backends.cudnn.benchmark = True
         else:
             torch.set_num_threads(threads or os.cpu_count() or 1)
-        self._forward: Callable = torch.compile(self.model) if compile else self.model
+        self._forward: Callable = self.model
+        if compile:
+            for module in self.model.modules():
+                if isinstance(module, PatchEmbed3D):
+                    module.keep_eager()
+            self._forward = torch.compile(self.model)
 
     @property
     def sha256(self) -> str:

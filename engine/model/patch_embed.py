@@ -37,9 +37,13 @@ class PatchEmbed3D(nn.Module):
     def tokens_shape(self, h: int, w: int) -> tuple[int, int, int]:
         return (self.cfg.groups_of_variables, h // self.cfg.patch, w // self.cfg.patch)
 
-    # Left out of `torch.compile`: the placement arrives as Python numbers, which a compiled graph would bake in,
-    # so every tile offset would compile the whole network again. Eager, it costs a few adds per call.
-    @torch.compiler.disable
+    def keep_eager(self) -> None:
+        """Leave ``positions`` out of ``torch.compile``: the placement arrives as Python numbers, which a compiled
+        graph would bake in, so every tile offset would compile the whole network again; eager, it costs a few adds
+        per call. Called by whoever compiles (``engine.predict``), not as a decorator: ``torch.compiler.disable``
+        imports ``torch._dynamo``, about 3 s added to the start of every process that loads the model."""
+        self.positions = torch.compiler.disable(self.positions)
+
     def positions(
         self, ty: int, tx: int, offset: tuple[float, float] = (0, 0), step: tuple[float, float] = (1, 1)
     ) -> torch.Tensor:
