@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
-from sklearn.isotonic import IsotonicRegression
 
 from engine.verify.case import MODEL_THRESHOLDS, event_probability
 from engine.verify.probabilistic import bin_means
@@ -26,6 +25,8 @@ from engine.verify.probabilistic import bin_means
 def fit_isotonic(histogram: np.ndarray) -> dict[str, list[float]]:
     """Knots of the isotonic regression of observed frequency on mean probability over the bins of a probability
     histogram (``engine.verify.probabilistic.probability_histogram``), bins weighted by their counts."""
+    from sklearn.isotonic import IsotonicRegression  # here: importing scikit-learn costs ~2 s a process
+
     count, _, events = np.asarray(histogram, dtype=np.float64)
     has = count > 0
     if has.sum() < 2:

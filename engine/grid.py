@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
-from scipy.interpolate import RegularGridInterpolator
 
 from engine.errors import DataError
 
@@ -152,6 +151,8 @@ class Grid:
         tlat = np.clip(self.lat, slat[0], slat[-1])
         tlon = np.clip(self.lon, slon[0], slon[-1])
         pts = np.stack(np.meshgrid(tlat, tlon, indexing="ij"), axis=-1)
+        from scipy.interpolate import RegularGridInterpolator  # here: ~1 s to import, and most runs need no regrid
+
         interp_method = "nearest" if method == "nearest" else "linear"
         interp = RegularGridInterpolator((slat, slon), f, method=interp_method, bounds_error=False)
         result = interp(pts)

@@ -27,7 +27,7 @@ def test_the_gpu_script_fits_epochs_to_its_minutes_and_returns_every_stage(demo_
     # The script calls python3: make it this interpreter.
     env = {**os.environ, "INFERENCE_BENCH": "0", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     done = subprocess.run(
-        ["bash", "training/paper_gpu.sh", str(out), "0.2", str(config)],
+        ["bash", "training/paper_gpu.sh", str(out), "0.05", str(config)],
         capture_output=True,
         text=True,
         timeout=300,

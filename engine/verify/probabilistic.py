@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.metrics import auc, roc_curve
 
 from engine.verify.categorical import paired_summary
 
@@ -66,6 +65,8 @@ def reliability(
 def roc(prob: np.ndarray, event: np.ndarray, mask: np.ndarray | None = None) -> dict[str, np.ndarray | float]:
     """ROC curve (``pofd``, ``pod`` at each decision ``threshold``) and its area ``auc`` (NaN without both
     events and non-events)."""
+    from sklearn.metrics import auc, roc_curve  # here: importing scikit-learn costs ~2 s a process
+
     p, o = _flatten(prob, event, mask)
     if p.size == 0 or o.min(initial=1) == o.max(initial=0):
         return {"pofd": np.array([0.0, 1.0]), "pod": np.array([0.0, 1.0]), "threshold": np.array([]), "auc": np.nan}
