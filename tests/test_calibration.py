@@ -50,7 +50,12 @@ def test_brier_and_roc_area_from_the_histogram_match_the_exact_ones():
     assert binned_roc_area(h) == pytest.approx(roc_auc_score(o, p), abs=1e-3)
     cal = calibrated_bins(h, fit_isotonic(h))
     assert binned_brier(h, cal) < binned_brier(h), "calibration lowers the Brier score"
-    assert np.isnan(binned_roc_area(probability_histogram(p, np.zeros(p.shape, bool))))
+    no_events = probability_histogram(p, np.zeros(p.shape, bool))
+    assert np.isnan(binned_roc_area(no_events))
+    # a stack of histograms (the bootstrap's resamples) gets each one's area
+    np.testing.assert_array_equal(
+        binned_roc_area(np.stack([h, no_events, h])), [binned_roc_area(h), np.nan, binned_roc_area(h)]
+    )
 
 
 def test_the_run_bootstrap_of_roc_area_tells_a_sharper_forecast_from_a_blurred_one():

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from engine.calibration import calibrated_bins, fit_isotonic
-from engine.verify.categorical import TABLE_KEYS, categorical_scores, paired_summary
+from engine.verify.categorical import TABLE_KEYS, categorical_scores, critical_success_index, paired_summary
 from engine.verify.probabilistic import exceedance_tables
 from training.evaluate import TAUS
 
@@ -30,14 +30,14 @@ def tuned_edge(histogram: np.ndarray, taus: Sequence[float] = TAUS) -> int:
     equals: the choice ``training.evaluate.tune_decisions`` makes on the validation runs."""
     bins = histogram.shape[-1]
     edges = [round(t * bins) for t in taus]
-    csi = np.nan_to_num(_scores(histogram)["csi"][edges], nan=-1.0)
+    csi = np.nan_to_num(critical_success_index(exceedance_tables(histogram))[edges], nan=-1.0)
     return edges[int(np.argmax(csi))]
 
 
 def hindsight_edge(histogram: np.ndarray) -> np.ndarray:
     """The bin edge k in 1 .. bins - 1 whose decision "p >= k / bins" has the highest CSI on ``histogram``
     (..., 3, bins), one per leading index."""
-    csi = np.nan_to_num(_scores(histogram)["csi"][..., 1:-1], nan=-1.0)
+    csi = np.nan_to_num(critical_success_index(exceedance_tables(histogram))[..., 1:-1], nan=-1.0)
     return np.argmax(csi, axis=-1) + 1
 
 
@@ -138,7 +138,7 @@ def _pooled_csi(seeds: Sequence[np.ndarray], weights: np.ndarray, edges: Sequenc
         tables = exceedance_tables(drawn)
         k = hindsight_edge(drawn) if edges is None else np.full(len(weights), edges[i])
         total += np.stack([np.take_along_axis(tables[key], k[:, None], -1)[:, 0] for key in TABLE_KEYS], -1)
-    return np.asarray(categorical_scores(dict(zip(TABLE_KEYS, total.T, strict=True)))["csi"], dtype=float)
+    return np.asarray(critical_success_index(dict(zip(TABLE_KEYS, total.T, strict=True))), dtype=float)
 
 
 def paired_bootstrap_csi(

@@ -98,6 +98,15 @@ def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.where(b != 0, a / np.where(b != 0, b, 1), np.nan)
 
 
+def critical_success_index(table: Mapping[str, np.ndarray | int]) -> np.ndarray | float:
+    """CSI (threat score; Schaefer 1990, Weather and Forecasting 5, 570-575) = h / (h + m + f), NaN where
+    h + m + f = 0: ``categorical_scores``'s "csi" alone, for searches over many decision thresholds that need
+    no other score."""
+    h, m, f = (np.asarray(table[k], dtype=float) for k in TABLE_KEYS[:3])
+    csi = _div(h, h + m + f)
+    return float(csi) if np.ndim(csi) == 0 else csi
+
+
 def categorical_scores(table: Mapping[str, np.ndarray | int]) -> dict[str, np.ndarray | float]:
     """Scores of a 2 x 2 table (h hits, m misses, f false alarms, c correct negatives, n = h + m + f + c).
 
@@ -123,7 +132,7 @@ def categorical_scores(table: Mapping[str, np.ndarray | int]) -> dict[str, np.nd
         lf, lh, l1f, l1h = np.log(pofd), np.log(pod), np.log1p(-pofd), np.log1p(-pod)
         sedi = _div(lf - lh - l1f + l1h, lf + lh + l1f + l1h)
     scores = {
-        "csi": _div(h, h + m + f),
+        "csi": critical_success_index(table),
         "pod": pod,
         "far": _div(f, h + f),
         "sr": _div(h, h + f),

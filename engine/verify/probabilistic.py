@@ -125,16 +125,20 @@ def binned_reliability(histogram: np.ndarray, forecast: np.ndarray | None = None
     return float(np.sum(n * (p - e / n) ** 2) / max(n.sum(), 1))
 
 
-def binned_roc_area(histogram: np.ndarray) -> float:
+def binned_roc_area(histogram: np.ndarray) -> float | np.ndarray:
     """ROC area (Mason 1982) with the bins as decision thresholds, trapezoid rule; NaN without both events and
-    non-events. Any monotone recalibration leaves it unchanged."""
-    count, _, events = np.asarray(histogram, dtype=np.float64)[:, ::-1]  # most confident bin first
-    non_events = count - events
-    if events.sum() == 0 or non_events.sum() == 0:
-        return float("nan")
-    pod = np.concatenate([[0.0], np.cumsum(events) / events.sum()])
-    pofd = np.concatenate([[0.0], np.cumsum(non_events) / non_events.sum()])
-    return float(np.sum(np.diff(pofd) * (pod[1:] + pod[:-1]) / 2))
+    non-events. Any monotone recalibration leaves it unchanged. A histogram (3, bins) gives a number, a stack
+    (..., 3, bins) an area per leading index."""
+    h = np.asarray(histogram, dtype=np.float64)[..., ::-1]  # most confident bin first
+    events, non_events = h[..., 2, :], h[..., 0, :] - h[..., 2, :]
+    n_events, n_non = events.sum(-1, keepdims=True), non_events.sum(-1, keepdims=True)
+    zero = np.zeros_like(n_events)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pod = np.concatenate([zero, np.cumsum(events, -1) / n_events], -1)
+        pofd = np.concatenate([zero, np.cumsum(non_events, -1) / n_non], -1)
+    area = np.sum(np.diff(pofd, axis=-1) * (pod[..., 1:] + pod[..., :-1]) / 2, -1)
+    area = np.where((n_events[..., 0] > 0) & (n_non[..., 0] > 0), area, np.nan)
+    return float(area) if area.ndim == 0 else area
 
 
 def exceedance_tables(histogram: np.ndarray) -> dict[str, np.ndarray]:
@@ -180,5 +184,7 @@ def paired_bootstrap_roc_area(
     if a.shape != b.shape:
         raise ValueError(f"histograms of {a.shape[0]} cases for A but {b.shape[0]} for B: pair the same cases")
     picks = np.random.default_rng(seed).integers(0, len(a), size=(n_resamples, len(a)))
-    diff = np.array([binned_roc_area(a[i].sum(0)) - binned_roc_area(b[i].sum(0)) for i in picks])
+    # each resample's summed histograms, as (resamples, cases) draw counts times the cases' histograms
+    weights = np.stack([np.bincount(p, minlength=len(a)) for p in picks]).astype(np.float64)
+    diff = binned_roc_area(np.tensordot(weights, a, 1)) - binned_roc_area(np.tensordot(weights, b, 1))
     return paired_summary(binned_roc_area(a.sum(0)) - binned_roc_area(b.sum(0)), diff, confidence)
