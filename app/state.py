@@ -170,14 +170,14 @@ def runs_state(ref: DataRef, runs: list[str]) -> tuple[str, ...]:
 def run_data(ref: DataRef, run: str, state: str) -> RunData:
     """One run as the pages show it; ``state`` (:func:`files_state`) only keys the cache."""
     cat = catalog(ref)
-    ds = cat.load_run(run)
-    leads = [int(h) for h in ds["lead_time"].values.astype("timedelta64[h]").astype(int) if h > 0]
-    ds = ds.sel(lead_time=pd.to_timedelta(leads, unit="h"))
+    whole = cat.load_run(run)
+    leads = [int(h) for h in whole["lead_time"].values.astype("timedelta64[h]").astype(int) if h > 0]
+    ds = whole.sel(lead_time=pd.to_timedelta(leads, unit="h"))
     qpe = cat.load_qpe(run, leads).values
     pred = predictor()
     prob = p_event = learnt = None
     if pred is not None:
-        out = predicted_run(cat, run, pred).sel(lead_time=pd.to_timedelta(leads, unit="h"))
+        out = predicted_run(cat, run, pred, nwp=whole).sel(lead_time=pd.to_timedelta(leads, unit="h"))
         prob = out["probability"].values
         p_event = {float(t): out["event_probability"].sel(threshold=t).values for t in out["threshold"].values}
         learnt = out["trained_area"].values.astype(bool) if "trained_area" in out else None

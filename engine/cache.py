@@ -43,14 +43,21 @@ def cache_key(catalog: RunSource, run: str, weights_sha256: str) -> str:
     return hashlib.sha256(f"{run_fingerprint(catalog, run)}:{grid}:{weights_sha256}".encode()).hexdigest()[:24]
 
 
-def predicted_run(catalog: RunSource, run: str, predictor: Predictor, folder: Path | None = None) -> xr.Dataset:
-    """The post-processed run from the cache, or computed, written to the cache and returned."""
+def predicted_run(
+    catalog: RunSource, run: str, predictor: Predictor, folder: Path | None = None, nwp: xr.Dataset | None = None
+) -> xr.Dataset:
+    """The post-processed run from the cache, or computed, written to the cache and returned. ``nwp``: the whole
+    run as ``catalog.load_run(run)`` gives it, where the caller has read it already (reading it is ~2 s)."""
     folder = folder or cache_dir()
     path = folder / f"pred_{run}_{cache_key(catalog, run, predictor.sha256)}.nc"
     if path.exists():
         with xr.open_dataset(path) as ds:
             return predictor.with_manifest_fields(ds.load())
-    ds = predictor.predict(catalog.load_run(run))
+    if nwp is None:
+        nwp = catalog.load_run(run)
+    elif nwp.sizes["lead_time"] != len(catalog.lead_times(run)):  # the cache file stands for the whole run
+        raise ValueError(f"nwp holds {nwp.sizes['lead_time']} of run {run}'s {len(catalog.lead_times(run))} lead times")
+    ds = predictor.predict(nwp)
     write_prediction(ds, path)
     return ds
 

@@ -76,6 +76,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 def _cmd_place(args: argparse.Namespace) -> int:
     import numpy as np
+    import pandas as pd
 
     from engine.heavy_rain import CRITERIA, place_sums
     from engine.places import BOX_KM, box_series, find_place, hours_at, nearest_cell
@@ -88,7 +89,8 @@ def _cmd_place(args: argparse.Namespace) -> int:
     if args.run not in cat.runs():
         raise DataError(f"unknown run {args.run} (available: {', '.join(cat.runs())})", cat.root)
     leads = [lt for lt in cat.lead_times(args.run) if lt > 0]
-    ds = cat.load_run(args.run, leads)
+    whole = cat.load_run(args.run)
+    ds = whole.sel(lead_time=pd.to_timedelta(leads, unit="h"))
     qpe = cat.load_qpe(args.run, leads).values
     p_event = None
     if not args.no_model:
@@ -96,7 +98,7 @@ def _cmd_place(args: argparse.Namespace) -> int:
         from engine.predict import Predictor
 
         predictor = Predictor(args.weights, device=args.device) if args.weights else Predictor(device=args.device)
-        out = predicted_run(cat, args.run, predictor).sel(lead_time=ds["lead_time"])
+        out = predicted_run(cat, args.run, predictor, nwp=whole).sel(lead_time=ds["lead_time"])
         p_event = {float(t): out["event_probability"].sel(threshold=t).values for t in out["threshold"].values}
     init = ds["init_time"].values
     table = hours_at(cell, init, leads, ds["tp"].values, qpe, p_event)

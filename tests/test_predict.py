@@ -108,7 +108,10 @@ def test_cache_hit_does_not_recompute(weights: Path, demo_archive: Path, tmp_pat
         return real(ds)
 
     monkeypatch.setattr(predictor, "predict", counting)
-    first = predicted_run(cat, RUN, predictor, tmp_path)
+    with pytest.raises(ValueError, match="lead times"):  # a part of the run is never cached as the whole run
+        predicted_run(cat, RUN, predictor, tmp_path, nwp=cat.load_run(RUN, [1, 2]))
+    assert calls["n"] == 0 and not list(tmp_path.glob("pred_*.nc"))
+    first = predicted_run(cat, RUN, predictor, tmp_path, nwp=cat.load_run(RUN))  # the caller's read, not a second
     second = predicted_run(cat, RUN, predictor, tmp_path)
     assert calls["n"] == 1
     np.testing.assert_array_equal(first["probability"].values, second["probability"].values)
