@@ -20,6 +20,14 @@ def demo_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def prediction_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ``PRECIP_CACHE`` for the tests that do not test the cache itself. Its entries are keyed by the run's
+    files, the grid and the weights, so tests share a prediction exactly where one server's users would, and the
+    network runs once per run of the suite instead of once per test (``test_predict`` tests the cache)."""
+    return tmp_path_factory.mktemp("prediction_cache")
+
+
+@pytest.fixture(scope="session")
 def random_lite_weights(demo_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Lite weights (random init, real normalisation statistics) written through the shipping code path."""
     import torch

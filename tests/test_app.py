@@ -19,9 +19,9 @@ MAIN = str(ROOT / "main.py")
 
 
 @pytest.fixture
-def env(demo_archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def env(demo_archive: Path, prediction_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PRECIP_DATA", str(demo_archive))
-    monkeypatch.setenv("PRECIP_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PRECIP_CACHE", str(prediction_cache))
     return demo_archive
 
 
@@ -406,10 +406,12 @@ def _arriving(demo_archive: Path, folder: Path, keep: dict[str, list[int]]) -> P
     return folder
 
 
-def test_runs_still_arriving_open_and_score(demo_archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_runs_still_arriving_open_and_score(
+    demo_archive: Path, tmp_path: Path, prediction_cache: Path, monkeypatch: pytest.MonkeyPatch
+):
     """A run with one lead time so far, or with a gap (a missing file), opens in the viewer, steps over the gap,
     and the verification page sums exactly the lead times each run has (these crashed the pages)."""
-    monkeypatch.setenv("PRECIP_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PRECIP_CACHE", str(prediction_cache))
     keep = {"2026070100": list(range(49)), "2026070200": [0, 1, 2, 5]}
     monkeypatch.setenv("PRECIP_DATA", str(_arriving(demo_archive, tmp_path / "gaps", keep)))
     at = AppTest.from_file(MAIN, default_timeout=300)
@@ -441,7 +443,7 @@ def test_runs_still_arriving_open_and_score(demo_archive: Path, tmp_path: Path, 
 
 
 def test_hours_without_qpe_are_said_not_scored_as_dry(
-    demo_archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    demo_archive: Path, tmp_path: Path, prediction_cache: Path, monkeypatch: pytest.MonkeyPatch
 ):
     """A radar outage (QPE files missing for some hours) is named in the viewer, not shown as an empty map with
     zero observed events as if it had not rained."""
@@ -456,7 +458,7 @@ def test_hours_without_qpe_are_said_not_scored_as_dry(
     with xr.open_dataset(demo_archive / "qpe" / dry) as ds:
         (ds * 0.0).to_netcdf(folder / "qpe" / dry)
     monkeypatch.setenv("PRECIP_DATA", str(folder))
-    monkeypatch.setenv("PRECIP_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PRECIP_CACHE", str(prediction_cache))
     at = AppTest.from_file(MAIN, default_timeout=300)
     at.query_params.update({"run": "2026070100", "lead": "3"})
     at.run()

@@ -13,8 +13,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.skipif(CHROMIUM is None, reason="
 
 
 @pytest.fixture(scope="module")
-def server(demo_archive: Path, tmp_path_factory: pytest.TempPathFactory):
-    env = {"PRECIP_DATA": str(demo_archive), "PRECIP_CACHE": str(tmp_path_factory.mktemp("cache"))}
+def server(demo_archive: Path, prediction_cache: Path):
+    env = {"PRECIP_DATA": str(demo_archive), "PRECIP_CACHE": str(prediction_cache)}
     with serve(env) as url:
         yield url
 

@@ -47,7 +47,7 @@ def test_bench_refuses_a_missing_weights_file_and_weights_for_the_random_paper_s
 
 
 def test_place_prints_one_citys_or_points_hours_and_names_an_unknown_place(
-    demo_archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    demo_archive: Path, prediction_cache: Path, monkeypatch: pytest.MonkeyPatch
 ):
     """The app's place chart on the command line: the city's grid cell at every lead time, as CSV; a point by its
     coordinates; a clear error for an unknown city or a point beyond the data."""
@@ -59,7 +59,7 @@ def test_place_prints_one_citys_or_points_hours_and_names_an_unknown_place(
     from engine.data.catalog import Catalog
     from engine.places import find_place, nearest_cell
 
-    monkeypatch.setenv("PRECIP_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PRECIP_CACHE", str(prediction_cache))
     res = _run("place", "--data", str(demo_archive), "--run", "2026070100", "--place", "gwangju", "--csv")
     assert res.returncode == 0, res.stderr
     table = pd.read_csv(io.StringIO(res.stdout))
