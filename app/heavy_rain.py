@@ -18,40 +18,50 @@ from engine.verify.categorical import categorical_scores, contingency_events
 SOURCES = {"qpe": "Observed QPE", "nwp": "Raw NWP"}
 
 
+Levels = tuple[np.ndarray, dict[int, np.ndarray], dict[str, np.ndarray]]
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
-def run_levels(ref: DataRef, run: str, state: str) -> dict[str, tuple[np.ndarray, dict[int, np.ndarray], np.ndarray]]:
-    """Per source ("qpe", "nwp"): the KMA level code at each pixel, the largest sums by window (hours -> mm) and
-    the lead time (h) the pixel's level was first reached (NaN where none or unknown); once per run and state of
-    its files (``state`` only keys the cache), not on every move of the lead time."""
+def run_levels(ref: DataRef, run: str, state: str) -> dict[str, Levels]:
+    """Per source ("qpe", "nwp"): the KMA level code at each pixel, the largest sums by window (hours -> mm) and,
+    by level name, the lead time (h) at which each pixel first reached it (NaN where it never did); once per run and
+    state of its files (``state`` only keys the cache), not on every move of the lead time."""
     data = get_run(ref, run)
     out = {}
     for src, rain in (("qpe", data.observed), ("nwp", data.nwp)):
         sums = {h: max_accumulation_map(data.leads, rain, h) for h in WINDOWS}
-        code = level_codes(sums)
-        onset = np.full(code.shape, np.nan)
-        for name, criteria in KMA_LEVELS:
-            at_level = code == LEVELS.index(name)
-            onset[at_level] = first_reached(data.leads, rain, criteria)[at_level]
-        out[src] = (code, sums, onset)
+        onsets = {name: first_reached(data.leads, rain, criteria) for name, criteria in KMA_LEVELS}
+        out[src] = (level_codes(sums), sums, onsets)
     return out
 
 
-def onset_notes(code: np.ndarray, onset: np.ndarray, data: RunData) -> np.ndarray:
-    """Each pixel's hover line saying when its level was reached, in lead time and KST ("" where none)."""
+def when(lead: float, data: RunData) -> str | None:
+    """A lead time as the forecaster reads it: "+12 h, 07-02 21 KST" (None for NaN: never)."""
+    if not np.isfinite(lead):
+        return None
+    return f"+{int(lead)} h, {data.valid_time(int(lead)) + KST:%m-%d %H} KST"
+
+
+def onset_notes(code: np.ndarray, onsets: dict[str, np.ndarray], data: RunData) -> np.ndarray:
+    """Each pixel's hover lines saying when it reached each level up to its own, in lead time and KST ("" where
+    none): a warning pixel tells both, so the hours between advisory and warning can be read."""
     notes = np.full(code.shape, "", dtype=object)
-    for lead in np.unique(onset[np.isfinite(onset)]).astype(int):
-        kst = data.valid_time(lead) + KST
-        for level in (1, 2):
-            where = (onset == lead) & (code == level)
-            notes[where] = f"<b>{LEVELS[level]}</b> reached at +{lead} h, {kst:%m-%d %H} KST<br>"
+    for level in (1, 2):
+        onset = onsets[LEVELS[level]]
+        reached = code >= level
+        for lead in np.unique(onset[reached & np.isfinite(onset)]):
+            notes[reached & (onset == lead)] += f"<b>{LEVELS[level]}</b> reached at {when(lead, data)}<br>"
     return notes
 
 
-def level_areas(code: np.ndarray, scored: np.ndarray) -> dict[str, float]:
-    """km² of the ``scored`` area at advisory or above and at warning."""
+def level_areas(levels: Levels, scored: np.ndarray, data: RunData) -> dict[str, float | str | None]:
+    """km² of the ``scored`` area at advisory or above and at warning, and when each level was first reached
+    anywhere in it."""
+    code, _, onsets = levels
     return {
         "advisory or above (km²)": float((code[scored] >= 1).sum() * PIXEL_KM2),
         "warning (km²)": float((code[scored] == 2).sum() * PIXEL_KM2),
+        **{f"{name} first reached": when(np.nanmin(onsets[name][scored], initial=np.inf), data) for name in LEVELS[1:]},
     }
 
 
@@ -63,9 +73,9 @@ def heavy_rain_section(ref: DataRef, data: RunData, marked: Callable[..., dict])
     span = f"lead times {data.leads[0]}-{data.leads[-1]} h"
     columns = st.columns(3)
     for column, (src, name) in zip(columns[:2], SOURCES.items(), strict=True):
-        code, sums, onset = levels[src]
+        code, sums, onsets = levels[src]
         title = f"{name}: KMA level reached, {span}"
-        fig = maps.level_map(code, sums, data.lat, data.lon, title, onset_notes(code, onset, data))
+        fig = maps.level_map(code, sums, data.lat, data.lon, title, onset_notes(code, onsets, data))
         column.plotly_chart(**marked(fig, f"levels_{src}"))
     observed, forecast = levels["qpe"][0], levels["nwp"][0]
     valid = (observed >= 0) & (forecast >= 0) & data.mask  # both levels known: compared like for like
@@ -83,7 +93,7 @@ def heavy_rain_section(ref: DataRef, data: RunData, marked: Callable[..., dict])
     )
     table = contingency_events(forecast >= 1, observed >= 1, valid)
     scores = categorical_scores(table)
-    rows = {name: level_areas(levels[src][0], valid) for src, name in SOURCES.items()}
+    rows = {name: level_areas(levels[src], valid, data) for src, name in SOURCES.items()}
     summary = pd.DataFrame.from_dict(rows, orient="index")
     summary.loc["Raw NWP", "CSI, advisory or above"] = float(scores["csi"])
     summary.loc["Raw NWP", "bias, advisory or above"] = float(scores["bias"])
@@ -93,11 +103,16 @@ def heavy_rain_section(ref: DataRef, data: RunData, marked: Callable[..., dict])
         f"The largest sums over 3 and 12 consecutive hours of the run ({span}) at each 5 km pixel ({CRITERIA}); an "
         "hour without QPE breaks a window, and grey is where no window was wholly observed. Areas and scores count "
         f"where both levels are known ({valid.sum() * PIXEL_KM2:,.0f} km²): {h} hits, {m} misses, {f} false alarms "
-        "(pixels). The hover says when a pixel's level was first reached. The network forecasts rain classes, not "
+        '(pixels); "first reached" is the earliest hour a window there ended at the level\'s amount, and a '
+        "pixel's hover says when it reached each level. The network forecasts rain classes, not "
         "amounts: it has no map here. A click on a city charts its hours below."
     )
     return summary
 
 
 def _formats(summary: pd.DataFrame) -> dict:
-    return {c: st.column_config.NumberColumn(format="%.0f" if c.endswith("(km²)") else "%.3f") for c in summary.columns}
+    return {
+        c: st.column_config.NumberColumn(format="%.0f" if c.endswith("(km²)") else "%.3f")
+        for c in summary.columns
+        if not c.endswith("first reached")
+    }

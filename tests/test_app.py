@@ -258,6 +258,11 @@ def test_rain_at_a_place_shows_that_citys_grid_cell_through_the_run(env: Path):
             assert len(ring) == 1 and _values(ring[0]["x"])[0] == place.lon and _values(ring[0]["y"])[0] == place.lat
 
 
+def _when(run: str, lead: float) -> str:
+    kst = pd.Timestamp(f"{run[:8]} {run[8:]}:00") + pd.Timedelta(hours=int(lead) + 9)
+    return f"+{int(lead)} h, {kst:%m-%d %H} KST"
+
+
 def test_heavy_rain_over_the_run_maps_where_kma_criteria_were_reached(env: Path):
     """The run's largest 3 h and 12 h sums at every pixel, observed and raw NWP, as KMA levels (advisory 60 / 110 mm,
     warning 90 / 180 mm), recomputed here from the files; the NWP's advisory area scored against the observed one."""
@@ -274,7 +279,7 @@ def test_heavy_rain_over_the_run_maps_where_kma_criteria_were_reached(env: Path)
         "Raw NWP": cat.load_run(run, leads)["tp"].values,
     }
     charts = {c["layout"]["title"]["text"]: c for c in map(_chart, at.get("plotly_chart"))}
-    levels = {}
+    levels, onsets = {}, {}
     for name, hourly in rain.items():
         total = np.concatenate([np.zeros((1, *hourly.shape[1:])), np.cumsum(hourly, axis=0)])
         largest, windows = {}, {}
@@ -291,19 +296,25 @@ def test_heavy_rain_over_the_run_maps_where_kma_criteria_were_reached(env: Path)
         shown = _values(traces[0]["customdata"])
         np.testing.assert_allclose(shown[..., 0], largest[3], rtol=1e-5)
         np.testing.assert_allclose(shown[..., 1], largest[12], rtol=1e-5)
-        # each reached pixel's hover says when: the first window to reach its level's amount ends then
+        # each reached pixel's hover says when it reached each level up to its own: when the first window to
+        # reach the level's amount ended
+        first = {}
+        for level, amounts in (("advisory", {3: 60, 12: 110}), ("warning", {3: 90, 12: 180})):
+            ends = []
+            for h, mm in amounts.items():
+                reached = np.nan_to_num(windows[h], nan=-1) >= mm
+                ends.append(np.where(reached.any(axis=0), reached.argmax(axis=0) + h, np.inf))
+            first[level] = np.minimum(*ends)
         notes = np.asarray(traces[0]["text"], dtype=object)
         for iy, ix in zip(*np.nonzero(expected >= 1), strict=True):
-            amounts = {3: 90, 12: 180} if expected[iy, ix] == 2 else {3: 60, 12: 110}
-            first = min(
-                int(np.argmax(windows[h][:, iy, ix] >= mm)) + h
-                for h, mm in amounts.items()
-                if (windows[h][:, iy, ix] >= mm).any()
-            )
-            kst = pd.Timestamp(f"{run[:8]} {run[8:]}:00") + pd.Timedelta(hours=first + 9)
-            level = "warning" if expected[iy, ix] == 2 else "advisory"
-            assert notes[iy, ix] == f"<b>{level}</b> reached at +{first} h, {kst:%m-%d %H} KST<br>"
+            lines = [
+                f"<b>{level}</b> reached at {_when(run, first[level][iy, ix])}<br>"
+                for code, level in ((1, "advisory"), (2, "warning"))
+                if expected[iy, ix] >= code
+            ]
+            assert notes[iy, ix] == "".join(lines)
         assert not notes[~(expected >= 1)].any(), "no line where no level was reached"
+        onsets[name] = first
         unknown = ~np.isfinite(expected)
         if unknown.any():  # drawn grey, named in its hover
             np.testing.assert_array_equal(np.isfinite(_heatmap_z(traces[1])), unknown)
@@ -315,6 +326,11 @@ def test_heavy_rain_over_the_run_maps_where_kma_criteria_were_reached(env: Path)
     for name, level in levels.items():
         assert table.loc[name, "warning (km²)"] == 25 * ((level == 2) & scored).sum()
         assert table.loc[name, "advisory or above (km²)"] == 25 * ((level >= 1) & scored).sum()
+        for reached in ("advisory", "warning"):  # the earliest hour anywhere in the scored area, or never ("–")
+            earliest = onsets[name][reached][scored].min()
+            shown = table.loc[name, f"{reached} first reached"]
+            assert shown == _when(run, earliest) if np.isfinite(earliest) else pd.isna(shown), (name, reached, shown)
+    assert not pd.isna(table.loc["Observed QPE", "warning first reached"])
     f, o = levels["Raw NWP"][scored] >= 1, levels["Observed QPE"][scored] >= 1
     csi = (f & o).sum() / max((f | o).sum(), 1)
     assert table.loc["Raw NWP", "CSI, advisory or above"] == pytest.approx(csi)
