@@ -7,6 +7,7 @@ notices when the weights change and the pictures do not (``tests/test_docs.py``)
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import sys
@@ -32,12 +33,22 @@ RECORD = ROOT / "docs" / "screenshots.json"
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="python docs/make_screenshots.py",
+        description="Screenshots of the app's pages into docs/, from the app started on the demo archive "
+        "(PRECIP_DATA, default demo_data/) in Debian chromium; records their sha256 and the weights shown in "
+        "docs/screenshots.json.",
+    )
+    parser.add_argument("--only", nargs="+", choices=list(PAGES), metavar="PICTURE", help=f"of {', '.join(PAGES)}")
+    args = parser.parse_args()
     if CHROMIUM is None:
         raise SystemExit("needs Debian chromium: apt-get install -y chromium")
     manifest = read_manifest(DEFAULT_WEIGHTS)
-    pictures = {}
+    pictures = json.loads(RECORD.read_text())["pictures"] if args.only and RECORD.exists() else {}
     with serve() as url:
         for name, (path, charts, heading) in PAGES.items():
+            if args.only and name not in args.only:
+                continue
             png, _, _ = screenshot(f"{url}/{path}", ROOT / "docs" / f"{name}.png", charts, heading)
             pictures[f"{name}.png"] = hashlib.sha256(png).hexdigest()
             print(f"docs/{name}.png")
