@@ -45,3 +45,11 @@ def test_the_gpu_script_fits_epochs_to_its_minutes_and_returns_every_stage(demo_
     assert fitted["pretrain"]["epochs"] >= 1 and fitted["finetune"]["epochs"] >= 1
     assert fitted["data"]["loader_workers"] == 6  # the GPU config's own settings travel into the run
     assert any(r["method"] == "pretrained_continuous" and r["lead_time"] is None for r in evaluation["rows"])
+
+
+def test_the_gpu_script_answers_help_without_running_anything(tmp_path: Path):
+    done = subprocess.run(
+        ["bash", str(Path("training/paper_gpu.sh").resolve()), "--help"], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert done.returncode == 0 and "Usage: bash training/paper_gpu.sh [RESULT_DIR]" in done.stdout, done.stderr
+    assert not list(tmp_path.iterdir()), "--help is not a result folder"

@@ -13,6 +13,10 @@
 #   CONFIG         training config (default training/configs/paper_short.yaml)
 # INFERENCE_BENCH=0 skips step 1; COMPILE_BENCH=1 adds the lite network under torch.compile to it (minutes more). A machine without eccodes / netCDF4 installs them from wheels in .whl/ (see training/README.md).
 set -u
+if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
+    sed -n '2,/^set -u/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+    exit 0
+fi
 RESULT=${1:-${OUT:-data/paper_gpu}}
 MINUTES=${2:-4}
 CONFIG=${3:-training/configs/paper_short.yaml}
