@@ -83,6 +83,36 @@ def bench_verify(data: Path | None = None, repeats: int = 20) -> dict:
     }
 
 
+def bench_imerg_index(days: int = 92, repeats: int = 20) -> dict:
+    """Listing a season of GPM IMERG half-hourly files (empty files, GES DISC's year / day-of-year folders): the
+    first look, and a look with nothing changed, as the app makes for every run on every rerun."""
+    import pandas as pd
+
+    from engine.data import imerg
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for start in pd.date_range("2026-06-01", periods=days * 48, freq="30min"):
+            day = root / f"{start:%Y}" / f"{start:%j}"
+            day.mkdir(parents=True, exist_ok=True)
+            end = start + pd.Timedelta(minutes=29, seconds=59)
+            minutes = start.hour * 60 + start.minute
+            (day / f"3B-HHR.MS.MRG.3IMERG.{start:%Y%m%d}-S{start:%H%M%S}-E{end:%H%M%S}.{minutes:04d}.V07B.HDF5").touch()
+
+        def first_look() -> None:
+            imerg._INDEXES.clear()
+            imerg.index_folder(root)
+
+        cold = time_calls(first_look, repeats)
+        kept = time_calls(lambda: imerg.index_folder(root), repeats)
+    return {
+        "files": days * 48,
+        "first_look_ms": cold["median_ms"],
+        "unchanged_look_ms": kept["median_ms"],
+        "unchanged_speedup": round(cold["median_ms"] / kept["median_ms"], 1),
+    }
+
+
 def peak_bf16_tflops(name: str) -> float | None:
     """Dense bf16 tensor-core peak of known GPUs (vendor data sheets)."""
     for key, tflops in (("H200", 989.0), ("H100", 989.0), ("A100", 312.0), ("L40S", 362.0), ("A10", 125.0)):

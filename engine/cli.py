@@ -115,11 +115,13 @@ def _cmd_place(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from engine.bench import bench_inference, bench_verify
+    from engine.bench import bench_imerg_index, bench_inference, bench_verify
 
     data = Path(args.data) if args.data else None
     if args.what == "verify":
         result = bench_verify(data, repeats=args.repeats)
+    elif args.what == "imerg-index":
+        result = bench_imerg_index(repeats=args.repeats)
     else:
         if args.weights and args.model != "lite":
             raise DataError("--weights applies to --model lite only (the paper size is timed with random weights)")
@@ -203,7 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_place)
 
     p = sub.add_parser("bench", help="time inference of a full run by stage, or the verification kernels")
-    p.add_argument("--what", choices=["inference", "verify"], default="inference", help="what to time")
+    p.add_argument(
+        "--what",
+        choices=["inference", "verify", "imerg-index"],
+        default="inference",
+        help="what to time (imerg-index: listing a season of IMERG files, as the app does on every look)",
+    )
     p.add_argument("--device", default=None, help="cpu or cuda (default: CUDA if present)")
     p.add_argument(
         "--model",

@@ -46,6 +46,13 @@ def test_bench_refuses_a_missing_weights_file_and_weights_for_the_random_paper_s
     assert res.returncode == 2 and "--model lite only" in res.stderr
 
 
+def test_bench_imerg_index_lists_the_season_it_writes():
+    from engine.bench import bench_imerg_index
+
+    report = bench_imerg_index(days=2, repeats=1)
+    assert report["files"] == 96 and report["first_look_ms"] > 0 and report["unchanged_look_ms"] > 0
+
+
 def test_place_prints_one_citys_or_points_hours_and_names_an_unknown_place(
     demo_archive: Path, prediction_cache: Path, monkeypatch: pytest.MonkeyPatch
 ):

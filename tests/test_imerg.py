@@ -77,6 +77,30 @@ def test_an_unreadable_or_foreign_file_is_named(tmp_path: Path):
         read_imerg(tmp_path, [pd.Timestamp("2026-07-01 03:00")])
 
 
+def test_a_folder_is_indexed_by_half_hour_through_its_subfolders_and_a_bad_name_is_named(tmp_path: Path):
+    from engine.data.imerg import index_folder
+
+    starts = pd.date_range("2026-07-31 23:00", periods=4, freq="30min")
+    for start in starts:  # GES DISC's layout: a folder per year and day of year
+        (tmp_path / f"{start:%Y}" / f"{start:%j}").mkdir(parents=True, exist_ok=True)
+        (tmp_path / f"{start:%Y}" / f"{start:%j}" / _name(start)).touch()
+    (tmp_path / "README.txt").touch()
+    index = index_folder(tmp_path)
+    assert list(index) == list(starts) and index[starts[2]].name == _name(starts[2])
+    # a half-hour that arrives later, in a new day's folder, is found on the next look (the index is kept between)
+    late = starts[-1] + pd.Timedelta(minutes=30)
+    (tmp_path / f"{late:%Y}" / f"{late:%j}").mkdir(exist_ok=True)
+    (tmp_path / f"{late:%Y}" / f"{late:%j}" / _name(late)).touch()
+    assert list(index_folder(tmp_path)) == [*starts, late]
+    (tmp_path / f"{late:%Y}" / f"{late:%j}" / _name(late)).unlink()
+    assert list(index_folder(tmp_path)) == list(starts), "and one removed is gone"
+    bad = tmp_path / _name(starts[0]).replace("20260731-S230000", "20260732-S230000")
+    bad.touch()
+    with pytest.raises(DataError, match="impossible start time") as exc:
+        index_folder(tmp_path)
+    assert exc.value.path == bad
+
+
 def test_a_grib_folder_with_imerg_observations_is_detected_and_scored(tmp_path: Path, demo_archive: Path, engine_cli):
     root = tmp_path / "ecmwf_imerg"
     root.mkdir()

@@ -16,6 +16,7 @@ Reference: Huffman et al. (2023), *GPM IMERG Technical Documentation*, NASA GSFC
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,17 +38,34 @@ def half_hour_start(path: Path) -> pd.Timestamp | None:
     m = FILE_RE.search(path.name)
     if m is None:
         return None
-    return pd.to_datetime(m.group(1) + m.group(2), format="%Y%m%d%H%M%S")
+    d, t = m.group(1), m.group(2)
+    try:  # from integers: pd.to_datetime's format parsing made indexing a season's 4,416 files take 0.3 s
+        return pd.Timestamp(int(d[:4]), int(d[4:6]), int(d[6:8]), int(t[:2]), int(t[2:4]), int(t[4:6]))
+    except ValueError as exc:
+        raise DataError(f"an IMERG file name with an impossible start time ({exc})", path) from exc
+
+
+_INDEXES: dict[Path, tuple[tuple[tuple[str, int, int], ...], dict[pd.Timestamp, Path]]] = {}
 
 
 def index_folder(folder: Path) -> dict[pd.Timestamp, Path]:
-    """Half-hour start -> file, for every IMERG file in ``folder`` (and below)."""
+    """Half-hour start -> file, for every IMERG file in ``folder`` (and below). Kept while no folder in the tree
+    changes (adding, removing or renaming a file changes its folder's time): the app asks for every run on every
+    look, and a season's folder holds thousands of files."""
+    folder = Path(folder)
+    state = tuple((d, os.stat(d).st_mtime_ns, len(names)) for d, _, names in os.walk(folder))
+    kept = _INDEXES.get(folder)
+    if kept is not None and kept[0] == state:
+        return dict(kept[1])
     found = {}
     for p in sorted(folder.rglob("3B-HHR*")):
         start = half_hour_start(p)
         if start is not None:
             found[start] = p
-    return found
+    if len(_INDEXES) >= 8:
+        _INDEXES.pop(next(iter(_INDEXES)))
+    _INDEXES[folder] = (state, found)
+    return dict(found)
 
 
 def read_rate(path: str | Path) -> xr.DataArray:
