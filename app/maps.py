@@ -149,11 +149,26 @@ def probability_map(prob: np.ndarray, lat: np.ndarray, lon: np.ndarray, title: s
     return _frame(fig, lat, lon, title)
 
 
+def _extent(where: np.ndarray) -> tuple[slice, slice]:
+    """The rows and the columns that hold ``where``'s pixels, at least two of each: plotly sizes the cells of a
+    lone row or column by a default step, not by the grid's."""
+
+    def span(present: np.ndarray) -> slice:
+        found = np.flatnonzero(present)
+        lo, hi = int(found[0]), int(found[-1]) + 1
+        hi = max(hi, min(lo + 2, present.size))
+        return slice(min(lo, max(hi - 2, 0)), hi)
+
+    return span(where.any(axis=1)), span(where.any(axis=0))
+
+
 def _category_map(
     code: np.ndarray, names: list[str], colours: list[str], colorbar: dict, lat, lon, title: str, hover_tail: str, **kw
 ) -> go.Figure:
     """One heatmap trace per category present, so each trace's hover names its category without a per-pixel
-    string array (which tripled the figure's size); all traces share one stepped colour scale."""
+    string array (which tripled the figure's size); all traces share one stepped colour scale. Each trace covers
+    only the rows and columns its category occupies: the hits of a storm are a few dozen pixels, and full-grid
+    traces made a contingency map about 550 KB, sent again on every move of the lead time."""
     n = len(names)
     fig = go.Figure()
     first = True
@@ -161,11 +176,12 @@ def _category_map(
         where = code == k
         if not where.any():
             continue
+        rows, cols = _extent(where)
         fig.add_trace(
             go.Heatmap(
-                z=np.where(where, np.float32(k), np.float32(np.nan)),
-                x=_f4(lon),
-                y=_f4(lat),
+                z=np.where(where[rows, cols], np.float32(k), np.float32(np.nan)),
+                x=_f4(lon[cols]),
+                y=_f4(lat[rows]),
                 zmin=-0.5,
                 zmax=n - 0.5,
                 colorscale=_stepped(colours),

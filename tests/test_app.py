@@ -114,14 +114,19 @@ def _heatmap_z(trace: dict) -> np.ndarray:
 
 
 def _map_classes(chart) -> np.ndarray:
-    """The class code (0, 1, 2) of every pixel of a class map: one heatmap trace per class present, NaN elsewhere;
-    the grey veil over untrained pixels is not a class."""
+    """The class code (0, 1, 2) of every pixel of a class map on the demo's grid: one heatmap trace per class
+    present, over the rows and columns where that class is, NaN elsewhere; the grey veil over untrained pixels is
+    not a class."""
     from app.maps import UNTRAINED
+    from engine.grid import KOREA
 
-    out = None
+    lat, lon = KOREA.lat.astype(np.float32), KOREA.lon.astype(np.float32)
+    out = np.full((lat.size, lon.size), np.nan, dtype=np.float32)
     for trace in (t for t in _chart(chart)["data"] if t["type"] == "heatmap" and t.get("name") != UNTRAINED):
-        grid = _heatmap_z(trace)
-        out = grid if out is None else np.where(np.isfinite(grid), grid, out)
+        rows, cols = np.searchsorted(lat, _values(trace["y"])), np.searchsorted(lon, _values(trace["x"]))
+        z = _heatmap_z(trace)
+        block = out[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+        block[np.isfinite(z)] = z[np.isfinite(z)]
     return out
 
 
