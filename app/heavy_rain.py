@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from app import maps
-from app.state import KST, DataRef, RunData, files_state, get_run
+from app.state import DataRef, RunData, files_state, get_run
 from engine.grid import PIXEL_KM2
 from engine.heavy_rain import CRITERIA, KMA_LEVELS, LEVELS, WINDOWS, first_reached, level_codes, max_accumulation_map
 from engine.verify.categorical import categorical_scores, contingency_events
@@ -39,7 +39,7 @@ def when(lead: float, data: RunData) -> str | None:
     """A lead time as the forecaster reads it: "+12 h, 07-02 21 KST" (None for NaN: never)."""
     if not np.isfinite(lead):
         return None
-    return f"+{int(lead)} h, {data.valid_time(int(lead)) + KST:%m-%d %H} KST"
+    return f"+{int(lead)} h, {data.kst_hour(int(lead))}"
 
 
 def onset_notes(code: np.ndarray, onsets: dict[str, np.ndarray], data: RunData) -> np.ndarray:

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from app import maps
-from app.state import KST, RunData
+from app.state import RunData
 from engine.errors import DataError
 from engine.heavy_rain import CRITERIA, place_sums
 from engine.places import BOX_KM, box_series, find_place, hours_at, nearest_cell, places_on, probability_column
@@ -118,7 +118,7 @@ def place_section(data: RunData, here: dict, lead: int, threshold: float, p_thre
             p_threshold,
             lead,
             f"{name}, run {data.run} UTC",
-            clock=[f"{data.valid_time(lt) + KST:%m-%d %H} KST" for lt in data.leads],
+            clock=[data.kst_hour(lt) for lt in data.leads],
         ),
         width="stretch",
     )

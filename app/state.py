@@ -36,6 +36,10 @@ class RunData:
     def valid_time(self, lead: int) -> pd.Timestamp:
         return pd.to_datetime(self.run, format="%Y%m%d%H") + pd.Timedelta(hours=lead)
 
+    def kst_hour(self, lead: int) -> str:
+        """The valid hour of ``lead`` on a Korean clock, short: "07-02 21 KST"."""
+        return f"{self.valid_time(lead) + KST:%m-%d %H} KST"
+
     def valid_utc_kst(self, lead: int) -> str:
         vt = self.valid_time(lead)
         return f"{vt:%Y-%m-%d %H} UTC / {vt + KST:%Y-%m-%d %H} KST"
