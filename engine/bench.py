@@ -95,9 +95,7 @@ def bench_imerg_index(days: int = 92, repeats: int = 20) -> dict:
         for start in pd.date_range("2026-06-01", periods=days * 48, freq="30min"):
             day = root / f"{start:%Y}" / f"{start:%j}"
             day.mkdir(parents=True, exist_ok=True)
-            end = start + pd.Timedelta(minutes=29, seconds=59)
-            minutes = start.hour * 60 + start.minute
-            (day / f"3B-HHR.MS.MRG.3IMERG.{start:%Y%m%d}-S{start:%H%M%S}-E{end:%H%M%S}.{minutes:04d}.V07B.HDF5").touch()
+            (day / imerg.file_name(start)).touch()
 
         def first_look() -> None:
             imerg._INDEXES.clear()

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from engine.data.catalog import Catalog
-from engine.data.imerg import read_imerg
+from engine.data.imerg import file_name, read_imerg
 from engine.data.sources import detect, open_data
 from engine.errors import DataError
 from engine.grid import KOREA
@@ -18,16 +18,10 @@ LAT = np.round(np.arange(30.05, 41.0, 0.1), 2)
 LON = np.round(np.arange(122.05, 133.0, 0.1), 2)
 
 
-def _name(start: pd.Timestamp, version: str = "V07B", ext: str = "HDF5") -> str:
-    end = start + pd.Timedelta(minutes=29, seconds=59)
-    minutes = start.hour * 60 + start.minute
-    return f"3B-HHR.MS.MRG.3IMERG.{start:%Y%m%d}-S{start:%H%M%S}-E{end:%H%M%S}.{minutes:04d}.{version}.{ext}"
-
-
 def write_imerg(folder: Path, start: pd.Timestamp, rate: np.ndarray, variable: str = "precipitation") -> Path:
     """One half-hour file in IMERG's layout: group Grid, (time, lon, lat), mm/hr, fill -9999.9."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / _name(start, "V07B" if variable == "precipitation" else "V06B")
+    path = folder / file_name(start, "V07B" if variable == "precipitation" else "V06B")
     with netCDF4.Dataset(path, "w", format="NETCDF4") as nc:
         grid = nc.createGroup("Grid")
         grid.createDimension("time", 1)
@@ -64,7 +58,7 @@ def test_two_half_hours_make_one_hour_and_gaps_stay_missing(tmp_path: Path):
 
 def test_an_unreadable_or_foreign_file_is_named(tmp_path: Path):
     start = pd.Timestamp("2026-07-01 02:00")
-    bad = tmp_path / _name(start)
+    bad = tmp_path / file_name(start)
     bad.write_bytes(b"not hdf5 at all")
     write_imerg(tmp_path, start + pd.Timedelta(minutes=30), _uniform(1.0))
     with pytest.raises(DataError, match="not a readable IMERG") as exc:
@@ -83,18 +77,18 @@ def test_a_folder_is_indexed_by_half_hour_through_its_subfolders_and_a_bad_name_
     starts = pd.date_range("2026-07-31 23:00", periods=4, freq="30min")
     for start in starts:  # GES DISC's layout: a folder per year and day of year
         (tmp_path / f"{start:%Y}" / f"{start:%j}").mkdir(parents=True, exist_ok=True)
-        (tmp_path / f"{start:%Y}" / f"{start:%j}" / _name(start)).touch()
+        (tmp_path / f"{start:%Y}" / f"{start:%j}" / file_name(start)).touch()
     (tmp_path / "README.txt").touch()
     index = index_folder(tmp_path)
-    assert list(index) == list(starts) and index[starts[2]].name == _name(starts[2])
+    assert list(index) == list(starts) and index[starts[2]].name == file_name(starts[2])
     # a half-hour that arrives later, in a new day's folder, is found on the next look (the index is kept between)
     late = starts[-1] + pd.Timedelta(minutes=30)
     (tmp_path / f"{late:%Y}" / f"{late:%j}").mkdir(exist_ok=True)
-    (tmp_path / f"{late:%Y}" / f"{late:%j}" / _name(late)).touch()
+    (tmp_path / f"{late:%Y}" / f"{late:%j}" / file_name(late)).touch()
     assert list(index_folder(tmp_path)) == [*starts, late]
-    (tmp_path / f"{late:%Y}" / f"{late:%j}" / _name(late)).unlink()
+    (tmp_path / f"{late:%Y}" / f"{late:%j}" / file_name(late)).unlink()
     assert list(index_folder(tmp_path)) == list(starts), "and one removed is gone"
-    bad = tmp_path / _name(starts[0]).replace("20260731-S230000", "20260732-S230000")
+    bad = tmp_path / file_name(starts[0]).replace("20260731-S230000", "20260732-S230000")
     bad.touch()
     with pytest.raises(DataError, match="impossible start time") as exc:
         index_folder(tmp_path)

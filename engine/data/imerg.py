@@ -33,6 +33,13 @@ VARIABLES = ("precipitation", "precipitationCal")  # V07, V06
 FILL = -9999.9
 
 
+def file_name(start: pd.Timestamp, version: str = "V07B", ext: str = "HDF5") -> str:
+    """The GES DISC name of the half-hour file starting at ``start`` (what :func:`half_hour_start` reads back)."""
+    end = start + pd.Timedelta(minutes=29, seconds=59)
+    minutes = start.hour * 60 + start.minute
+    return f"3B-HHR.MS.MRG.3IMERG.{start:%Y%m%d}-S{start:%H%M%S}-E{end:%H%M%S}.{minutes:04d}.{version}.{ext}"
+
+
 def half_hour_start(path: Path) -> pd.Timestamp | None:
     """Start of the half-hour a file covers, from its name; None if the name is not an IMERG half-hourly file."""
     m = FILE_RE.search(path.name)
