@@ -117,17 +117,12 @@ def _map_classes(chart) -> np.ndarray:
     """The class code (0, 1, 2) of every pixel of a class map on the demo's grid: one heatmap trace per class
     present, over the rows and columns where that class is, NaN elsewhere; the grey veil over untrained pixels is
     not a class."""
-    from app.maps import UNTRAINED
-    from engine.grid import KOREA
+    from test_maps import place_on_grid
 
-    lat, lon = KOREA.lat.astype(np.float32), KOREA.lon.astype(np.float32)
-    out = np.full((lat.size, lon.size), np.nan, dtype=np.float32)
-    for trace in (t for t in _chart(chart)["data"] if t["type"] == "heatmap" and t.get("name") != UNTRAINED):
-        rows, cols = np.searchsorted(lat, _values(trace["y"])), np.searchsorted(lon, _values(trace["x"]))
-        z = _heatmap_z(trace)
-        block = out[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-        block[np.isfinite(z)] = z[np.isfinite(z)]
-    return out
+    from app.maps import UNTRAINED
+
+    classes = (t for t in _chart(chart)["data"] if t["type"] == "heatmap" and t.get("name") != UNTRAINED)
+    return place_on_grid((_values(t["y"]), _values(t["x"]), _heatmap_z(t)) for t in classes)
 
 
 def test_the_forecast_class_map_marks_the_decisions_the_scores_judge(env: Path):
