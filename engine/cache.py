@@ -55,8 +55,8 @@ def predicted_run(
             return predictor.with_manifest_fields(ds.load())
     if nwp is None:
         nwp = catalog.load_run(run)
-    elif nwp.sizes["lead_time"] != len(catalog.lead_times(run)):  # the cache file stands for the whole run
-        raise ValueError(f"nwp holds {nwp.sizes['lead_time']} of run {run}'s {len(catalog.lead_times(run))} lead times")
+    elif nwp.sizes["lead_time"] != (whole := len(catalog.lead_times(run))):  # the cache file is the whole run
+        raise ValueError(f"nwp holds {nwp.sizes['lead_time']} of run {run}'s {whole} lead times")
     ds = predictor.predict(nwp)
     write_prediction(ds, path)
     return ds
