@@ -187,6 +187,8 @@ def _category_map(
                 colorscale=_stepped(colours),
                 showscale=first,
                 colorbar=colorbar,
+                # A gap is another trace's pixel: with plotly's default, the top trace's name took every hover.
+                hoverongaps=False,
                 hovertemplate=f"{names[k]}<br>%{{y:.2f}}°N %{{x:.2f}}°E{hover_tail}<extra></extra>",
             )
         )
@@ -213,6 +215,7 @@ def veil_untrained(fig: go.Figure, learnt: np.ndarray, lat: np.ndarray, lon: np.
             colorscale=[[0, VEIL_GREY], [1, VEIL_GREY]],
             opacity=0.5,
             showscale=False,
+            hoverongaps=False,  # else every pixel of the map, learnt or not, said "not learnt"
             hovertemplate="no valid QPE here in the training data: not learnt from observations<extra></extra>",
         )
     )

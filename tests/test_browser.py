@@ -166,3 +166,63 @@ def test_a_click_on_a_city_of_the_map_charts_its_rain(server: str):
     assert where["drag"] == "zoom"
     assert "Busan" not in beside, f"a city's dot took the hover 12 px away: {beside}"
     assert "Seoul, run" not in text and "Traceback" not in text
+
+
+# For each category trace of the map whose title holds ``title``: a pixel where that trace lies on top in a 3 x 3
+# neighbourhood (the cursor may land a pixel off), its place on the page and the category its hover should name.
+CATEGORY_PIXELS = """title => {
+    const gd = [...document.querySelectorAll('.js-plotly-plot')]
+        .find(p => p._fullLayout && String(p._fullLayout.title.text).includes(title));
+    gd.scrollIntoView({block: 'center'});
+    const heat = gd._fullData.filter(t => t.type === 'heatmap');
+    const at = (t, lat, lon) => {
+        const j = Math.round((lon - t.x[0]) / (t.x[1] - t.x[0])), i = Math.round((lat - t.y[0]) / (t.y[1] - t.y[0]));
+        const v = i >= 0 && i < t.y.length && j >= 0 && j < t.x.length ? t.z[i][j] : NaN;
+        return v !== undefined && v !== null && !Number.isNaN(v);
+    };
+    const top = (lat, lon) => [...heat].reverse().find(t => at(t, lat, lon));
+    const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
+    const out = [];
+    for (const t of heat) {
+        const dx = t.x[1] - t.x[0], dy = t.y[1] - t.y[0];
+        search: for (let i = 1; i < t.y.length - 1; i++) for (let j = 1; j < t.x.length - 1; j++) {
+            const lat = t.y[i], lon = t.x[j];
+            if (![-1, 0, 1].every(a => [-1, 0, 1].every(b => top(lat + a * dy, lon + b * dx) === t))) continue;
+            out.push({name: t.hovertemplate.split(/<br>|<extra>/)[0], x: box.left + xa._offset + xa.l2p(lon),
+                      y: box.top + ya._offset + ya.l2p(lat)});
+            break search;
+        }
+    }
+    return out;
+}"""
+
+
+def test_a_category_map_names_the_category_under_the_cursor(server: str):
+    """Hit, miss, false alarm, the forecast class and the grey of the untrained area: each map draws a trace per
+    category, and the hover must name the one under the cursor, not the trace drawn last."""
+    from playwright.sync_api import sync_playwright
+
+    seen: dict[str, list[tuple[str, str]]] = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1600, "height": 1300})
+        page.goto(server + "/?lead=27&threshold=0.1", wait_until="networkidle", timeout=180_000)
+        page.wait_for_function("document.body.innerText.includes('Seoul, run')", timeout=180_000)
+        for title in ("Post-processed", "Raw NWP vs QPE", "Model (P"):
+            page.wait_for_timeout(300)  # scrolled into view
+            for pixel in page.evaluate(CATEGORY_PIXELS, title):
+                page.mouse.move(pixel["x"], pixel["y"])
+                page.wait_for_timeout(150)
+                hover = page.evaluate(
+                    "t => [...document.querySelectorAll('.js-plotly-plot')].find(p => p._fullLayout && "
+                    "String(p._fullLayout.title.text).includes(t)).querySelector('.hoverlayer').textContent",
+                    title,
+                )
+                if "click for its rain" not in hover:  # a city's dot, not the map's pixel
+                    seen.setdefault(title, []).append((pixel["name"], hover))
+        browser.close()
+    for title, pairs in seen.items():
+        for name, hover in pairs:
+            assert hover.startswith(name), f"{title} map: the cursor on a '{name}' pixel reads {hover!r}"
+    assert len(seen.get("Post-processed", [])) >= 3, f"the class map had too few categories to check: {seen}"
+    assert sum(len(pairs) for pairs in seen.values()) >= 6, seen
