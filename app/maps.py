@@ -61,8 +61,9 @@ def _stepped(colours: list[str]) -> list[list]:
 
 
 def _frame(fig: go.Figure, lat: np.ndarray, lon: np.ndarray, title: str, height: int = 430) -> go.Figure:
+    extent = (float(lon.min()), float(lon.max()), float(lat.min()), float(lat.max()))
     for kind, colour in (("coastline", "#222"), ("border", "#666")):
-        lons, lats = plotly_paths(kind)
+        lons, lats = plotly_paths(kind, extent)
         fig.add_trace(
             # SVG lines, not WebGL: six maps per page would need twelve WebGL contexts (browsers cap them at
             # about 16), drawn by software GL where there is no GPU.

@@ -41,3 +41,34 @@ def test_a_contingency_map_draws_each_category_over_its_own_rows_and_columns_onl
     sizes = {trace.hovertemplate.split("<br>")[0]: np.asarray(trace.z).size for trace in heatmaps}
     assert sizes["hit"] == 4 and sizes["miss"] == 50 and sizes["false alarm"] == 4
     assert sizes["correct negative"] == ny * (nx - 30), "the scored columns only"
+
+
+def test_a_map_draws_the_coasts_of_its_own_area_within_a_fifth_of_a_cell():
+    """The shipped lines span 119-136 E at 0.004 degrees; a map sends only those near its area, simplified to
+    well under a grid cell, and no coast of that area goes missing or moves."""
+    from shapely.geometry import LineString, MultiPoint, box
+
+    from engine.geo.coastlines import MARGIN_DEG, load_lines, plotly_paths
+
+    lat, lon = KOREA.lat, KOREA.lon
+    fig = maps.rain_map(np.zeros(KOREA.shape), lat, lon, "test", "now")
+    coast = next(t for t in fig.data if t.type == "scatter" and t.line.color == "#222")
+    x, y = np.asarray(coast.x, dtype=float), np.asarray(coast.y, dtype=float)
+    drawn = np.isfinite(x)
+    near = box(lon[0] - MARGIN_DEG, lat[0] - MARGIN_DEG, lon[-1] + MARGIN_DEG, lat[-1] + MARGIN_DEG)
+    points = MultiPoint(np.c_[x[drawn], y[drawn]])
+    assert near.buffer(1e-4).contains(points), "float32 rounding aside, nothing beyond the margin"
+    every = plotly_paths("coastline")
+    assert drawn.sum() < 0.4 * np.isfinite(every[0]).sum(), "not simplified: a third of the points is enough"
+
+    segments = np.split(np.c_[x, y], np.flatnonzero(~drawn))
+    lines = [LineString(s[np.isfinite(s[:, 0])]) for s in segments if np.isfinite(s[:, 0]).sum() >= 2]
+    from shapely.ops import unary_union
+
+    simplified = unary_union(lines)
+    area = box(lon[0], lat[0], lon[-1], lat[-1])
+    shipped = [xy for kind, xy in load_lines() if kind == "coastline"]
+    inside = np.concatenate([xy[[area.contains(p) for p in MultiPoint(xy).geoms]] for xy in shipped])
+    assert len(inside) > 1000, "the test area holds Korea's coasts"
+    worst = max(simplified.distance(p) for p in MultiPoint(inside).geoms)
+    assert worst <= 0.2 * KOREA.step + 1e-4, f"a shipped coast point lies {worst:.4f} degrees from the drawn line"
