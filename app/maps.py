@@ -102,52 +102,74 @@ def _frame(fig: go.Figure, lat: np.ndarray, lon: np.ndarray, title: str, height:
     return fig
 
 
-def rain_map(values: np.ndarray, lat: np.ndarray, lon: np.ndarray, title: str, when: str) -> go.Figure:
-    binned = np.digitize(values, LEVELS).astype(float)
-    binned[~np.isfinite(values)] = np.nan
-    fig = go.Figure(
-        go.Heatmap(
-            z=_f4(binned),
-            x=_f4(lon),
-            y=_f4(lat),
-            customdata=_f4(values),
-            zmin=0,
-            zmax=len(RAIN_COLOURS),
-            colorscale=_stepped(RAIN_COLOURS),
-            colorbar={
-                "title": "mm/h",
-                "tickvals": np.arange(1, len(RAIN_COLOURS)),
-                "ticktext": [str(v) for v in LEVELS],
-            },
-            hovertemplate="%{customdata:.2f} mm/h<br>%{y:.2f}°N %{x:.2f}°E<br>" + when + "<extra></extra>",
-        )
+def _stepped_at(levels: list[float], colours: list[str], top: float) -> list[list]:
+    """A colour scale over 0..``top`` that takes ``colours[i + 1]`` from ``levels[i]`` on, as ``np.digitize`` bins.
+    Each step sits a millionth below its level: a value of exactly 10 mm/h takes the colour of ">= 10" whatever the
+    rounding of the scale's positions."""
+    edges = [0.0, *(level * (1 - 1e-6) / top for level in levels), 1.0]
+    scale = []
+    for i, c in enumerate(colours):
+        scale += [[edges[i], c], [edges[i + 1], c]]
+    return scale
+
+
+def _levels_map(
+    values: np.ndarray,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    levels: list[float],
+    colours: list[str],
+    colorbar: dict,
+    hovertemplate: str,
+    title: str,
+) -> go.Figure:
+    """``values`` coloured in the uneven steps between ``levels``, with the value itself under the cursor.
+
+    The trace carries the values alone, coloured by a scale whose steps sit at the levels: one float32 array, not
+    binned codes plus the values for the hover (twice the bytes, on every move of the lead time). Its own colour bar
+    would space the steps by value, 0.1-0.5 mm/h a sliver beside 50-100; the bar shown is an empty trace's, one
+    even step per level. NaN (no observation) is left undrawn, without a hover.
+    """
+    top = 2.0 * levels[-1]  # above it, all take the last colour
+    n = len(colours)
+    legend = go.Heatmap(
+        z=np.zeros((2, 2), dtype=np.float32),
+        opacity=0,
+        x=_f4(lon[:2]),
+        y=_f4(lat[:2]),
+        zmin=0,
+        zmax=n,
+        colorscale=_stepped(colours),
+        colorbar={**colorbar, "tickvals": np.arange(1, n)},
+        hoverinfo="skip",
     )
-    return _frame(fig, lat, lon, title)
+    data = go.Heatmap(
+        z=_f4(values),
+        x=_f4(lon),
+        y=_f4(lat),
+        zmin=0,
+        zmax=top,
+        colorscale=_stepped_at(levels, colours, top),
+        showscale=False,
+        hoverongaps=False,
+        hovertemplate=hovertemplate,
+    )
+    return _frame(go.Figure([legend, data]), lat, lon, title)
+
+
+def rain_map(values: np.ndarray, lat: np.ndarray, lon: np.ndarray, title: str, when: str) -> go.Figure:
+    colorbar = {"title": "mm/h", "ticktext": [str(v) for v in LEVELS]}
+    hover = "%{z:.2f} mm/h<br>%{y:.2f}°N %{x:.2f}°E<br>" + when + "<extra></extra>"
+    return _levels_map(values, lat, lon, LEVELS, RAIN_COLOURS, colorbar, hover, title)
 
 
 def probability_map(prob: np.ndarray, lat: np.ndarray, lon: np.ndarray, title: str, when: str) -> go.Figure:
     """Event probability in steps: heavy rain is rare, so calibrated probabilities of a few per cent matter and a
     linear 0-1 scale would show them all as the same pale colour."""
-    binned = np.digitize(prob, PROB_LEVELS).astype(float)
-    binned[~np.isfinite(prob)] = np.nan
-    fig = go.Figure(
-        go.Heatmap(
-            z=_f4(binned),
-            x=_f4(lon),
-            y=_f4(lat),
-            customdata=_f4(prob * 100),
-            zmin=0,
-            zmax=len(PROB_COLOURS),
-            colorscale=_stepped(PROB_COLOURS),
-            colorbar={
-                "title": "probability (%)",
-                "tickvals": np.arange(1, len(PROB_COLOURS)),
-                "ticktext": [f"{100 * v:g}" for v in PROB_LEVELS],
-            },
-            hovertemplate="P = %{customdata:.1f} %<br>%{y:.2f}°N %{x:.2f}°E<br>" + when + "<extra></extra>",
-        )
-    )
-    return _frame(fig, lat, lon, title)
+    colorbar = {"title": "probability (%)", "ticktext": [f"{100 * v:g}" for v in PROB_LEVELS]}
+    hover = "P = %{z:.1f} %<br>%{y:.2f}°N %{x:.2f}°E<br>" + when + "<extra></extra>"
+    percent = [100 * v for v in PROB_LEVELS]
+    return _levels_map(100 * np.asarray(prob), lat, lon, percent, PROB_COLOURS, colorbar, hover, title)
 
 
 def _extent(where: np.ndarray) -> tuple[slice, slice]:

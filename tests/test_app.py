@@ -113,6 +113,13 @@ def _heatmap_z(trace: dict) -> np.ndarray:
     return _values(trace["z"])
 
 
+def _map_values(chart: dict) -> np.ndarray:
+    """What a rain or probability map shows under the cursor at each pixel: its one heatmap whose hover gives the
+    value (the others are the empty trace that draws the colour bar and the grey veil of untrained pixels)."""
+    (shown,) = [t for t in chart["data"] if t["type"] == "heatmap" and "%{z" in t.get("hovertemplate", "")]
+    return _heatmap_z(shown)
+
+
 def _map_classes(chart) -> np.ndarray:
     """The class code (0, 1, 2) of every pixel of a class map on the demo's grid: one heatmap trace per class
     present, over the rows and columns where that class is, NaN elsewhere; the grey veil over untrained pixels is
@@ -234,9 +241,11 @@ def test_rain_at_a_place_shows_that_citys_grid_cell_through_the_run(env: Path):
 
         if DEFAULT_WEIGHTS.exists():
             p = _values(traces["model P(>= 10 mm/h)"]["y"])
-            probability_map = charts[1]["data"][0]
             i = leads.index(at.select_slider(key="lead").value)
-            assert p[i] == pytest.approx(_values(probability_map["customdata"])[iy, ix] / 100, abs=1e-6)
+            assert p[i] == pytest.approx(_map_values(charts[1])[iy, ix] / 100, abs=1e-5)
+        i = leads.index(at.select_slider(key="lead").value)  # the maps above it show the same numbers
+        np.testing.assert_allclose(_map_values(charts[0]), nwp[i], rtol=1e-6)
+        np.testing.assert_allclose(_map_values(charts[2]), qpe[i], rtol=1e-6)
         assert any(b.proto.label == f"{name} through the run as CSV" for b in at.get("download_button"))
         sums = next(d.value for d in at.dataframe if "KMA heavy rain" in d.value.columns)
         for label, series in (("observed QPE", qpe[:, iy, ix]), ("raw NWP", nwp[:, iy, ix])):

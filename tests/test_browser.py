@@ -226,3 +226,45 @@ def test_a_category_map_names_the_category_under_the_cursor(server: str):
             assert hover.startswith(name), f"{title} map: the cursor on a '{name}' pixel reads {hover!r}"
     assert len(seen.get("Post-processed", [])) >= 3, f"the class map had too few categories to check: {seen}"
     assert sum(len(pairs) for pairs in seen.values()) >= 6, seen
+
+
+def test_a_rain_map_colours_each_amount_in_its_step_even_at_the_step_itself(tmp_path: Path):
+    """The rain map's colours come from the values through a scale with uneven steps (0.1, 0.5, 1, ... 50 mm/h):
+    drawn by plotly.js in the browser, each amount has its step's colour, an amount exactly on a step the colour
+    above it (10 mm/h is ">= 10"), and an unobserved pixel is left undrawn."""
+    import plotly
+    import plotly.io as pio
+    from playwright.sync_api import sync_playwright
+
+    from app import maps
+
+    amounts = [0, 0.05, 0.1, 0.3, 0.5, 0.99, 1, 2, 4.99, 5, 10, 19.9, 20, 30, 50, 75, 300, np.nan]
+    values = np.array([amounts, amounts], dtype=np.float32)
+    lon, lat = np.arange(len(amounts)) * 1.0, np.array([0.0, 1.0])
+    fig = maps.rain_map(values, lat, lon, "test", "now")
+    fig.data = [t for t in fig.data if t.type == "heatmap"]
+    fig.update_layout(width=1800, height=400, margin={"l": 0, "r": 0, "t": 0, "b": 0}, showlegend=False)
+    fig.update_layout(xaxis={"range": [-0.5, len(amounts) - 0.5], "visible": False}, plot_bgcolor="#000000")
+    fig.update_layout(yaxis={"range": [-0.5, 1.5], "visible": False, "scaleanchor": None})
+    fig.update_traces(showscale=False)
+    plotly_js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1800, "height": 400})
+        page.set_content('<html><body style="margin:0"><div id="map"></div></body></html>')
+        page.add_script_tag(path=str(plotly_js))
+        page.evaluate(
+            "s => { const f = JSON.parse(s); return Plotly.newPlot('map', f.data, f.layout, {staticPlot: true}) }",
+            pio.to_json(fig),
+        )
+        page.screenshot(path=str(tmp_path / "steps.png"))
+        browser.close()
+    from PIL import Image
+
+    img = np.asarray(Image.open(tmp_path / "steps.png").convert("RGB"))
+    cell = 1800 / len(amounts)
+    for k, amount in enumerate(amounts):
+        drawn = img[100, int((k + 0.5) * cell)]
+        want = "#000000" if np.isnan(amount) else maps.RAIN_COLOURS[np.digitize(amount, maps.LEVELS)]
+        want_rgb = np.array([int(want[i : i + 2], 16) for i in (1, 3, 5)])
+        assert np.abs(drawn.astype(int) - want_rgb).max() <= 2, f"{amount} mm/h drawn {drawn}, its step is {want}"
