@@ -201,6 +201,8 @@ def main() -> None:
         if not learnt.all():
             c2.caption("Grey: where the network learnt from no observation (no valid QPE in its training data).")
     c3.plotly_chart(**marked(maps.rain_map(data.qpe[i], data.lat, data.lon, "Observed QPE (mm/h)", when), "map_qpe"))
+    if not np.isfinite(data.qpe[i]).all():
+        c3.caption("Grey: no valid QPE this hour (beyond the radar and gauge coverage, or flagged invalid).")
 
     ev = events(data.nwp, model_events(data, threshold), data.qpe, data.mask, threshold, p_threshold)
     scores = _case_scores(ref, run, files_state(ref, run), threshold, p_threshold, window)

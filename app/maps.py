@@ -20,6 +20,9 @@ RAIN_COLOURS = [
     "#e0301e",
     "#8e1a91",
 ]
+# Behind maps where a pixel has no observation: the count maps' pixels never scored (beyond the QPE coverage),
+# the QPE map's unobserved pixels.
+UNSCORED_GREY = "#d9d9d9"
 PROB_LEVELS = [0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9]
 CLASS_COLOURS = ["#ffffff", "#3a9be0", "#e0301e"]  # < 0.1, 0.1-10, >= 10 mm/h
 PROB_COLOURS = ["#ffffff", "#e3eef9", "#c6dbef", "#9ecae1", "#6baed6", "#3182bd", "#08519c", "#54278f", "#3f007d"]
@@ -128,7 +131,8 @@ def _levels_map(
     The trace carries the values alone, coloured by a scale whose steps sit at the levels: one float32 array, not
     binned codes plus the values for the hover (twice the bytes, on every move of the lead time). Its own colour bar
     would space the steps by value, 0.1-0.5 mm/h a sliver beside 50-100; the bar shown is an empty trace's, one
-    even step per level. NaN (no observation) is left undrawn, without a hover.
+    even step per level. NaN (no observation) is left undrawn, without a hover, on grey: white is "below the first
+    level", and a QPE map that left its unobserved pixels white showed them as dry.
     """
     top = 2.0 * levels[-1]  # above it, all take the last colour
     n = len(colours)
@@ -154,7 +158,16 @@ def _levels_map(
         hoverongaps=False,
         hovertemplate=hovertemplate,
     )
-    return _frame(go.Figure([legend, data]), lat, lon, title)
+    fig = _frame(go.Figure([legend, data]), lat, lon, title)
+    return fig if np.isfinite(values).all() else _grey_under(fig, lat, lon)
+
+
+def _grey_under(fig: go.Figure, lat: np.ndarray, lon: np.ndarray) -> go.Figure:
+    """Grey under the map's grid, shown where no trace draws a pixel: a rectangle over the grid's cells, not the
+    plot's background colour, which overhangs the grid by a few pixels on every side."""
+    dx, dy = abs(float(lon[1] - lon[0])) / 2, abs(float(lat[1] - lat[0])) / 2
+    box = {"x0": lon.min() - dx, "x1": lon.max() + dx, "y0": lat.min() - dy, "y1": lat.max() + dy}
+    return fig.add_shape(type="rect", **box, fillcolor=UNSCORED_GREY, line_width=0, layer="below")
 
 
 def rain_map(values: np.ndarray, lat: np.ndarray, lon: np.ndarray, title: str, when: str) -> go.Figure:
@@ -311,7 +324,6 @@ def lead_curve(
 
 
 OBSERVED_HOURS_COLOURS = "Blues"
-UNSCORED_GREY = "#d9d9d9"  # behind the count maps: pixels never scored (beyond the QPE coverage)
 # brown where a forecast has fewer event hours than observed (too dry), green where more (too wet)
 BALANCE_COLOURS = [[0.0, "#8c510a"], [0.25, "#d8b365"], [0.5, "#f5f5f5"], [0.75, "#5ab4ac"], [1.0, "#01665e"]]
 
@@ -346,8 +358,7 @@ def event_hours_map(
             + "<br>%{y:.2f}°N %{x:.2f}°E<extra></extra>",
         )
     )
-    fig = _frame(fig, lat, lon, title, height=400)
-    return fig.update_layout(plot_bgcolor=UNSCORED_GREY)
+    return _grey_under(_frame(fig, lat, lon, title, height=400), lat, lon)
 
 
 KMA_LEVEL_COLOURS = ["#ffffff", "#f7e53b", "#e0301e"]  # none, advisory (yellow), warning (red), as KMA draws them

@@ -11,6 +11,7 @@ import pytest
 import xarray as xr
 from streamlit.testing.v1 import AppTest
 
+from app import maps
 from engine.data.catalog import Catalog
 from engine.verify.categorical import TABLE_KEYS, categorical_scores, contingency_table
 
@@ -246,6 +247,10 @@ def test_rain_at_a_place_shows_that_citys_grid_cell_through_the_run(env: Path):
         i = leads.index(at.select_slider(key="lead").value)  # the maps above it show the same numbers
         np.testing.assert_allclose(_map_values(charts[0]), nwp[i], rtol=1e-6)
         np.testing.assert_allclose(_map_values(charts[2]), qpe[i], rtol=1e-6)
+        # unobserved pixels are left undrawn, on grey, not white: white is the colour of "dry"
+        greys = [[s for s in c["layout"].get("shapes", []) if s.get("fillcolor") == maps.UNSCORED_GREY] for c in charts]
+        assert np.isnan(qpe[i]).any() and len(greys[2]) == 1 and not greys[0]
+        assert any(c.value.startswith("Grey: no valid QPE this hour") for c in at.caption)
         assert any(b.proto.label == f"{name} through the run as CSV" for b in at.get("download_button"))
         sums = next(d.value for d in at.dataframe if "KMA heavy rain" in d.value.columns)
         for label, series in (("observed QPE", qpe[:, iy, ix]), ("raw NWP", nwp[:, iy, ix])):

@@ -231,7 +231,7 @@ def test_a_category_map_names_the_category_under_the_cursor(server: str):
 def test_a_rain_map_colours_each_amount_in_its_step_even_at_the_step_itself(tmp_path: Path):
     """The rain map's colours come from the values through a scale with uneven steps (0.1, 0.5, 1, ... 50 mm/h):
     drawn by plotly.js in the browser, each amount has its step's colour, an amount exactly on a step the colour
-    above it (10 mm/h is ">= 10"), and an unobserved pixel is left undrawn."""
+    above it (10 mm/h is ">= 10"), and an unobserved pixel is grey, not the white of "dry"."""
     import plotly
     import plotly.io as pio
     from playwright.sync_api import sync_playwright
@@ -265,6 +265,6 @@ def test_a_rain_map_colours_each_amount_in_its_step_even_at_the_step_itself(tmp_
     cell = 1800 / len(amounts)
     for k, amount in enumerate(amounts):
         drawn = img[100, int((k + 0.5) * cell)]
-        want = "#000000" if np.isnan(amount) else maps.RAIN_COLOURS[np.digitize(amount, maps.LEVELS)]
+        want = maps.UNSCORED_GREY if np.isnan(amount) else maps.RAIN_COLOURS[np.digitize(amount, maps.LEVELS)]
         want_rgb = np.array([int(want[i : i + 2], 16) for i in (1, 3, 5)])
         assert np.abs(drawn.astype(int) - want_rgb).max() <= 2, f"{amount} mm/h drawn {drawn}, its step is {want}"
