@@ -374,24 +374,41 @@ def level_map(
 ) -> go.Figure:
     """The KMA heavy-rain level a run reached at each pixel (``engine.heavy_rain.level_codes``: 0 none, 1 advisory,
     2 warning, -1 unknown, in grey), the largest 3 h and 12 h sums (``sums``, mm) under the cursor, and a pixel's
-    ``notes`` line (say, when its level was reached) above them where it is not empty."""
-    fig = go.Figure(
-        go.Heatmap(
-            z=_f4(np.where(code >= 0, code, np.nan)),
-            x=_f4(lon),
-            y=_f4(lat),
-            customdata=_f4(np.stack([sums[3], sums[12]], axis=-1)),
-            # strings, sent as JSON: an empty one costs 3 bytes a pixel, less than another number would
-            text=np.full(code.shape, "", dtype=object) if notes is None else notes,
-            zmin=-0.5,
-            zmax=2.5,
-            colorscale=_stepped(KMA_LEVEL_COLOURS),
-            colorbar={"title": "KMA heavy rain", "tickvals": [0, 1, 2], "ticktext": ["none", "advisory", "warning"]},
-            hoverongaps=False,
-            hovertemplate="%{text}largest sums: %{customdata[0]:.0f} mm in 3 h, %{customdata[1]:.0f} mm in 12 h"
-            "<br>advisory 60 / 110 mm, warning 90 / 180 mm<br>%{y:.2f}°N %{x:.2f}°E<extra></extra>",
-        )
+    ``notes`` line (say, when its level was reached) above them where it is not empty.
+
+    One trace per level, over that level's rows and columns, as the category maps: only the advisory and warning
+    traces carry notes. A note for every pixel was 25,600 Python strings a map, which plotly copied and serialised on
+    every rerun of the page, most of the heavy-rain section's server time, although the section never changes with
+    the lead time.
+    """
+    sums_tail = (
+        "largest sums: %{customdata[0]:.0f} mm in 3 h, %{customdata[1]:.0f} mm in 12 h"
+        "<br>advisory 60 / 110 mm, warning 90 / 180 mm<br>%{y:.2f}°N %{x:.2f}°E<extra></extra>"
     )
+    colorbar = {"title": "KMA heavy rain", "tickvals": [0, 1, 2], "ticktext": ["none", "advisory", "warning"]}
+    fig = go.Figure()
+    for level in range(3):
+        where = code == level
+        if not where.any():
+            continue
+        rows, cols = _extent(where)
+        text = None if notes is None or level == 0 else notes[rows, cols]
+        fig.add_trace(
+            go.Heatmap(
+                z=np.where(where[rows, cols], np.float32(level), np.float32(np.nan)),
+                x=_f4(lon[cols]),
+                y=_f4(lat[rows]),
+                customdata=_f4(np.stack([sums[3][rows, cols], sums[12][rows, cols]], axis=-1)),
+                text=text,
+                zmin=-0.5,
+                zmax=2.5,
+                colorscale=_stepped(KMA_LEVEL_COLOURS),
+                showscale=not fig.data,
+                colorbar=colorbar,
+                hoverongaps=False,
+                hovertemplate=("%{text}" if text is not None else "") + sums_tail,
+            )
+        )
     if (code < 0).any():  # drawn, not left to the background: the plot area reaches beyond the grid
         fig.add_trace(
             go.Heatmap(

@@ -121,6 +121,29 @@ def _map_values(chart: dict) -> np.ndarray:
     return _heatmap_z(shown)
 
 
+def _level_grid(chart: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A KMA level map's traces (one per level, each over its own rows and columns) placed on the demo's grid: the
+    level at each pixel (NaN where no level is drawn), the largest 3 h and 12 h sums and the hover's notes."""
+    from engine.grid import KOREA
+
+    lat, lon = KOREA.lat.astype(np.float32), KOREA.lon.astype(np.float32)
+    level = np.full(KOREA.shape, np.nan, dtype=np.float32)
+    sums = np.full((*KOREA.shape, 2), np.nan, dtype=np.float32)
+    notes = np.full(KOREA.shape, "", dtype=object)
+    for t in chart["data"]:
+        if t["type"] != "heatmap" or "customdata" not in t:  # the grey of unknown pixels
+            continue
+        z = _heatmap_z(t)
+        block = np.ix_(np.searchsorted(lat, _values(t["y"])), np.searchsorted(lon, _values(t["x"])))
+        drawn = np.isfinite(z)
+        assert np.isnan(level[block][drawn]).all(), "two levels drawn at one pixel"
+        level[block] = np.where(drawn, z, level[block])
+        sums[block] = np.where(drawn[..., None], _values(t["customdata"]), sums[block])
+        if "text" in t:
+            notes[block] = np.where(drawn, np.asarray(t["text"], dtype=object), notes[block])
+    return level, sums, notes
+
+
 def _map_classes(chart) -> np.ndarray:
     """The class code (0, 1, 2) of every pixel of a class map on the demo's grid: one heatmap trace per class
     present, over the rows and columns where that class is, NaN elsewhere; the grey veil over untrained pixels is
@@ -305,9 +328,8 @@ def test_heavy_rain_over_the_run_maps_where_kma_criteria_were_reached(env: Path)
         expected = np.where((expected == 0) & ((largest[3] >= 60) | (largest[12] >= 110)), 1.0, expected)
         expected[~np.isfinite(largest[3])] = np.nan
         chart = charts[f"{name}: KMA level reached, lead times 1-48 h"]
-        traces = [t for t in chart["data"] if t["type"] == "heatmap"]
-        np.testing.assert_array_equal(_heatmap_z(traces[0]), expected.astype(np.float32))
-        shown = _values(traces[0]["customdata"])
+        drawn, shown, notes = _level_grid(chart)
+        np.testing.assert_array_equal(drawn, expected.astype(np.float32))
         np.testing.assert_allclose(shown[..., 0], largest[3], rtol=1e-5)
         np.testing.assert_allclose(shown[..., 1], largest[12], rtol=1e-5)
         # each reached pixel's hover says when it reached each level up to its own: when the first window to
@@ -319,7 +341,6 @@ def test_heavy_rain_over_the_run_maps_where_kma_criteria_were_reached(env: Path)
                 reached = np.nan_to_num(windows[h], nan=-1) >= mm
                 ends.append(np.where(reached.any(axis=0), reached.argmax(axis=0) + h, np.inf))
             first[level] = np.minimum(*ends)
-        notes = np.asarray(traces[0]["text"], dtype=object)
         for iy, ix in zip(*np.nonzero(expected >= 1), strict=True):
             lines = [
                 f"<b>{level}</b> reached at {_when(run, first[level][iy, ix])}<br>"
@@ -331,7 +352,8 @@ def test_heavy_rain_over_the_run_maps_where_kma_criteria_were_reached(env: Path)
         onsets[name] = first
         unknown = ~np.isfinite(expected)
         if unknown.any():  # drawn grey, named in its hover
-            np.testing.assert_array_equal(np.isfinite(_heatmap_z(traces[1])), unknown)
+            (grey,) = [t for t in chart["data"] if t["type"] == "heatmap" and "customdata" not in t]
+            np.testing.assert_array_equal(np.isfinite(_heatmap_z(grey)), unknown)
         assert any(t.get("name") == "cities" for t in chart["data"]), "a click on a city charts it"
         levels[name] = expected
     assert (levels["Observed QPE"] == 2).sum() > 0, "the demo run should reach the warning somewhere"
