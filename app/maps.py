@@ -350,6 +350,7 @@ def event_hours_map(
             colorscale=BALANCE_COLOURS if balance else OBSERVED_HOURS_COLOURS,
             customdata=None if hover is None else np.asarray(hover, dtype=np.int32),
             colorbar={"title": "forecast − observed (h)" if balance else "hours"},
+            hoverongaps=False,  # a never-scored pixel read "NaN h observed"
             hovertemplate=(
                 "%{z:+.0f} h: %{customdata[0]} hits, %{customdata[1]} misses, %{customdata[2]} false alarms"
                 if balance

@@ -72,3 +72,26 @@ def test_a_map_draws_the_coasts_of_its_own_area_within_a_fifth_of_a_cell():
     assert len(inside) > 1000, "the test area holds Korea's coasts"
     worst = max(simplified.distance(p) for p in MultiPoint(inside).geoms)
     assert worst <= 0.2 * KOREA.step + 1e-4, f"a shipped coast point lies {worst:.4f} degrees from the drawn line"
+
+
+def test_no_map_hovers_on_a_pixel_it_leaves_undrawn():
+    """Plotly hovers on a heatmap's gaps by default: a gap of a category trace then took the hover of the category
+    under it, and an unobserved pixel read "NaN mm/h". Every map's heatmaps with gaps must turn that off."""
+    rng = np.random.default_rng(0)
+    rain = rng.gamma(0.3, 3.0, KOREA.shape)
+    rain[:20] = np.nan  # unobserved
+    code = rng.integers(-1, 3, KOREA.shape)
+    lat, lon = KOREA.lat, KOREA.lon
+    sums = {3: rain * 3, 12: rain * 12}
+    figures = {
+        "rain": maps.rain_map(rain, lat, lon, "t", "now"),
+        "probability": maps.probability_map(np.where(np.isnan(rain), np.nan, 0.3), lat, lon, "t", "now"),
+        "class": maps.veil_untrained(maps.class_map(code % 3, lat, lon, "t", "now"), code != -1, lat, lon),
+        "contingency": maps.contingency_map(code == 1, code == 2, code >= 0, lat, lon, "t"),
+        "levels": maps.level_map(code, sums, lat, lon, "t", np.full(KOREA.shape, "note", dtype=object)),
+        "event hours": maps.event_hours_map(np.where(np.isnan(rain), np.nan, 3.0), lat, lon, "t", None, 10, False),
+    }
+    for name, fig in figures.items():
+        for trace in fig.data:
+            if trace.type == "heatmap" and trace.hoverinfo != "skip" and np.isnan(np.asarray(trace.z, float)).any():
+                assert trace.hoverongaps is False, f"{name} map: a trace hovers on its gaps"
