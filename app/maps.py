@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -198,22 +200,22 @@ def _extent(where: np.ndarray) -> tuple[slice, slice]:
     return span(where.any(axis=1)), span(where.any(axis=0))
 
 
-def _category_map(
-    code: np.ndarray, names: list[str], colours: list[str], colorbar: dict, lat, lon, title: str, hover_tail: str, **kw
-) -> go.Figure:
-    """One heatmap trace per category present, so each trace's hover names its category without a per-pixel
-    string array (which tripled the figure's size); all traces share one stepped colour scale. Each trace covers
-    only the rows and columns its category occupies: the hits of a storm are a few dozen pixels, and full-grid
-    traces made a contingency map about 550 KB, sent again on every move of the lead time."""
-    n = len(names)
-    fig = go.Figure()
-    first = True
+def _category_traces(
+    code: np.ndarray, colours: list[str], colorbar: dict, lat, lon, own: Callable[[int, slice, slice], dict]
+) -> list[go.Heatmap]:
+    """One heatmap trace per category ``k`` present in ``code`` (0 .. len(colours) - 1), all on one stepped colour
+    scale (the first shows its bar), so each trace's hover can name its category without a per-pixel string
+    array (which tripled a figure's size). Each trace covers only the rows and columns its category occupies: the
+    hits of a storm are a few dozen pixels, and full-grid traces made a contingency map about 550 KB, sent again on
+    every move of the lead time. ``own(k, rows, cols)`` gives a trace its own settings: its hover."""
+    n = len(colours)
+    traces = []
     for k in range(n):
         where = code == k
         if not where.any():
             continue
         rows, cols = _extent(where)
-        fig.add_trace(
+        traces.append(
             go.Heatmap(
                 z=np.where(where[rows, cols], np.float32(k), np.float32(np.nan)),
                 x=_f4(lon[cols]),
@@ -221,15 +223,23 @@ def _category_map(
                 zmin=-0.5,
                 zmax=n - 0.5,
                 colorscale=_stepped(colours),
-                showscale=first,
+                showscale=not traces,
                 colorbar=colorbar,
                 # A gap is another trace's pixel: with plotly's default, the top trace's name took every hover.
                 hoverongaps=False,
-                hovertemplate=f"{names[k]}<br>%{{y:.2f}}°N %{{x:.2f}}°E{hover_tail}<extra></extra>",
+                **own(k, rows, cols),
             )
         )
-        first = False
-    return _frame(fig, lat, lon, title, **kw)
+    return traces
+
+
+def _category_map(
+    code: np.ndarray, names: list[str], colours: list[str], colorbar: dict, lat, lon, title: str, hover_tail: str, **kw
+) -> go.Figure:
+    def own(k: int, rows: slice, cols: slice) -> dict:
+        return {"hovertemplate": f"{names[k]}<br>%{{y:.2f}}°N %{{x:.2f}}°E{hover_tail}<extra></extra>"}
+
+    return _frame(go.Figure(_category_traces(code, colours, colorbar, lat, lon, own)), lat, lon, title, **kw)
 
 
 UNTRAINED = "not learnt from observations"
@@ -387,29 +397,16 @@ def level_map(
         "<br>advisory 60 / 110 mm, warning 90 / 180 mm<br>%{y:.2f}°N %{x:.2f}°E<extra></extra>"
     )
     colorbar = {"title": "KMA heavy rain", "tickvals": [0, 1, 2], "ticktext": ["none", "advisory", "warning"]}
-    fig = go.Figure()
-    for level in range(3):
-        where = code == level
-        if not where.any():
-            continue
-        rows, cols = _extent(where)
+
+    def own(level: int, rows: slice, cols: slice) -> dict:
         text = None if notes is None or level == 0 else notes[rows, cols]
-        fig.add_trace(
-            go.Heatmap(
-                z=np.where(where[rows, cols], np.float32(level), np.float32(np.nan)),
-                x=_f4(lon[cols]),
-                y=_f4(lat[rows]),
-                customdata=_f4(np.stack([sums[3][rows, cols], sums[12][rows, cols]], axis=-1)),
-                text=text,
-                zmin=-0.5,
-                zmax=2.5,
-                colorscale=_stepped(KMA_LEVEL_COLOURS),
-                showscale=not fig.data,
-                colorbar=colorbar,
-                hoverongaps=False,
-                hovertemplate=("%{text}" if text is not None else "") + sums_tail,
-            )
-        )
+        return {
+            "customdata": _f4(np.stack([sums[3][rows, cols], sums[12][rows, cols]], axis=-1)),
+            "text": text,
+            "hovertemplate": ("%{text}" if text is not None else "") + sums_tail,
+        }
+
+    fig = go.Figure(_category_traces(code, KMA_LEVEL_COLOURS, colorbar, lat, lon, own))
     if (code < 0).any():  # drawn, not left to the background: the plot area reaches beyond the grid
         fig.add_trace(
             go.Heatmap(
