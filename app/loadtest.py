@@ -25,6 +25,11 @@ from app.server import serve
 
 # Streamlit marks its root element with the state of the session's script run.
 IDLE = "document.querySelector('[data-testid=stApp]')?.getAttribute('data-test-script-state') === 'notRunning'"
+# Every chart of the page drawn: as many laid out by plotly (their _fullLayout exists) as Streamlit placed.
+DRAWN = (
+    "(n => n > 0 && [...document.querySelectorAll('.js-plotly-plot')].filter(p => p._fullLayout).length >= n)"
+    "(document.querySelectorAll('[data-testid=stPlotlyChart]').length)"
+)
 
 
 async def _session(browser, url: str, moves: int, out: list[float], sent: list[int]) -> None:
@@ -41,6 +46,9 @@ async def _session(browser, url: str, moves: int, out: list[float], sent: list[i
     page.on("websocket", lambda ws: ws.on("framereceived", count))
     await page.goto(url, wait_until="networkidle", timeout=300_000)
     await page.wait_for_function("document.body.innerText.includes('lead ')", timeout=300_000, polling=100)
+    # The first view drawn: its script run over and every chart plotted (else the first move also waits for the
+    # first view's charts, and its latency measured page load, not a move).
+    await page.wait_for_function(f"{IDLE} && {DRAWN}", timeout=300_000, polling=100)
     slider = page.get_by_role("slider").first
     for _ in range(moves):
         text = await page.inner_text("body")

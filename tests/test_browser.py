@@ -268,3 +268,16 @@ def test_a_rain_map_colours_each_amount_in_its_step_even_at_the_step_itself(tmp_
         want = maps.UNSCORED_GREY if np.isnan(amount) else maps.RAIN_COLOURS[np.digitize(amount, maps.LEVELS)]
         want_rgb = np.array([int(want[i : i + 2], 16) for i in (1, 3, 5)])
         assert np.abs(drawn.astype(int) - want_rgb).max() <= 2, f"{amount} mm/h drawn {drawn}, its step is {want}"
+
+
+def test_the_load_test_times_lead_time_moves_and_counts_their_bytes(server: str):
+    """``python -m app.loadtest`` (the figures in the notes) still drives the page: it waits for the first view,
+    steps the lead time and counts what the websocket brought for each move."""
+    import asyncio
+
+    from app.loadtest import run
+
+    result = asyncio.run(run(server, sessions=1, moves=2))
+    assert result["moves"] == 2, result
+    assert 0 < result["median_s"] <= result["max_s"] < 120, result
+    assert result["median_kb_per_move"] > 50, f"a move redraws three maps at least: {result}"
