@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from app.maps import CLASS_COLOURS, LEVELS, PROB_COLOURS, PROB_LEVELS, RAIN_COLOURS, VEIL_GREY
+from app import maps
+from app.maps import CLASS_COLOURS, LEVELS, PROB_COLOURS, PROB_LEVELS, RAIN_COLOURS
 from engine.geo.coastlines import shapely_lines
 
 
@@ -33,12 +34,6 @@ PROBABILITY = Scale(
 )
 # Classes 0, 1, 2 (< 0.1, 0.1-10, >= 10 mm/h): each colour begins at the rain threshold its tick names.
 CLASSES = Scale((0.5, 1.5), tuple(CLASS_COLOURS), 2.5, ("0.1", "10"), "forecast class, from (mm/h)")
-
-
-def _greyed(colour: str) -> str:
-    """``colour`` half-way to the veil grey, as the app's half-opaque veil shows it."""
-    mixed = (round((int(colour[i : i + 2], 16) + int(VEIL_GREY[i : i + 2], 16)) / 2) for i in (1, 3, 5))
-    return "#" + "".join(f"{c:02x}" for c in mixed)
 
 
 def _cmap(colours: list[str] | tuple[str, ...]):
@@ -78,7 +73,7 @@ def png_map(
     mesh = ax.pcolormesh(lon, lat, shown, cmap=_cmap(scale.colours), norm=norm, transform=plate, shading="nearest")
     if veiled:
         # Opaque cells in the colours greyed half-way: translucent cells overlap at their seams as a visible grid.
-        greyed = _cmap([_greyed(c) for c in scale.colours])
+        greyed = _cmap([maps.greyed(c) for c in scale.colours])
         ax.pcolormesh(
             lon, lat, np.ma.masked_where(learnt, field), cmap=greyed, norm=norm, transform=plate, shading="nearest"
         )

@@ -196,8 +196,7 @@ def main() -> None:
         values, kind, title = model_map
         draw = maps.class_map if kind == "class" else maps.probability_map
         learnt = data.learnt_area
-        veiled = maps.veil_untrained(draw(values, data.lat, data.lon, title, when), learnt, data.lat, data.lon)
-        c2.plotly_chart(**marked(veiled, "map_model"))
+        c2.plotly_chart(**marked(draw(values, data.lat, data.lon, title, when, learnt), "map_model"))
         if not learnt.all():
             c2.caption("Grey: where the network learnt from no observation (no valid QPE in its training data).")
     c3.plotly_chart(**marked(maps.rain_map(data.qpe[i], data.lat, data.lon, "Observed QPE (mm/h)", when), "map_qpe"))

@@ -127,8 +127,10 @@ def _levels_map(
     colorbar: dict,
     hovertemplate: str,
     title: str,
+    learnt: np.ndarray | None = None,
 ) -> go.Figure:
-    """``values`` coloured in the uneven steps between ``levels``, with the value itself under the cursor.
+    """``values`` coloured in the uneven steps between ``levels``, with the value itself under the cursor; with
+    ``learnt``, greyed outside it (``_veil``).
 
     The trace carries the values alone, coloured by a scale whose steps sit at the levels: one float32 array, not
     binned codes plus the values for the hover (twice the bytes, on every move of the lead time). Its own colour bar
@@ -149,6 +151,12 @@ def _levels_map(
         colorbar={**colorbar, "tickvals": np.arange(1, n)},
         hoverinfo="skip",
     )
+    traces = [legend]
+    observed = np.isfinite(values).all()
+    if learnt is not None and not learnt.all():
+        code = np.where(np.isfinite(values), np.digitize(values, levels), -1)  # -1: no value, left transparent
+        traces.append(_veil(code, learnt, colours, lat, lon))
+        values = np.where(learnt, values, np.nan)
     data = go.Heatmap(
         z=_f4(values),
         x=_f4(lon),
@@ -160,8 +168,8 @@ def _levels_map(
         hoverongaps=False,
         hovertemplate=hovertemplate,
     )
-    fig = _frame(go.Figure([legend, data]), lat, lon, title)
-    return fig if np.isfinite(values).all() else _grey_under(fig, lat, lon)
+    fig = _frame(go.Figure([*traces, data]), lat, lon, title)
+    return fig if observed else _grey_under(fig, lat, lon)
 
 
 def _grey_under(fig: go.Figure, lat: np.ndarray, lon: np.ndarray) -> go.Figure:
@@ -178,13 +186,15 @@ def rain_map(values: np.ndarray, lat: np.ndarray, lon: np.ndarray, title: str, w
     return _levels_map(values, lat, lon, LEVELS, RAIN_COLOURS, colorbar, hover, title)
 
 
-def probability_map(prob: np.ndarray, lat: np.ndarray, lon: np.ndarray, title: str, when: str) -> go.Figure:
+def probability_map(
+    prob: np.ndarray, lat: np.ndarray, lon: np.ndarray, title: str, when: str, learnt: np.ndarray | None = None
+) -> go.Figure:
     """Event probability in steps: heavy rain is rare, so calibrated probabilities of a few per cent matter and a
-    linear 0-1 scale would show them all as the same pale colour."""
+    linear 0-1 scale would show them all as the same pale colour. With ``learnt``, greyed outside it."""
     colorbar = {"title": "probability (%)", "ticktext": [f"{100 * v:g}" for v in PROB_LEVELS]}
     hover = "P = %{z:.1f} %<br>%{y:.2f}°N %{x:.2f}°E<br>" + when + "<extra></extra>"
     percent = [100 * v for v in PROB_LEVELS]
-    return _levels_map(100 * np.asarray(prob), lat, lon, percent, PROB_COLOURS, colorbar, hover, title)
+    return _levels_map(100 * np.asarray(prob), lat, lon, percent, PROB_COLOURS, colorbar, hover, title, learnt)
 
 
 def _extent(where: np.ndarray) -> tuple[slice, slice]:
@@ -234,46 +244,67 @@ def _category_traces(
 
 
 def _category_map(
-    code: np.ndarray, names: list[str], colours: list[str], colorbar: dict, lat, lon, title: str, hover_tail: str, **kw
+    code: np.ndarray,
+    names: list[str],
+    colours: list[str],
+    colorbar: dict,
+    lat,
+    lon,
+    title: str,
+    hover_tail: str,
+    learnt: np.ndarray | None = None,
+    **kw,
 ) -> go.Figure:
     def own(k: int, rows: slice, cols: slice) -> dict:
         return {"hovertemplate": f"{names[k]}<br>%{{y:.2f}}°N %{{x:.2f}}°E{hover_tail}<extra></extra>"}
 
-    return _frame(go.Figure(_category_traces(code, colours, colorbar, lat, lon, own)), lat, lon, title, **kw)
+    veil = []
+    if learnt is not None and not learnt.all():
+        veil, code = [_veil(code, learnt, colours, lat, lon)], np.where(learnt, code, -1)
+    traces = veil + _category_traces(code, colours, colorbar, lat, lon, own)
+    return _frame(go.Figure(traces), lat, lon, title, **kw)
 
 
 UNTRAINED = "not learnt from observations"
-VEIL_GREY = "#8c8c8c"  # laid half-opaque over model pixels outside the area learnt from observations
+VEIL_GREY = "#8c8c8c"  # model pixels outside the area learnt from observations: their colour half-way to this grey
 
 
-def veil_untrained(fig: go.Figure, learnt: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> go.Figure:
-    """Grey out a model map outside ``learnt``, the area where the network learnt from observations
-    (``engine.trained_area``; without one, where the data's QPE is scored): its loss never read the other pixels,
-    so its rain there is an extrapolation, often with a grid texture."""
-    if learnt.all():
-        return fig
-    fig.add_trace(
-        go.Heatmap(
-            z=_f4(np.where(learnt, np.nan, 1.0)),
-            x=_f4(lon),
-            y=_f4(lat),
-            name=UNTRAINED,
-            colorscale=[[0, VEIL_GREY], [1, VEIL_GREY]],
-            opacity=0.5,
-            showscale=False,
-            hoverongaps=False,  # else every pixel of the map, learnt or not, said "not learnt"
-            hovertemplate="no valid QPE here in the training data: not learnt from observations<extra></extra>",
-        )
+def greyed(colour: str) -> str:
+    """``colour`` half-way to ``VEIL_GREY``: how a model pixel outside the learnt area is drawn."""
+    mixed = (round((int(colour[i : i + 2], 16) + int(VEIL_GREY[i : i + 2], 16)) / 2) for i in (1, 3, 5))
+    return "#" + "".join(f"{c:02x}" for c in mixed)
+
+
+def _veil(code: np.ndarray, learnt: np.ndarray, colours: list[str], lat: np.ndarray, lon: np.ndarray) -> go.Heatmap:
+    """The model's pixels outside ``learnt``, the area where the network learnt from observations
+    (``engine.trained_area``; without one, where the data's QPE is scored): its loss never read them, so its rain
+    there is an extrapolation, often with a grid texture. Drawn in their category's colour (``code`` indexes
+    ``colours``) greyed half-way.
+
+    One uint8 trace over the whole grid, transparent on learnt pixels, drawn under the traces of the learnt pixels:
+    a quarter of the bytes of a float32 trace with gaps (sent on every move of the lead time). It answers the hover
+    only where no later trace draws: plotly gives a pixel that two traces report to the one drawn last.
+    """
+    return go.Heatmap(
+        z=np.where(learnt, 0, code + 1).astype(np.uint8),
+        x=_f4(lon),
+        y=_f4(lat),
+        name=UNTRAINED,
+        zmin=-0.5,
+        zmax=len(colours) + 0.5,
+        colorscale=_stepped(["rgba(0,0,0,0)", *(greyed(c) for c in colours)]),
+        showscale=False,
+        hovertemplate="no valid QPE here in the training data: not learnt from observations<extra></extra>",
     )
-    # under the coastlines, which _frame drew last
-    fig.data = [t for t in fig.data if t.type == "heatmap"] + [t for t in fig.data if t.type != "heatmap"]
-    return fig
 
 
-def class_map(cls: np.ndarray, lat: np.ndarray, lon: np.ndarray, title: str, when: str) -> go.Figure:
+def class_map(
+    cls: np.ndarray, lat: np.ndarray, lon: np.ndarray, title: str, when: str, learnt: np.ndarray | None = None
+) -> go.Figure:
+    """The model's class at each pixel; with ``learnt``, greyed outside it (``_veil``)."""
     names = ["no rain (<0.1 mm/h)", "rain (0.1-10 mm/h)", "heavy rain (>=10 mm/h)"]
     colorbar = {"title": "class", "tickvals": [0, 1, 2], "ticktext": ["<0.1", "0.1-10", ">=10 mm/h"]}
-    return _category_map(cls, names, CLASS_COLOURS, colorbar, lat, lon, title, f"<br>{when}")
+    return _category_map(cls, names, CLASS_COLOURS, colorbar, lat, lon, title, f"<br>{when}", learnt=learnt)
 
 
 def contingency_map(

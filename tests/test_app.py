@@ -146,14 +146,20 @@ def _level_grid(chart: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _map_classes(chart) -> np.ndarray:
     """The class code (0, 1, 2) of every pixel of a class map on the demo's grid: one heatmap trace per class
-    present, over the rows and columns where that class is, NaN elsewhere; the grey veil over untrained pixels is
-    not a class."""
+    present over the learnt pixels, each over the rows and columns where that class is, NaN elsewhere; the untrained
+    pixels' classes come from the veil, whose codes are the class + 1 there (0 on learnt pixels)."""
     from test_maps import place_on_grid
 
     from app.maps import UNTRAINED
 
-    classes = (t for t in _chart(chart)["data"] if t["type"] == "heatmap" and t.get("name") != UNTRAINED)
-    return place_on_grid((_values(t["y"]), _values(t["x"]), _heatmap_z(t)) for t in classes)
+    heatmaps = [t for t in _chart(chart)["data"] if t["type"] == "heatmap"]
+    learnt = (t for t in heatmaps if t.get("name") != UNTRAINED)
+    classes = place_on_grid((_values(t["y"]), _values(t["x"]), _heatmap_z(t)) for t in learnt)
+    for veil in (t for t in heatmaps if t.get("name") == UNTRAINED):
+        code = _heatmap_z(veil)
+        assert np.isnan(classes[code > 0]).all(), "a pixel drawn both greyed and not"
+        classes = np.where(code > 0, code.astype(np.float32) - 1, classes)
+    return classes
 
 
 def test_the_forecast_class_map_marks_the_decisions_the_scores_judge(env: Path):
@@ -184,9 +190,12 @@ def test_the_forecast_class_map_marks_the_decisions_the_scores_judge(env: Path):
 
     learnt = trained_area.unpack(read_manifest(DEFAULT_WEIGHTS)["trained_area"], KOREA.lat, KOREA.lon)
     traces = _chart(at.get("plotly_chart")[1])["data"]
-    veil = next(i for i, t in enumerate(traces) if t.get("name") == UNTRAINED)
-    np.testing.assert_array_equal(np.isfinite(_heatmap_z(traces[veil])), ~learnt)
-    assert all(t["type"] == "scatter" for t in traces[veil + 1 :]), "the coastlines stay on top"
+    veil = next(t for t in traces if t.get("name") == UNTRAINED)
+    np.testing.assert_array_equal(_heatmap_z(veil) > 0, ~learnt)
+    greys = {maps.greyed(c) for c in maps.CLASS_COLOURS}
+    assert greys <= {colour for _, colour in veil["colorscale"]}, "each class in its own colour, greyed half-way"
+    last = max(i for i, t in enumerate(traces) if t["type"] == "heatmap")
+    assert all(t["type"] == "scatter" for t in traces[last + 1 :]), "the coastlines stay on top"
 
 
 def test_the_viewer_exports_the_map_it_shows_as_png(env: Path, monkeypatch: pytest.MonkeyPatch):

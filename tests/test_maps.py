@@ -47,6 +47,7 @@ def test_a_map_draws_the_coasts_of_its_own_area_within_a_fifth_of_a_cell():
     """The shipped lines span 119-136 E at 0.004 degrees; a map sends only those near its area, simplified to
     well under a grid cell, and no coast of that area goes missing or moves."""
     from shapely.geometry import LineString, MultiPoint, box
+    from shapely.ops import unary_union
 
     from engine.geo.coastlines import MARGIN_DEG, load_lines, plotly_paths
 
@@ -63,8 +64,6 @@ def test_a_map_draws_the_coasts_of_its_own_area_within_a_fifth_of_a_cell():
 
     segments = np.split(np.c_[x, y], np.flatnonzero(~drawn))
     lines = [LineString(s[np.isfinite(s[:, 0])]) for s in segments if np.isfinite(s[:, 0]).sum() >= 2]
-    from shapely.ops import unary_union
-
     simplified = unary_union(lines)
     area = box(lon[0], lat[0], lon[-1], lat[-1])
     shipped = [xy for kind, xy in load_lines() if kind == "coastline"]
@@ -86,7 +85,7 @@ def test_no_map_hovers_on_a_pixel_it_leaves_undrawn():
     figures = {
         "rain": maps.rain_map(rain, lat, lon, "t", "now"),
         "probability": maps.probability_map(np.where(np.isnan(rain), np.nan, 0.3), lat, lon, "t", "now"),
-        "class": maps.veil_untrained(maps.class_map(code % 3, lat, lon, "t", "now"), code != -1, lat, lon),
+        "class": maps.class_map(code % 3, lat, lon, "t", "now", learnt=code != -1),
         "contingency": maps.contingency_map(code == 1, code == 2, code >= 0, lat, lon, "t"),
         "levels": maps.level_map(code, sums, lat, lon, "t", np.full(KOREA.shape, "note", dtype=object)),
         "event hours": maps.event_hours_map(np.where(np.isnan(rain), np.nan, 3.0), lat, lon, "t", None, 10, False),
