@@ -11,7 +11,7 @@ import numpy as np
 import xarray as xr
 
 from app import maps
-from app.maps import CLASS_COLOURS, LEVELS, PROB_COLOURS, PROB_LEVELS, RAIN_COLOURS
+from app.maps import CLASS_COLOURS, LEVELS, PROB_COLOURS, PROB_LEVELS, RAIN_COLOURS, UNSCORED_GREY
 from engine.geo.coastlines import shapely_lines
 
 
@@ -52,7 +52,8 @@ def png_map(
     learnt: np.ndarray | None = None,
 ) -> bytes:
     """A map on a Lambert conformal projection with coastlines and borders from the shipped lines (no download).
-    ``learnt``, for a model map: pixels outside it (no observation in the training data) are greyed, as in the app."""
+    ``learnt``, for a model map: pixels outside it (no observation in the training data) are greyed, as in the app.
+    NaN (no valid observation) is grey too, as in the app's QPE map: left white, it read as dry."""
     import cartopy.crs as ccrs
     import matplotlib
 
@@ -70,6 +71,12 @@ def png_map(
     field = np.ma.masked_invalid(values)
     veiled = learnt is not None and not learnt.all()
     shown = np.ma.masked_where(~learnt, field) if veiled else field
+    unobserved = ~np.isfinite(values)
+    if unobserved.any():
+        from matplotlib.colors import ListedColormap
+
+        grey = np.ma.masked_where(~unobserved, np.zeros(values.shape))
+        ax.pcolormesh(lon, lat, grey, cmap=ListedColormap([UNSCORED_GREY]), transform=plate, shading="nearest")
     mesh = ax.pcolormesh(lon, lat, shown, cmap=_cmap(scale.colours), norm=norm, transform=plate, shading="nearest")
     if veiled:
         # Opaque cells in the colours greyed half-way: translucent cells overlap at their seams as a visible grid.
@@ -89,8 +96,10 @@ def png_map(
     cb.ax.set_xticklabels(scale.ticks)
     cb.set_label(scale.label)
     ax.set_title(title, fontsize=10)
-    if veiled:
-        fig.text(0.5, 0.01, "grey: no observation here in the training data", ha="center", fontsize=8, color="0.3")
+    notes = ["grey: no observation here in the training data"] if veiled else []
+    notes += ["light grey: no valid observation"] if unobserved.any() else []
+    if notes:
+        fig.text(0.5, 0.01, "; ".join(notes), ha="center", fontsize=8, color="0.3")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", bbox_inches="tight")
     plt.close(fig)

@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 
 from app.export import CLASSES, PROBABILITY, RAIN, png_map
-from app.maps import CLASS_COLOURS, PROB_COLOURS, RAIN_COLOURS, VEIL_GREY
+from app.maps import CLASS_COLOURS, PROB_COLOURS, RAIN_COLOURS, UNSCORED_GREY, VEIL_GREY
 from engine.grid import KOREA
 
 
@@ -53,3 +53,9 @@ def test_a_model_map_greys_where_the_network_learnt_nothing():
     veiled = _drawn([1, 2], CLASSES, learnt)
     assert heavy not in veiled and _rgb(CLASS_COLOURS[1]) in veiled
     assert any(max(abs(a - b) for a, b in zip(c, grey_over_red, strict=True)) <= 2 for c in veiled), veiled
+
+
+def test_an_unobserved_pixel_is_grey_not_the_white_of_dry():
+    """As on the viewer's QPE map: a pixel without valid QPE left white would read as "below 0.1 mm/h"."""
+    drawn = _drawn([np.nan, 12.0], RAIN) - {(255, 255, 255)}  # the footnote saying what grey means adds paper
+    assert drawn == {_rgb(UNSCORED_GREY), _rgb(RAIN_COLOURS[6])}
