@@ -65,7 +65,21 @@ def _stepped(colours: list[str]) -> list[list]:
     return scale
 
 
+# Colour bars lie under the maps: beside them they took a third of a map's width, and unequal label widths gave the
+# maps of one row unequal sizes.
+COLORBAR_UNDER = {"orientation": "h", "y": -0.2, "yanchor": "top", "thickness": 12, "len": 1.0}
+
+
+def _under(colorbar: dict) -> dict:
+    """A map's colour bar settings, the bar laid under the map with its title on top."""
+    title = {"side": "top", **({"text": colorbar["title"]} if "title" in colorbar else {})}
+    return {**colorbar, **COLORBAR_UNDER, "title": title}
+
+
 def _frame(fig: go.Figure, lat: np.ndarray, lon: np.ndarray, title: str, height: int = 430) -> go.Figure:
+    """The map's coasts and borders over its traces, its axes and title. The layout is assigned whole, not merged
+    with ``update_layout``: plotly validates a merge property by property, 4.4 ms a map against 1.7 ms, on every
+    map of every rerun."""
     extent = (float(lon.min()), float(lon.max()), float(lat.min()), float(lat.max()))
     for kind, colour in (("coastline", "#222"), ("border", "#666")):
         lons, lats = plotly_paths(kind, extent)
@@ -81,21 +95,15 @@ def _frame(fig: go.Figure, lat: np.ndarray, lon: np.ndarray, title: str, height:
                 showlegend=False,
             )
         )
-    # Colour bars lie under the maps: beside them they took a third of a map's width, and unequal label widths
-    # gave the maps of one row unequal sizes.
-    fig.update_traces(
-        colorbar={"orientation": "h", "y": -0.2, "yanchor": "top", "thickness": 12, "len": 1.0, "title_side": "top"},
-        selector={"type": "heatmap"},
-    )
-    fig.update_layout(
-        title={"text": title, "font": {"size": 14}},
-        height=height,
-        margin={"l": 10, "r": 10, "t": 36, "b": 10},
-        plot_bgcolor="white",
+    fig.layout = {
+        "title": {"text": title, "font": {"size": 14}},
+        "height": height,
+        "margin": {"l": 10, "r": 10, "t": 36, "b": 10},
+        "plot_bgcolor": "white",
         # constrain="domain": the locked aspect shrinks the plot, never widens the range, so every map of a page
         # shows the same area whatever the width of its colour-bar labels.
-        xaxis={"range": [lon[0], lon[-1]], "title": "longitude (°E)", "showgrid": False, "constrain": "domain"},
-        yaxis={
+        "xaxis": {"range": [lon[0], lon[-1]], "title": "longitude (°E)", "showgrid": False, "constrain": "domain"},
+        "yaxis": {
             "range": [lat[0], lat[-1]],
             "title": "latitude (°N)",
             "scaleanchor": "x",
@@ -103,7 +111,7 @@ def _frame(fig: go.Figure, lat: np.ndarray, lon: np.ndarray, title: str, height:
             "constrain": "domain",
             "showgrid": False,
         },
-    )
+    }
     return fig
 
 
@@ -148,7 +156,7 @@ def _levels_map(
         zmin=0,
         zmax=n,
         colorscale=_stepped(colours),
-        colorbar={**colorbar, "tickvals": np.arange(1, n)},
+        colorbar=_under({**colorbar, "tickvals": np.arange(1, n)}),
         hoverinfo="skip",
     )
     traces = [legend]
@@ -234,7 +242,7 @@ def _category_traces(
                 zmax=n - 0.5,
                 colorscale=_stepped(colours),
                 showscale=not traces,
-                colorbar=colorbar,
+                colorbar=_under(colorbar),
                 # A gap is another trace's pixel: with plotly's default, the top trace's name took every hover.
                 hoverongaps=False,
                 **own(k, rows, cols),
@@ -390,7 +398,7 @@ def event_hours_map(
             zmax=zmax,
             colorscale=BALANCE_COLOURS if balance else OBSERVED_HOURS_COLOURS,
             customdata=None if hover is None else np.asarray(hover, dtype=np.int32),
-            colorbar={"title": "forecast − observed (h)" if balance else "hours"},
+            colorbar=_under({"title": "forecast − observed (h)" if balance else "hours"}),
             hoverongaps=False,  # a never-scored pixel read "NaN h observed"
             hovertemplate=(
                 "%{z:+.0f} h: %{customdata[0]} hits, %{customdata[1]} misses, %{customdata[2]} false alarms"
