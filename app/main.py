@@ -224,6 +224,8 @@ def main() -> None:
             ),
             width="stretch",
         )
+    if not ev["valid"][i].all():
+        st.caption("White on the hit/miss maps: not scored, where this hour has no valid QPE.")
 
     left, right = st.columns([1, 1])
     table = _scores_table(scores, i)

@@ -283,6 +283,7 @@ def test_rain_at_a_place_shows_that_citys_grid_cell_through_the_run(env: Path):
         greys = [[s for s in c["layout"].get("shapes", []) if s.get("fillcolor") == maps.UNSCORED_GREY] for c in charts]
         assert np.isnan(qpe[i]).any() and len(greys[2]) == 1 and not greys[0]
         assert any(c.value.startswith("Grey: no valid QPE this hour") for c in at.caption)
+        assert any(c.value.startswith("White on the hit/miss maps: not scored") for c in at.caption)
         assert any(b.proto.label == f"{name} through the run as CSV" for b in at.get("download_button"))
         sums = next(d.value for d in at.dataframe if "KMA heavy rain" in d.value.columns)
         for label, series in (("observed QPE", qpe[:, iy, ix]), ("raw NWP", nwp[:, iy, ix])):
