@@ -768,3 +768,13 @@ def test_data_source_selector_reads_a_komet_folder(tmp_path: Path, monkeypatch: 
     at.selectbox(key="qpe_source").set_value("imerg").run()
     assert not at.exception
     assert "pairs komet with komet-aws" in at.error[0].value
+
+
+def test_the_server_bench_times_lead_moves_and_sizes_each_chart(env: Path):
+    """``python -m app.bench`` (the rerun times and chart sizes in the notes) still drives the viewer."""
+    from app import bench
+
+    result = bench.run(moves=2)
+    assert result["moves"] == 2 and 0 < result["rerun_median_s"] <= result["rerun_max_s"], result
+    assert result["charts_kb"]["Raw NWP rain (mm/h)"] > 10, result
+    assert result["total_kb"] == sum(result["charts_kb"].values())

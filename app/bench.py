@@ -1,0 +1,77 @@
+"""Server side of a lead-time move in the case viewer: the time of a page rerun and the size of each chart sent.
+
+    python -m app.bench [--moves 10] [--run YYYYMMDDHH] [--json]
+
+Runs the viewer headless (Streamlit's AppTest, no browser) on PRECIP_DATA (default: the demo archive), steps the
+lead time and reports the median rerun and each chart's spec size in KB, the bytes a browser decodes and draws for
+that chart. What the browser then does with them is ``python -m app.loadtest``'s to measure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def run(moves: int = 10, run_name: str | None = None) -> dict:
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=600)
+    if run_name:
+        at.query_params["run"] = run_name
+    at.run()
+    if at.exception:
+        raise SystemExit(f"the viewer failed: {at.exception[0].value}")
+    slider = at.select_slider(key="lead")
+    leads = [int(lead) for lead in slider.options]  # AppTest gives the options as their labels
+    start = leads.index(slider.value)
+    steps = [leads[(start + k) % len(leads)] for k in range(1, moves + 2)]
+    at.select_slider(key="lead").set_value(steps[0]).run()  # a first move warms the caches of the run
+    times = []
+    for lead in steps[1:]:
+        t0 = time.perf_counter()
+        at.select_slider(key="lead").set_value(lead).run()
+        times.append(time.perf_counter() - t0)
+    charts = {}
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        title = str(spec["layout"].get("title", {}).get("text", "")).replace("<br>", " ")
+        charts[title] = round(len(chart.proto.spec) / 1e3)
+    return {
+        "run": at.selectbox(key="run").value,
+        "moves": len(times),
+        "rerun_median_s": round(statistics.median(times), 3),
+        "rerun_max_s": round(max(times), 3),
+        "charts_kb": charts,
+        "total_kb": sum(charts.values()),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m app.bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--moves", type=int, default=10, help="lead-time steps timed (default 10)")
+    parser.add_argument("--run", help="the run to open (default: the newest)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    args = parser.parse_args()
+    result = run(args.moves, args.run)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    print(
+        f"run {result['run']}: {result['moves']} lead moves, rerun median {result['rerun_median_s']} s, "
+        f"max {result['rerun_max_s']} s"
+    )
+    for title, kb in result["charts_kb"].items():
+        print(f"{kb:6d} KB  {title}")
+    print(f"{result['total_kb']:6d} KB  all charts")
+
+
+if __name__ == "__main__":
+    main()
