@@ -16,8 +16,9 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app.server import ROOT
 
 
 def run(moves: int = 10, run_name: str | None = None) -> dict:

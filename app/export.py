@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from app import maps
-from app.maps import CLASS_COLOURS, LEVELS, PROB_COLOURS, PROB_LEVELS, RAIN_COLOURS, UNSCORED_GREY
+from app.maps import CLASS_COLOURS, LEVELS, PROB_COLOURS, PROB_LEVELS, RAIN_COLOURS, UNSCORED_GREY, greyed
 from engine.geo.coastlines import shapely_lines
 
 
@@ -80,7 +79,7 @@ def png_map(
     mesh = ax.pcolormesh(lon, lat, shown, cmap=_cmap(scale.colours), norm=norm, transform=plate, shading="nearest")
     if veiled:
         # Opaque cells in the colours greyed half-way: translucent cells overlap at their seams as a visible grid.
-        greyed = _cmap([maps.greyed(c) for c in scale.colours])
+        greyed = _cmap([greyed(c) for c in scale.colours])
         ax.pcolormesh(
             lon, lat, np.ma.masked_where(learnt, field), cmap=greyed, norm=norm, transform=plate, shading="nearest"
         )
