@@ -79,9 +79,9 @@ def png_map(
     mesh = ax.pcolormesh(lon, lat, shown, cmap=_cmap(scale.colours), norm=norm, transform=plate, shading="nearest")
     if veiled:
         # Opaque cells in the colours greyed half-way: translucent cells overlap at their seams as a visible grid.
-        greyed = _cmap([greyed(c) for c in scale.colours])
+        greyed_cmap = _cmap([greyed(c) for c in scale.colours])
         ax.pcolormesh(
-            lon, lat, np.ma.masked_where(learnt, field), cmap=greyed, norm=norm, transform=plate, shading="nearest"
+            lon, lat, np.ma.masked_where(learnt, field), cmap=greyed_cmap, norm=norm, transform=plate, shading="nearest"
         )
     ax.add_geometries(shapely_lines("coastline"), plate, facecolor="none", edgecolor="k", linewidth=0.6)
     ax.add_geometries(shapely_lines("border"), plate, facecolor="none", edgecolor="0.3", linewidth=0.6)
