@@ -25,9 +25,9 @@ from tests.test_browser import CHROMIUM, screenshot
 PAGES = {  # picture: (page and query, charts to wait for, heading to scroll to)
     "main": ("", 5, None),
     "heavy_rain": ("?run=2026070200&place=Gangneung", 10, "Heavy rain over the run"),
-    "verification": ("Verification", 3, None),
-    "case_library": ("Case_library", 0, None),
-    "model_card": ("Model_card", 0, None),
+    "verification": ("verification", 3, None),
+    "case_library": ("case_library", 0, None),
+    "model_card": ("model_card", 0, None),
 }
 RECORD = ROOT / "docs" / "screenshots.json"
 

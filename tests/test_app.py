@@ -19,6 +19,11 @@ ROOT = Path(__file__).resolve().parents[1] / "app"
 MAIN = str(ROOT / "main.py")
 
 
+def _page(name: str, timeout: float = 300) -> AppTest:
+    """The app opened on one of its pages (its file in app/views/), as a click in the sidebar opens it."""
+    return AppTest.from_file(MAIN, default_timeout=timeout).switch_page(f"views/{name}.py")
+
+
 @pytest.fixture
 def env(demo_archive: Path, prediction_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PRECIP_DATA", str(demo_archive))
@@ -433,8 +438,8 @@ def test_each_forecast_source_has_one_name_and_colour_on_every_chart(env: Path):
     from engine.model.weights import DEFAULT_WEIGHTS
 
     seen: dict[str, int] = {src: 0 for src in SOURCES}
-    for path in (MAIN, str(ROOT / "pages" / "1_Verification.py")):
-        at = AppTest.from_file(path, default_timeout=300).run()
+    for page in ("case_viewer", "verification"):
+        at = _page(page).run()
         assert not at.exception, at.exception
         for chart in map(_chart, at.get("plotly_chart")):
             drawn = set()
@@ -487,7 +492,7 @@ def test_runs_still_arriving_open_and_score(
         at.button(key=button).click().run()
         assert not at.exception, at.exception
         assert at.select_slider(key="lead").value == lead
-    page = AppTest.from_file(str(ROOT / "pages" / "1_Verification.py"), default_timeout=300).run()
+    page = _page("verification").run()
     assert not page.exception, page.exception
     cat, summed = Catalog(demo_archive), None
     for run, leads in keep.items():
@@ -499,9 +504,9 @@ def test_runs_still_arriving_open_and_score(
     assert page.dataframe[0].value.loc["raw NWP", "BIAS"] == pytest.approx(categorical_scores(summed)["bias"])
 
     monkeypatch.setenv("PRECIP_DATA", str(_arriving(demo_archive, tmp_path / "first_hour", {"2026070100": [0, 1]})))
-    for path in (MAIN, str(ROOT / "pages" / "1_Verification.py"), str(ROOT / "pages" / "2_Case_library.py")):
-        at = AppTest.from_file(path, default_timeout=300).run()
-        assert not at.exception and not at.error, (path, at.exception)
+    for page in ("case_viewer", "verification", "case_library"):
+        at = _page(page).run()
+        assert not at.exception and not at.error, (page, at.exception)
 
 
 def test_hours_without_qpe_are_said_not_scored_as_dry(
@@ -532,9 +537,9 @@ def test_hours_without_qpe_are_said_not_scored_as_dry(
     assert not any(w.value.startswith("No observed QPE") for w in at.warning)
     # over all runs: the verification page counts the missing run-hours, the case library each run's observed hours
     hours = sum(len([lt for lt in Catalog(folder).lead_times(r) if lt > 0]) for r in Catalog(folder).runs())
-    page = AppTest.from_file(str(ROOT / "pages" / "1_Verification.py"), default_timeout=300).run()
+    page = _page("verification").run()
     assert any(f"QPE missing at 5 of {hours} run-hours" in c.value for c in page.caption)
-    library = AppTest.from_file(str(ROOT / "pages" / "2_Case_library.py"), default_timeout=300).run()
+    library = _page("case_library").run()
     assert library.dataframe[0].value.set_index("run").loc["2026070100", "QPE hours"] == "43/48"
     # the hour arrives while the app runs: the next look shows it (the caches are keyed by the files' state)
     (folder / "qpe" / "qpe_2026070103.nc").symlink_to(demo_archive / "qpe" / "qpe_2026070103.nc")
@@ -556,21 +561,21 @@ def test_hours_without_qpe_are_said_not_scored_as_dry(
     # no observations at all (an empty qpe/ folder): said, not scored as forty-eight dry hours
     for f in (folder / "qpe").iterdir():
         f.unlink()
-    page = AppTest.from_file(str(ROOT / "pages" / "1_Verification.py"), default_timeout=300).run()
+    page = _page("verification").run()
     assert not page.exception and not page.dataframe
     assert page.warning[0].value.startswith("No valid observed QPE for any run at lead times 1-48 h")
-    library = AppTest.from_file(str(ROOT / "pages" / "2_Case_library.py"), default_timeout=300).run()
+    library = _page("case_library").run()
     table = library.dataframe[0].value
     assert (table["peak valid time"] == "no QPE").all() and table.filter(like="area").isna().all().all()
 
 
-@pytest.mark.parametrize("page", ["1_Verification.py", "2_Case_library.py", "3_Model_card.py"])
+@pytest.mark.parametrize("page", ["verification", "case_library", "model_card"])
 def test_every_page_renders(env: Path, page: str):
-    at = AppTest.from_file(str(ROOT / "pages" / page), default_timeout=300).run()
+    at = _page(page).run()
     assert not at.exception, at.exception
     assert not at.error
     assert all(d.proto.placeholder == "–" for d in at.dataframe), "an undefined score reads '–', not 'None'"
-    if page == "1_Verification.py":
+    if page == "verification":
         table = at.dataframe[0].value
         assert 0 <= table.loc["raw NWP", "CSI"] <= 1
         from engine.model.weights import DEFAULT_WEIGHTS
@@ -622,7 +627,7 @@ def test_every_page_renders(env: Path, page: str):
         assert busan["observed (px h)"] == near["hits"] + near["misses"] > 0
         assert busan["raw NWP CSI"] == pytest.approx(categorical_scores(near)["csi"])
         assert busan["open"] == "/?place=Busan&threshold=0.1"
-    if page == "3_Model_card.py":
+    if page == "model_card":
         from engine.model.weights import DEFAULT_WEIGHTS, fair_unet, read_manifest, shipped_method
 
         manifest = read_manifest(DEFAULT_WEIGHTS)
@@ -676,7 +681,7 @@ def test_every_page_renders(env: Path, page: str):
                 assert (f"best threshold in hindsight its CSI at 10 mm/h is {h['difference']:+.3f}" in limits) == (
                     h["low"] <= 0
                 )
-    if page == "2_Case_library.py":
+    if page == "case_library":
         table = at.dataframe[0].value
         assert list(table["run"]) and all(link.startswith("/?run=") for link in table["open"])
         areas = table["area >= 10 mm/h, peak (km²)"].to_numpy()

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import pandas as pd
 import streamlit as st
@@ -14,7 +11,6 @@ import streamlit as st
 from engine.errors import DataError
 from engine.model.weights import DEFAULT_WEIGHTS, FULL_METHOD, fair_unet, read_manifest, shipped_method
 
-st.set_page_config(page_title="Model card", page_icon="🧾", layout="wide")
 RESULTS = Path(__file__).resolve().parents[2] / "training" / "results" / "README.md"
 
 DATASETS = {

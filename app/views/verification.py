@@ -3,11 +3,6 @@ reliability and ROC diagrams."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -25,8 +20,6 @@ from engine.verify.categorical import (
 )
 from engine.verify.performance import background
 from engine.verify.probabilistic import reliability, roc
-
-st.set_page_config(page_title="Verification", page_icon="📈", layout="wide")
 
 
 @st.cache_data(show_spinner="Scoring every run...", max_entries=16)

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -16,8 +11,6 @@ from engine.grid import PIXEL_KM2
 from engine.places import Place, point, where_is
 from engine.verify.case import events
 from engine.verify.categorical import categorical_scores, contingency_events
-
-st.set_page_config(page_title="Case library", page_icon="🗂️", layout="wide")
 
 
 def columns(threshold: float) -> tuple[str, str]:
