@@ -321,7 +321,8 @@ def contingency_map(
     code = np.where(f_event & o_event, 1, np.where(o_event, 2, np.where(f_event, 3, 0)))
     code[~valid] = -1  # not scored: no trace
     names = [CONTINGENCY[i][0] for i in range(4)]
-    colorbar = {"tickvals": [0, 1, 2, 3], "ticktext": names}
+    # titled like every other map's bar: an untitled bar leaves its plot taller than the maps beside it
+    colorbar = {"title": "forecast vs observed", "tickvals": [0, 1, 2, 3], "ticktext": names}
     colours = [CONTINGENCY[i][1] for i in range(4)]
     return _category_map(code, names, colours, colorbar, lat, lon, title, "", height=height)
 

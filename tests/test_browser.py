@@ -22,14 +22,16 @@ def server(demo_archive: Path, prediction_cache: Path):
 # The area each drawn map shows: [[lon0, lon1], [lat0, lat1]] as plotly rendered it, for plots with a latitude axis.
 MAP_EXTENTS = """[...document.querySelectorAll('.js-plotly-plot')]
     .filter(p => p._fullLayout && String(p._fullLayout.yaxis.title.text).startsWith('latitude'))
-    .map(p => [p._fullLayout.xaxis.range, p._fullLayout.yaxis.range])"""
+    .map(p => ({extent: [p._fullLayout.xaxis.range, p._fullLayout.yaxis.range],
+                size: [p._fullLayout.xaxis._length, p._fullLayout.yaxis._length],
+                row: Math.round(p.getBoundingClientRect().top + window.scrollY)}))"""
 
 
 def screenshot(
     url: str, path: Path | None = None, wait_charts: int = 3, scroll_to: str | None = None
 ) -> tuple[bytes, str, list]:
     """The page at ``url`` once ``wait_charts`` charts are drawn (scrolled to the heading ``scroll_to`` if given):
-    its PNG, its text and the areas its maps show."""
+    its PNG, its text and, for each map, the area it shows, its plot's size in pixels and the row it lies on."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -53,7 +55,16 @@ def test_main_page_renders_maps_in_a_real_browser(server: str, tmp_path: Path):
     assert "Hourly rain over Korea" in text and "KST" in text
     # NWP, post-processed, observed, the two hit/miss maps and the three heavy-rain maps: all over the same area
     assert len(extents) == 8, extents
-    assert np.allclose(extents, extents[0], atol=0.01), f"the maps show different areas: {extents}"
+    areas = [m["extent"] for m in extents]
+    assert np.allclose(areas, areas[0], atol=0.01), f"the maps show different areas: {areas}"
+    # maps side by side are drawn the same size, so a forecaster compares like with like (the heavy-rain row's
+    # hit/miss map, whose colour bar had no title, was drawn a sixth larger than the level maps beside it)
+    rows: dict[int, list] = {}
+    for m in extents:
+        rows.setdefault(m["row"], []).append(m["size"])
+    assert sorted(map(len, rows.values())) == [2, 3, 3], rows
+    for sizes in rows.values():
+        assert np.ptp(np.array(sizes), axis=0).max() <= 2, f"maps in one row drawn at different sizes: {sizes}"
     from PIL import Image
 
     img = np.asarray(Image.open(tmp_path / "main.png").convert("L"), dtype=float)
