@@ -1,6 +1,7 @@
 """The Streamlit app driven through AppTest: every page, every control, numbers checked against engine.verify."""
 
 import io
+import json
 import os
 import shutil
 from pathlib import Path
@@ -99,8 +100,6 @@ def test_probability_threshold_moves_the_model_scores(env: Path):
 
 
 def _chart(chart) -> dict:
-    import json
-
     return json.loads(chart.proto.spec)
 
 
@@ -642,6 +641,10 @@ def test_every_page_renders(env: Path, page: str):
         assert model["CSI 10 mm/h"] == round(metrics["test"]["csi_10"], 3)
         ratio = metrics["test"]["csi_10"] / metrics["raw_nwp_test"]["csi_10"]
         assert model["CSI 10 mm/h vs raw NWP"] == f"{ratio:.1f}x"
+        # every score reads to three decimals (the table showed 0.05 beside 0.352)
+        shown = json.loads(at.dataframe[0].proto.columns)
+        scores = [c for c in headline.columns if c != "CSI 10 mm/h vs raw NWP"]
+        assert {c: shown[c]["type_config"]["format"] for c in scores} == dict.fromkeys(scores, "%.3f")
         # the baselines table comes from the results README, and the limits say what it shows
         spread = next(d.value for d in at.dataframe if "CSI 10 mean" in d.value.columns)
         calibration = next(d.value for d in at.dataframe if "mean P, calibrated" in d.value.columns)
@@ -665,8 +668,6 @@ def test_every_page_renders(env: Path, page: str):
         assert ours >= unet + 0.01 or f"{ours:.3f} over seeds against {unet:.3f}" in limits
         probabilities = ROOT.parent / "training" / "results" / "probabilities.json"
         if probabilities.exists() and ours < unet + 0.01:  # the threshold-free side, with its bootstrap interval
-            import json
-
             result = json.loads(probabilities.read_text())
             baseline = fair_unet(ship) if fair in spread.index else "unet"
             wanted = (ship, baseline, "test", 10.0)

@@ -81,6 +81,12 @@ def headline_table(metrics: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).round(3)
 
 
+def digits(table: pd.DataFrame, places: int) -> dict:
+    """Column settings that show every numeric column of ``table`` to ``places`` decimals."""
+    numeric = table.select_dtypes("number").columns
+    return {c: st.column_config.NumberColumn(format=f"%.{places}f") for c in numeric}
+
+
 def trained_on(environment: dict | None) -> str:
     """The machine the weights were trained on: its kernels decide their bits (``engine.machine``)."""
     if not environment:
@@ -178,7 +184,14 @@ if manifest:
         "Contingency tables summed over runs, lead times 1-48 h and QPE-valid pixels; the model forecasts an event "
         "where its probability reaches the threshold tuned on validation runs. Bias = forecast / observed area."
     )
-    st.dataframe(headline_table(metrics), hide_index=True, width="stretch", placeholder="–")
+    table = headline_table(metrics)
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        placeholder="–",
+        column_config=digits(table, 3),  # every score to three decimals: 0.050 beside 0.352, not 0.05
+    )
     c1, c2 = st.columns(2)
     c1.subheader("Provenance")
     c1.markdown(
@@ -201,25 +214,28 @@ if calibration:
         "Reliability term: Murphy's mean squared gap between forecast probability and observed frequency "
         "(0 = a forecast P happens P of the time)."
     )
+    probabilities = pd.DataFrame(
+        [
+            {
+                "data": DATASETS.get(dataset, dataset),
+                "event": f">= {event} mm/h",
+                "observed frequency": r["observed_frequency"],
+                "mean P, raw": r["mean_probability_raw"],
+                "mean P, calibrated": r["mean_probability_calibrated"],
+                "reliability, raw": r["reliability_raw"],
+                "reliability, calibrated": r["reliability_calibrated"],
+            }
+            for dataset, events in calibration.items()
+            for event, r in events.items()
+        ]
+    )
     st.dataframe(
-        pd.DataFrame(
-            [
-                {
-                    "data": DATASETS.get(dataset, dataset),
-                    "event": f">= {event} mm/h",
-                    "observed frequency": r["observed_frequency"],
-                    "mean P, raw": r["mean_probability_raw"],
-                    "mean P, calibrated": r["mean_probability_calibrated"],
-                    "reliability, raw": r["reliability_raw"],
-                    "reliability, calibrated": r["reliability_calibrated"],
-                }
-                for dataset, events in calibration.items()
-                for event, r in events.items()
-            ]
-        ),
+        probabilities,
         hide_index=True,
         width="stretch",
         placeholder="–",
+        # frequencies to 4 decimals; reliability terms, as small as 2e-5 at heavy rain, to 5
+        column_config={**digits(probabilities, 4), **digits(probabilities.filter(like="reliability"), 5)},
     )
 st.subheader("Against the baselines")
 sections = results_sections(RESULTS.read_text()) if RESULTS.exists() else {}
