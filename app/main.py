@@ -9,6 +9,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import streamlit as st
 
+from app import choices
+
 # The URL of each page is its file's name, so that a page's address, its file and a test's `switch_page` agree.
 PAGES = [
     st.Page("views/case_viewer.py", title="Case viewer", icon=":material/rainy:", default=True),
@@ -18,4 +20,5 @@ PAGES = [
 ]
 
 st.set_page_config(page_icon=":material/rainy:", layout="wide")
+choices.keep()  # what the sidebar holds outlives a page that does not draw it
 st.navigation(PAGES).run()

@@ -430,6 +430,41 @@ def test_query_parameters_open_a_case(env: Path):
     assert at.select_slider(key="threshold").value == 0.1
 
 
+def test_a_forecaster_who_looks_at_other_pages_comes_back_to_the_case_they_left(env: Path):
+    """Streamlit forgets a widget's value once a page that does not draw it runs: the viewer came back on the first
+    run at lead 27 after a look at the verification page. Now the case, the view and the thresholds hold, and the
+    verification page scores the event threshold and probability threshold the viewer was set to."""
+    at = AppTest.from_file(MAIN, default_timeout=300).run()
+    at.selectbox(key="run").set_value("2026070200").run()
+    at.select_slider(key="lead").set_value(12).run()
+    at.select_slider(key="threshold").set_value(0.1).run()
+    at.slider(key="p_threshold_0.1").set_value(0.55).run()
+    at.radio(key="model_view").set_value("most likely class").run()
+    at.selectbox(key="place").set_value("Busan").run()
+    case = next(c.value for c in at.caption if c.value.startswith("Run "))
+    assert "Run 2026070200 UTC · lead 12 h" in case
+
+    at.switch_page("views/verification.py").run()
+    assert not at.exception, at.exception
+    assert at.select_slider(key="threshold").value == 0.1
+    assert at.slider(key="p_threshold_0.1").value == 0.55
+    assert "at 0.1 mm/h" in at.subheader[0].value
+    at.slider(key="lead_window").set_value((25, 48)).run()
+    at.switch_page("views/case_library.py").run()
+    assert at.select_slider(key="threshold").value == 0.1
+
+    at.switch_page("views/case_viewer.py").run()
+    assert not at.exception, at.exception
+    assert next(c.value for c in at.caption if c.value.startswith("Run ")) == case
+    assert at.slider(key="p_threshold_0.1").value == 0.55
+    assert at.radio(key="model_view").value == "most likely class"
+    assert at.selectbox(key="place").value == "Busan"
+    at.select_slider(key="threshold").set_value(10.0).run()  # each event keeps its own probability threshold
+    assert at.slider(key="p_threshold_10").value != 0.55
+    at.switch_page("views/verification.py").run()
+    assert at.slider(key="lead_window").value == (25, 48)
+
+
 def test_each_forecast_source_has_one_name_and_colour_on_every_chart(env: Path):
     """Raw NWP and the model read alike on every curve, diagram and band of the viewer and the verification page,
     so a forecaster never has to re-learn the legend (they had a different colour on each chart)."""

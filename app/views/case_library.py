@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from app.choices import threshold_slider
 from app.state import DataRef, get_run, linked_table, load_or_stop, model_events, runs_state, tuned_threshold
 from engine.grid import PIXEL_KM2
 from engine.places import Place, point, where_is
@@ -70,10 +71,12 @@ def library(ref: DataRef, runs: tuple[str, ...], state: tuple[str, ...], thresho
 def main() -> None:
     ref, runs = load_or_stop()
     st.title("Case library")
-    threshold = st.sidebar.select_slider("Event threshold (mm/h)", options=[0.1, 10.0], value=10.0)
+    threshold = threshold_slider()
     table = library(ref, tuple(runs), runs_state(ref, runs), threshold)
     area, missed = columns(threshold)
-    order = st.radio("Rank by", ["event area", "model gain over NWP", "worst model misses"], horizontal=True)
+    order = st.radio(
+        "Rank by", ["event area", "model gain over NWP", "worst model misses"], horizontal=True, key="rank_by"
+    )
     key = {"event area": area, "model gain over NWP": "model gain", "worst model misses": missed}[order]
     if key not in table:
         st.info("Model columns need the shipped weights; ranking by event area.")

@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from app import maps
+from app.choices import probability_slider, threshold_slider
 from app.heavy_rain import heavy_rain_section
 from app.place import DEFAULT_PLACE, pick_place, place_section, places
 from app.state import (
@@ -27,17 +28,17 @@ SCORE_LABELS = {"csi": "CSI", "pod": "POD", "far": "FAR", "bias": "bias", "ets":
 
 
 def _init_from_query(runs: list[str]) -> None:
-    """On a session's first run, take run / lead / threshold from the URL (shareable links)."""
+    """On the viewer's first run in a session, take run / lead / threshold / place from the URL (shareable links);
+    what the URL leaves out keeps what another page chose (the event threshold) or its default."""
     if st.session_state.get("_initialised"):
         return
     q = st.query_params
     st.session_state["run"] = q.get("run") if q.get("run") in runs else runs[-1]
     try:
-        st.session_state["threshold"] = float(q.get("threshold", 10.0))
+        if "threshold" in q:
+            st.session_state["threshold"] = float(q["threshold"])
     except ValueError:
-        st.session_state["threshold"] = 10.0
-    if st.session_state["threshold"] not in MODEL_THRESHOLDS:
-        st.session_state["threshold"] = 10.0
+        pass  # threshold_slider falls back to its default
     lead = q.get("lead", "27")
     st.session_state["_wanted_lead"] = int(lead) if lead.isdigit() else 27
     st.session_state["place"] = q.get("place", DEFAULT_PLACE)
@@ -120,20 +121,19 @@ def main() -> None:
     if step_fwd.button("+1 h ▶", key="lead_forward", width="stretch", help="the next lead time of the run"):
         st.session_state["lead"] = leads[min(pos + 1, len(leads) - 1)]
     lead = sb.select_slider("Lead time (h)", options=leads, key="lead")
-    threshold = sb.select_slider("Event threshold (mm/h)", options=list(MODEL_THRESHOLDS), key="threshold")
-    p_threshold = sb.slider(
-        "Model probability threshold",
-        0.01,
-        0.99,
-        tuned_threshold(threshold),
-        0.01,
+    threshold = threshold_slider()
+    p_threshold = probability_slider(
+        threshold,
         help="The model forecasts the event where its calibrated P(rain >= threshold) reaches this value. The "
         "default is the threshold that maximised CSI on the validation runs (from the weights manifest).",
     )
-    window = sb.select_slider("FSS neighbourhood (px, 5 km each)", options=[1, 3, 5, 9, 15, 25], value=9, key="fss")
+    if "fss" not in st.session_state:
+        st.session_state["fss"] = 9
+    window = sb.select_slider("FSS neighbourhood (px, 5 km each)", options=[1, 3, 5, 9, 15, 25], key="fss")
     model_view = sb.radio(
         "Model map",
         [FORECAST_CLASS, "probability of the event", "most likely class"],
+        key="model_view",
         help="Forecast class: rain where P(>= 0.1 mm/h) and heavy rain where P(>= 10 mm/h) reach their probability "
         "thresholds (the slider's for the chosen event, the tuned one for the other), the decisions the scores "
         "judge. Most likely class: the network's argmax, which its class weights tilt toward rain.",

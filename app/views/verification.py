@@ -8,10 +8,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from app.choices import probability_slider, threshold_slider
 from app.maps import SOURCES, lead_curve, source_style
-from app.state import DataRef, get_run, load_or_stop, model_events, runs_state, tuned_threshold
+from app.state import DataRef, get_run, load_or_stop, model_events, runs_state
 from app.where import pixel_counts, where_maps
-from engine.verify.case import MODEL_THRESHOLDS, events
+from engine.verify.case import events
 from engine.verify.categorical import (
     TABLE_KEYS,
     bootstrap_interval,
@@ -75,14 +76,9 @@ def probabilistic(
 def main() -> None:
     ref, runs = load_or_stop()
     st.title("Verification over all runs")
-    threshold = st.sidebar.select_slider("Event threshold (mm/h)", options=list(MODEL_THRESHOLDS), value=10.0)
-    p_threshold = st.sidebar.slider(
-        "Model probability threshold",
-        0.01,
-        0.99,
-        tuned_threshold(threshold),
-        0.01,
-        help="On the model's calibrated P(rain >= threshold); the default was tuned on validation runs.",
+    threshold = threshold_slider()
+    p_threshold = probability_slider(
+        threshold, help="On the model's calibrated P(rain >= threshold); the default was tuned on validation runs."
     )
     st.caption(
         f"{len(runs)} runs from `{ref[0]}` · contingency tables summed over runs and QPE-valid pixels · "
@@ -93,11 +89,13 @@ def main() -> None:
     leads = tabs["leads"]
     window = (leads[0], leads[-1])
     if len(leads) > 1:
+        kept = st.session_state.get("lead_window")
+        if not (kept and leads[0] <= kept[0] <= kept[1] <= leads[-1]):  # first visit, or data with other leads
+            st.session_state["lead_window"] = window
         window = st.sidebar.slider(
             "Lead times scored (h)",
             leads[0],
             leads[-1],
-            window,
             key="lead_window",
             help="The table, the performance diagram, reliability and ROC count these lead times (e.g. 1-24 for day "
             "1, 25-48 for day 2); the curve shows every lead time.",

@@ -1,0 +1,44 @@
+"""The sidebar's choices that hold across pages: a forecaster who looks up the verification and comes back finds the
+case viewer on the run, lead time, place and thresholds they left, and every page that has an event threshold shows
+the one chosen last."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app.state import tuned_threshold
+from engine.verify.case import MODEL_THRESHOLDS
+
+DEFAULT_THRESHOLD = 10.0
+
+# Widget keys whose values outlive a page that does not draw them. Streamlit forgets a widget's value after a run
+# that does not draw it; writing a key back before any page runs makes it a value set by the app, which stays.
+KEPT = ("run", "lead", "threshold", "fss", "model_view", "place", "point", "lead_window", "rank_by")
+
+
+def probability_key(threshold: float) -> str:
+    """The key of the model probability threshold chosen for the event ``threshold`` (one per event)."""
+    return f"p_threshold_{threshold:g}"
+
+
+def keep() -> None:
+    """Keep every choice made so far while the coming page runs (called by the router before each page)."""
+    for key in (*KEPT, *map(probability_key, MODEL_THRESHOLDS)):
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
+
+def threshold_slider() -> float:
+    """The event threshold (mm/h), shared by the pages: 10 mm/h until the forecaster picks another."""
+    if st.session_state.get("threshold") not in MODEL_THRESHOLDS:
+        st.session_state["threshold"] = DEFAULT_THRESHOLD
+    return st.sidebar.select_slider("Event threshold (mm/h)", options=list(MODEL_THRESHOLDS), key="threshold")
+
+
+def probability_slider(threshold: float, help: str) -> float:
+    """The model's probability threshold for the event ``threshold``: the one tuned on validation runs until the
+    forecaster moves it, then theirs, on every page, for that event only."""
+    key = probability_key(threshold)
+    if key not in st.session_state:
+        st.session_state[key] = tuned_threshold(threshold)
+    return st.sidebar.slider("Model probability threshold", 0.01, 0.99, step=0.01, key=key, help=help)
