@@ -11,7 +11,8 @@ import pandas as pd
 import streamlit as st
 
 from app.data_source import DEMO_RUNS, data_dir, demo_missing
-from engine.cache import files_fingerprint, predicted_run, run_fingerprint
+from engine.cache import cached_prediction, files_fingerprint, predicted_run, run_fingerprint
+from engine.channels import CHANNEL_NAMES
 from engine.data.base import RunSource
 from engine.data.sources import AUTO, detect, open_data, source_names
 from engine.errors import DataError
@@ -174,14 +175,17 @@ def runs_state(ref: DataRef, runs: list[str]) -> tuple[str, ...]:
 def run_data(ref: DataRef, run: str, state: str) -> RunData:
     """One run as the pages show it; ``state`` (:func:`files_state`) only keys the cache."""
     cat = catalog(ref)
-    whole = cat.load_run(run)
+    pred = predictor()
+    out = cached_prediction(cat, run, pred) if pred is not None else None
+    # The view shows the NWP's rain only: the 16 channels are read (~1 s a run) only for a prediction to make.
+    whole = cat.load_run(run, channels=CHANNEL_NAMES if pred is not None and out is None else ("tp",))
     leads = [int(h) for h in whole["lead_time"].values.astype("timedelta64[h]").astype(int) if h > 0]
     ds = whole.sel(lead_time=pd.to_timedelta(leads, unit="h"))
     qpe = cat.load_qpe(run, leads).values
-    pred = predictor()
     prob = p_event = learnt = None
     if pred is not None:
-        out = predicted_run(cat, run, pred, nwp=whole).sel(lead_time=pd.to_timedelta(leads, unit="h"))
+        out = out if out is not None else predicted_run(cat, run, pred, nwp=whole)
+        out = out.sel(lead_time=pd.to_timedelta(leads, unit="h"))
         prob = out["probability"].values
         p_event = {float(t): out["event_probability"].sel(threshold=t).values for t in out["threshold"].values}
         learnt = out["trained_area"].values.astype(bool) if "trained_area" in out else None

@@ -49,17 +49,32 @@ def predicted_run(
     """The post-processed run from the cache, or computed, written to the cache and returned. ``nwp``: the whole
     run as ``catalog.load_run(run)`` gives it, where the caller has read it already (reading it is ~2 s)."""
     folder = folder or cache_dir()
-    path = folder / f"pred_{run}_{cache_key(catalog, run, predictor.sha256)}.nc"
-    if path.exists():
-        with xr.open_dataset(path) as ds:
-            return predictor.with_manifest_fields(ds.load())
+    cached = cached_prediction(catalog, run, predictor, folder)
+    if cached is not None:
+        return cached
     if nwp is None:
         nwp = catalog.load_run(run)
     elif nwp.sizes["lead_time"] != (whole := len(catalog.lead_times(run))):  # the cache file is the whole run
         raise ValueError(f"nwp holds {nwp.sizes['lead_time']} of run {run}'s {whole} lead times")
     ds = predictor.predict(nwp)
-    write_prediction(ds, path)
+    write_prediction(ds, _cache_path(catalog, run, predictor, folder))
     return ds
+
+
+def _cache_path(catalog: RunSource, run: str, predictor: Predictor, folder: Path) -> Path:
+    return folder / f"pred_{run}_{cache_key(catalog, run, predictor.sha256)}.nc"
+
+
+def cached_prediction(
+    catalog: RunSource, run: str, predictor: Predictor, folder: Path | None = None
+) -> xr.Dataset | None:
+    """The post-processed run if the cache holds it for the run's present files and these weights, else None (a
+    caller that finds it needs the run's rain only, not the 16 channels the network reads)."""
+    path = _cache_path(catalog, run, predictor, folder or cache_dir())
+    if not path.exists():
+        return None
+    with xr.open_dataset(path) as ds:
+        return predictor.with_manifest_fields(ds.load())
 
 
 def write_prediction(ds: xr.Dataset, path: str | Path) -> None:

@@ -137,6 +137,9 @@ def test_missing_channel_is_named(tmp_path: Path):
     path.write_bytes(b"".join(kept))
     with pytest.raises(DataError, match=r"missing channels \['r500'\]"):
         read_grib([path], ECMWF)
+    # a view of the rain reads the rain alone: the other messages are skipped, so their lack is not its error
+    rain = read_grib([path], ECMWF, channels=("tp",))
+    assert list(rain.data_vars) == ["tp"] and rain["tp"].shape == (1, *KOREA.shape)
 
 
 def test_files_from_two_runs_are_refused(tmp_path: Path):

@@ -83,6 +83,8 @@ def test_komet_folder_round_trips_every_channel_rain_and_gauges(tmp_path: Path):
     np.testing.assert_allclose(ds["msl"].values, 100000.0, rtol=1e-6)  # hPa in the file -> Pa
     # rainc_acc + rainl_acc accumulated from the start -> 3 mm in each hour
     np.testing.assert_allclose(ds["tp"].values, RAINC_PER_H + RAINL_PER_H, atol=1e-4)
+    rain = cat.load_run(RUN, [1, 2], channels=("tp",))  # the app's view of a run it has post-processed
+    assert list(rain.data_vars) == ["tp"] and np.array_equal(rain["tp"].values, ds["tp"].values)
 
     qpe = cat.load_qpe(RUN, [1, 2, 3])
     gy = np.abs(KOREA.lat - KIM_LAT[GAUGE[0]]).argmin()

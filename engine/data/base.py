@@ -7,12 +7,14 @@ with our QPE NetCDF or GPM IMERG) and :class:`engine.data.komet.KometCatalog` (t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import xarray as xr
 
+from engine.channels import CHANNEL_NAMES
 from engine.grid import Grid
 
 
@@ -33,8 +35,11 @@ class RunSource(Protocol):
     def files(self, run: str) -> list[Path]:
         """The run's input files (their names, sizes and times key the prediction cache)."""
 
-    def load_run(self, run: str, lead_times: list[int] | None = None) -> xr.Dataset:
-        """The 16 channels as ``(lead_time, lat, lon)`` on ``grid`` with ``init_time`` and ``valid_time``."""
+    def load_run(
+        self, run: str, lead_times: list[int] | None = None, channels: Sequence[str] = CHANNEL_NAMES
+    ) -> xr.Dataset:
+        """``channels`` (default: the 16 the model reads) as ``(lead_time, lat, lon)`` on ``grid`` with
+        ``init_time`` and ``valid_time``; a view of the rain alone asks for ``("tp",)`` and skips decoding the rest."""
 
     def qpe_files(self, run: str, lead_times: list[int]) -> list[Path]:
         """The observation files there are for the run's valid times (their names, sizes and times key the app's

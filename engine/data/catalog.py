@@ -11,6 +11,7 @@ Layout (the demo archive writes it; point the app at any folder laid out the sam
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from engine.channels import CHANNEL_NAMES
 from engine.data.grib import read_grib
 from engine.data.imerg import index_folder, read_imerg
 from engine.data.lexicon import LEXICONS, Lexicon
@@ -86,8 +88,10 @@ class Catalog:
             return sorted(int(m.group(1)) for m in leads)  # type: ignore[union-attr]
         return [int(h) for h in self.load_run(run)["lead_time"].values.astype("timedelta64[h]").astype(int)]
 
-    def load_run(self, run: str, lead_times: list[int] | None = None) -> xr.Dataset:
-        """The run's 16 channels as one Dataset (``init_time``, ``lead_time``, ``lat``, ``lon``).
+    def load_run(
+        self, run: str, lead_times: list[int] | None = None, channels: Sequence[str] = CHANNEL_NAMES
+    ) -> xr.Dataset:
+        """The run's ``channels`` (default: the 16) as one Dataset (``init_time``, ``lead_time``, ``lat``, ``lon``).
 
         Selecting lead times keeps their predecessors' files when rain is accumulated, so hourly rain is right.
         """
@@ -97,7 +101,7 @@ class Catalog:
             if self.lexicon.rain_accumulated_from_start:
                 wanted |= {max(ld - 1, 0) for ld in lead_times}
             files = [p for p in files if int(LEAD_RE.search(p.name).group(1)) in wanted]  # type: ignore[union-attr]
-        ds = read_grib(files, self.lexicon, self.grid)
+        ds = read_grib(files, self.lexicon, self.grid, channels)
         if pd.Timestamp(ds["init_time"].values) != run_time(run):
             raise DataError(
                 f"files hold run {pd.Timestamp(ds['init_time'].values):%Y%m%d%H}, not {run}", files[0].parent

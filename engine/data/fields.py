@@ -51,13 +51,15 @@ def assemble(
 ) -> xr.Dataset:
     """``fields[channel]`` is ``(lead, ...)`` in our units (``tp`` in mm, as stored: accumulated or hourly).
 
-    Returns the 16 channels as ``(lead_time, lat, lon)`` on ``grid``: state variables bilinear, rain by area mean
-    (so a heavy cell is not smeared by interpolation where the source is finer). ``where`` names the file in errors.
+    Returns the channels given (all 16 for the model, ``tp`` alone for a view of the rain) as
+    ``(lead_time, lat, lon)`` on ``grid``: state variables bilinear, rain by area mean (so a heavy cell is not
+    smeared by interpolation where the source is finer). ``where`` names the file in errors.
     """
     lead_td = pd.to_timedelta(leads, unit="h")
     curvilinear = source.curvilinear
     data_vars = {}
-    for ch in CHANNEL_NAMES:
+    names = [ch for ch in CHANNEL_NAMES if ch in fields]
+    for ch in names:
         arr = np.asarray(fields[ch], dtype=np.float32)
         if ch == "tp":
             arr = hourly_rain(arr, np.asarray(leads), rain_accumulated_from_start)
@@ -78,7 +80,7 @@ def assemble(
     ds = xr.Dataset(data_vars)
     if not curvilinear and not grid.matches(source.lat, source.lon):
         ds = xr.Dataset(
-            {ch: grid.regrid(ds[ch], "area_mean" if ch == "tp" else "bilinear", source=where) for ch in CHANNEL_NAMES}
+            {ch: grid.regrid(ds[ch], "area_mean" if ch == "tp" else "bilinear", source=where) for ch in names}
         )
     ds = ds.assign_coords(init_time=init_time, valid_time=("lead_time", (init_time + lead_td).values), **grid.coords())
     ds["lead_time"].attrs.update(long_name="forecast lead time")

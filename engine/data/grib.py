@@ -144,15 +144,19 @@ def _names(handle: int) -> tuple[str, str, int]:
     )
 
 
-def read_grib(paths: Sequence[str | Path], lexicon: Lexicon, grid: Grid = KOREA) -> xr.Dataset:
-    """Read one run's NWP GRIB2 file(s) into a Dataset of the 16 channels on ``grid``.
+def read_grib(
+    paths: Sequence[str | Path], lexicon: Lexicon, grid: Grid = KOREA, channels: Sequence[str] = CHANNEL_NAMES
+) -> xr.Dataset:
+    """Read one run's NWP GRIB2 file(s) into a Dataset of ``channels`` (default: the 16) on ``grid``; the messages
+    of other channels are skipped undecoded.
 
-    Every lead time found must carry every channel; all messages must share one analysis time.
+    Every lead time found must carry every channel asked for; all messages must share one analysis time.
     Coordinates: ``init_time`` (scalar), ``lead_time`` (hours, timedelta), ``valid_time``, ``lat``, ``lon``.
     """
     if not paths:
         raise DataError("no GRIB files given")
-    lookup = lexicon.lookup()
+    wanted = set(channels)
+    lookup = {key: ch for key, ch in lexicon.lookup().items() if ch in wanted}
     names = _NameCache()
     fields: dict[tuple[str, int], np.ndarray] = {}
     init_key: tuple[int, int] | None = None
@@ -196,13 +200,13 @@ def read_grib(paths: Sequence[str | Path], lexicon: Lexicon, grid: Grid = KOREA)
     init_time = _timestamp(*init_key)
     src_lat, src_lon = src_grid[0], src_grid[1]
     leads = sorted({lead for _, lead in fields})
-    missing = [(ch, ld) for ld in leads for ch in CHANNEL_NAMES if (ch, ld) not in fields]
+    missing = [(ch, ld) for ld in leads for ch in CHANNEL_NAMES if ch in wanted and (ch, ld) not in fields]
     if missing:
         names = sorted({ch for ch, _ in missing})
         where = paths[0] if len(paths) == 1 else Path(paths[0]).parent
         raise DataError(f"missing channels {names} at lead time(s) {sorted({ld for _, ld in missing})} h", where)
     return assemble(
-        {ch: np.stack([fields[(ch, ld)] for ld in leads]) for ch in CHANNEL_NAMES},
+        {ch: np.stack([fields[(ch, ld)] for ld in leads]) for ch in CHANNEL_NAMES if ch in wanted},
         leads,
         init_time,
         SourceGrid(src_lat, src_lon, curvilinear=src_grid[2] is None),

@@ -17,6 +17,7 @@ so a gauge's value stays a gauge's value and cells without a gauge stay NaN (the
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from engine.channels import CHANNEL_NAMES
 from engine.data.catalog import run_time
 from engine.data.fields import SourceGrid, assemble
 from engine.data.lexicon import KOMET
@@ -164,7 +166,9 @@ class KometCatalog:
             dfs,
         )
 
-    def load_run(self, run: str, lead_times: list[int] | None = None) -> xr.Dataset:
+    def load_run(
+        self, run: str, lead_times: list[int] | None = None, channels: Sequence[str] = CHANNEL_NAMES
+    ) -> xr.Dataset:
         pairs = self._pairs(run)
         if lead_times is not None:
             lacking = sorted(set(lead_times) - set(pairs))
@@ -174,13 +178,14 @@ class KometCatalog:
             wanted = set(lead_times) | {ld - 1 for ld in lead_times if ld - 1 in pairs}
             pairs = {ld: p for ld, p in pairs.items() if ld in wanted}
         leads = list(pairs)
-        fields: dict[str, list[np.ndarray]] = {ch: [] for ch in KOMET}
+        fields: dict[str, list[np.ndarray]] = {ch: [] for ch in KOMET if ch in channels}
+        kinds = [kind for kind in ("dfp", "dfs") if any(KOMET[ch].file == kind for ch in fields)]
         for lead in leads:
-            for kind in ("dfp", "dfs"):
+            for kind in kinds:
                 path = pairs[lead][kind]
                 with _open(path) as nc:
                     for ch, key in KOMET.items():
-                        if key.file == kind:
+                        if key.file == kind and ch in fields:
                             fields[ch].append(sum(_field(nc, v, key.level, path) for v in key.variables))
         source = self.source_grid(pairs[leads[0]]["dfs"])
         shape = (source.lat.size,) if source.curvilinear else (source.lat.size, source.lon.size)
