@@ -177,8 +177,10 @@ def run_data(ref: DataRef, run: str, state: str) -> RunData:
     cat = catalog(ref)
     pred = predictor()
     out = cached_prediction(cat, run, pred) if pred is not None else None
-    # The view shows the NWP's rain only: the 16 channels are read (~1 s a run) only for a prediction to make.
-    whole = cat.load_run(run, channels=CHANNEL_NAMES if pred is not None and out is None else ("tp",))
+    if out is not None and "nwp_rain" in out:  # the prediction carries the rain it corrected: no GRIB to read
+        whole = out[["nwp_rain"]].rename(nwp_rain="tp")
+    else:  # the 16 channels (~2 s a run) only for a prediction to make; the view shows the rain alone
+        whole = cat.load_run(run, channels=CHANNEL_NAMES if pred is not None and out is None else ("tp",))
     leads = [int(h) for h in whole["lead_time"].values.astype("timedelta64[h]").astype(int) if h > 0]
     ds = whole.sel(lead_time=pd.to_timedelta(leads, unit="h"))
     qpe = cat.load_qpe(run, leads).values

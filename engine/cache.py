@@ -78,7 +78,7 @@ def cached_prediction(
 
 
 def write_prediction(ds: xr.Dataset, path: str | Path) -> None:
-    encoding = {name: {"zlib": True, "complevel": 1} for name in ("probability", "rain_class", "event_probability")}
-    encoding = {name: enc for name, enc in encoding.items() if name in ds}
+    compressed = ("probability", "rain_class", "event_probability", "nwp_rain")
+    encoding = {name: {"zlib": True, "complevel": 1} for name in compressed if name in ds}
     with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, encoding=encoding, engine="netcdf4")

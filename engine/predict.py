@@ -202,6 +202,17 @@ def to_dataset(probs: np.ndarray, source: xr.Dataset, manifest: dict) -> xr.Data
                     "thresholds_mm_per_hour": list(CLASS_THRESHOLDS_MM),
                 },
             ),
+            # The raw NWP rain beside its correction: one file compares the two, and a cached prediction shows
+            # the run without its GRIB files being read again.
+            "nwp_rain": (
+                ("lead_time", "lat", "lon"),
+                source["tp"].values.astype(np.float32),
+                {
+                    "standard_name": "lwe_thickness_of_precipitation_amount",
+                    "long_name": "raw NWP precipitation in the hour ending at valid_time (the input post-processed)",
+                    "units": "mm",
+                },
+            ),
         },
         coords=coords,
     )

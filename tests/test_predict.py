@@ -9,7 +9,7 @@ import pytest
 import torch
 import xarray as xr
 
-from engine.cache import predicted_run
+from engine.cache import cached_prediction, predicted_run
 from engine.data.catalog import Catalog
 from engine.errors import DataError
 from engine.model.weights import DEFAULT_WEIGHTS, read_manifest
@@ -36,6 +36,9 @@ def test_output_is_cf_with_probabilities_summing_to_one(weights: Path, run_ds):
     np.testing.assert_array_equal(out["rain_class"], p.argmax("category"))
     assert out.attrs["weights_sha256"] == read_manifest(weights)["sha256"] and out.attrs["source_run"] == RUN
     assert out["rain_class"].attrs["flag_meanings"] == "no_rain rain heavy_rain"
+    # the raw NWP rain it corrected rides along, so one file compares the two
+    np.testing.assert_array_equal(out["nwp_rain"].values, run_ds["tp"].values)
+    assert out["nwp_rain"].attrs["units"] == "mm"
 
 
 def test_cpu_output_is_deterministic(weights: Path, run_ds):
@@ -116,6 +119,9 @@ def test_cache_hit_does_not_recompute(weights: Path, demo_archive: Path, tmp_pat
     assert calls["n"] == 1
     np.testing.assert_array_equal(first["probability"].values, second["probability"].values)
     assert len(list(tmp_path.glob("pred_*.nc"))) == 1
+    assert cached_prediction(cat, RUN, predictor, tmp_path) is not None
+    assert cached_prediction(cat, "2026070200", predictor, tmp_path) is None
+    np.testing.assert_array_equal(second["nwp_rain"].values, cat.load_run(RUN, channels=("tp",))["tp"].values)
 
 
 def test_a_sub_domain_is_not_served_the_full_domains_cached_prediction(
