@@ -1,10 +1,13 @@
-"""Server side of a lead-time move in the case viewer: the time of a page rerun and the size of each chart sent.
+"""Server side of the case viewer: the time of a page rerun on a lead-time move, of opening another run, and the
+size of each chart sent.
 
-    python -m app.bench [--moves 10] [--run YYYYMMDDHH] [--json]
+    python -m app.bench [--moves 10] [--switches 3] [--run YYYYMMDDHH] [--json]
 
-Runs the viewer headless (Streamlit's AppTest, no browser) on PRECIP_DATA (default: the demo archive), steps the
-lead time and reports the median rerun and each chart's spec size in KB, the bytes a browser decodes and draws for
-that chart. What the browser then does with them is ``python -m app.loadtest``'s to measure.
+Runs the viewer headless (Streamlit's AppTest, no browser) on PRECIP_DATA (default: the demo archive). Reports the
+first view (a fresh process: imports and cold caches), the median rerun of a lead-time move, the median time to
+open a run not opened before (reading it, from the prediction cache where it holds the run) and each chart's spec
+size in KB, the bytes a browser decodes and draws for that chart. What the browser then does with them is
+``python -m app.loadtest``'s to measure.
 """
 
 from __future__ import annotations
@@ -21,13 +24,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app.server import ROOT
 
 
-def run(moves: int = 10, run_name: str | None = None) -> dict:
+def run(moves: int = 10, run_name: str | None = None, switches: int = 3) -> dict:
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=600)
     if run_name:
         at.query_params["run"] = run_name
+    t0 = time.perf_counter()
     at.run()
+    first_view = time.perf_counter() - t0
     if at.exception:
         raise SystemExit(f"the viewer failed: {at.exception[0].value}")
     slider = at.select_slider(key="lead")
@@ -40,16 +45,27 @@ def run(moves: int = 10, run_name: str | None = None) -> dict:
         t0 = time.perf_counter()
         at.select_slider(key="lead").set_value(lead).run()
         times.append(time.perf_counter() - t0)
+    opened = at.selectbox(key="run").value
+    others = [r for r in at.selectbox(key="run").options if r != opened][:switches]
+    switch_times = []
+    for other in others:
+        t0 = time.perf_counter()
+        at.selectbox(key="run").set_value(other).run()
+        switch_times.append(time.perf_counter() - t0)
+    at.selectbox(key="run").set_value(opened).run()  # its charts, as measured
     charts = {}
     for chart in at.get("plotly_chart"):
         spec = json.loads(chart.proto.spec)
         title = str(spec["layout"].get("title", {}).get("text", "")).replace("<br>", " ")
         charts[title] = round(len(chart.proto.spec) / 1e3)
     return {
-        "run": at.selectbox(key="run").value,
+        "run": opened,
+        "first_view_s": round(first_view, 3),
         "moves": len(times),
         "rerun_median_s": round(statistics.median(times), 3),
         "rerun_max_s": round(max(times), 3),
+        "run_switches": len(switch_times),
+        "run_switch_median_s": round(statistics.median(switch_times), 3) if switch_times else None,
         "charts_kb": charts,
         "total_kb": sum(charts.values()),
     }
@@ -58,17 +74,21 @@ def run(moves: int = 10, run_name: str | None = None) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m app.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--moves", type=int, default=10, help="lead-time steps timed (default 10)")
+    parser.add_argument("--switches", type=int, default=3, help="other runs opened and timed (default 3)")
     parser.add_argument("--run", help="the run to open (default: the newest)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args()
-    result = run(args.moves, args.run)
+    result = run(args.moves, args.run, args.switches)
     if args.json:
         print(json.dumps(result, indent=2))
         return
+    print(f"first view {result['first_view_s']} s (imports and cold caches)")
     print(
         f"run {result['run']}: {result['moves']} lead moves, rerun median {result['rerun_median_s']} s, "
         f"max {result['rerun_max_s']} s"
     )
+    if result["run_switches"]:
+        print(f"{result['run_switches']} other runs opened, median {result['run_switch_median_s']} s each")
     for title, kb in result["charts_kb"].items():
         print(f"{kb:6d} KB  {title}")
     print(f"{result['total_kb']:6d} KB  all charts")

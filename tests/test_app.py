@@ -815,7 +815,8 @@ def test_the_server_bench_times_lead_moves_and_sizes_each_chart(env: Path):
     """``python -m app.bench`` (the rerun times and chart sizes in the notes) still drives the viewer."""
     from app import bench
 
-    result = bench.run(moves=2)
+    result = bench.run(moves=2, switches=1)
     assert result["moves"] == 2 and 0 < result["rerun_median_s"] <= result["rerun_max_s"], result
+    assert result["run_switches"] == 1 and result["run_switch_median_s"] > 0 and result["first_view_s"] > 0, result
     assert result["charts_kb"]["Raw NWP rain (mm/h)"] > 10, result
     assert result["total_kb"] == sum(result["charts_kb"].values())
