@@ -154,6 +154,12 @@ def files_state(ref: DataRef, run: str) -> str:
     return f"{nwp}:{files_fingerprint(source.qpe_files(run, _lead_times(ref, run, nwp)))}"
 
 
+def run_leads(ref: DataRef, runs: list[str]) -> list[int]:
+    """The forecast lead times (hours, 0 left out) any of ``runs`` holds, from the file listing: no run is read."""
+    source = catalog(ref)
+    return sorted({h for run in runs for h in _lead_times(ref, run, run_fingerprint(source, run)) if h > 0})
+
+
 @st.cache_data(max_entries=1024, show_spinner=False)
 def _lead_times(ref: DataRef, run: str, nwp_state: str) -> list[int]:
     """The run's lead times, once per state of its NWP files (``nwp_state`` only keys the cache): a run whose

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from app.maps import SOURCES, event_hours_map
-from app.state import DataRef, get_run, linked_table
+from app.state import RunData, linked_table
 from engine.places import BOX_HALF, BOX_KM, box_around, places_on
 from engine.verify.case import events
 from engine.verify.categorical import TABLE_KEYS, categorical_scores, paired_bootstrap_difference, pixel_tables
@@ -19,38 +19,19 @@ def city_boxes(lat: np.ndarray, lon: np.ndarray) -> dict[str, tuple[slice, slice
     return {name: box_around(cell) for name, (_place, cell) in places_on(lat, lon).items()}
 
 
-@st.cache_data(show_spinner="Mapping event hours...", max_entries=8)
-def pixel_counts(
-    ref: DataRef,
-    runs: tuple[str, ...],
-    state: tuple[str, ...],
-    threshold: float,
-    p_threshold: float,
-    window: tuple[int, int],
-) -> dict:
-    """Per source, each pixel's 2 x 2 counts over the runs and the lead times in ``window``; ``lat``, ``lon``; and
-    ``by_run``: per source and city, each run's counts in the city's box (the cases its intervals resample)."""
-    out: dict = {}
-    for run in runs:
-        d = get_run(ref, run)
-        leads = np.asarray(d.leads)
-        sel = (leads >= window[0]) & (leads <= window[1])
-        ev = events(
-            d.nwp[sel],
-            None if d.p_event is None else d.p_event[threshold][sel],
-            d.qpe[sel],
-            d.mask,
-            threshold,
-            p_threshold,
-        )
-        for src in ("nwp", "model"):
-            if src in ev:
-                add_run(out, src, pixel_tables(ev[src], ev["obs"], ev["valid"]), d.lat, d.lon)
-    return out
+def run_pixel_tables(d: RunData, threshold: float, p_threshold: float, window: tuple[int, int]) -> dict:
+    """Per source, one run's 2 x 2 counts at each pixel over its lead times in ``window`` (first, last; hours)."""
+    leads = np.asarray(d.leads)
+    sel = (leads >= window[0]) & (leads <= window[1])
+    p_event = None if d.p_event is None else d.p_event[threshold][sel]
+    ev = events(d.nwp[sel], p_event, d.qpe[sel], d.mask, threshold, p_threshold)
+    return {src: pixel_tables(ev[src], ev["obs"], ev["valid"]) for src in ("nwp", "model") if src in ev}
 
 
 def add_run(counts: dict, src: str, tables: dict[str, np.ndarray], lat: np.ndarray, lon: np.ndarray) -> None:
-    """Add one run's per-pixel counts of a source to ``counts`` (as :func:`pixel_counts` returns them)."""
+    """Add one run's per-pixel counts of a source to ``counts``: per source the counts summed over the runs, ``lat``,
+    ``lon``, and ``by_run``: per source and city, each run's counts in the city's box (the cases its intervals
+    resample)."""
     counts[src] = tables if src not in counts else {k: counts[src][k] + tables[k] for k in TABLE_KEYS}
     for name, box in city_boxes(lat, lon).items():
         per_city = counts.setdefault("by_run", {}).setdefault(src, {}).setdefault(name, [])
@@ -78,7 +59,8 @@ def _delta_interval(model: list[dict], nwp: list[dict]) -> str | None:
 
 
 def city_table(counts: dict, threshold: float) -> pd.DataFrame:
-    """Scores near each city on the grid from :func:`pixel_counts`, its cities with most observed events first."""
+    """Scores near each city on the grid from counts gathered by :func:`add_run`, its cities with most observed
+    events first."""
     sources = [s for s in ("nwp", "model") if s in counts]
     rows = []
     for name, box in city_boxes(counts["lat"], counts["lon"]).items():

@@ -465,6 +465,31 @@ def test_a_forecaster_who_looks_at_other_pages_comes_back_to_the_case_they_left(
     assert at.slider(key="lead_window").value == (25, 48)
 
 
+def test_the_verification_page_reads_each_run_once(env: Path, monkeypatch: pytest.MonkeyPatch):
+    """A season of runs outgrows the cache of read runs (8), so each pass over the runs reads them all again: the
+    page scored tables, maps and probabilities in three passes, three reads of every run on a first view. One pass
+    now, and the lead-time window comes from the file listing, not from reading the runs."""
+    import streamlit as st
+
+    import app.state
+
+    asked: list[str] = []
+    real = app.state.get_run
+
+    def counting(ref, run):
+        asked.append(run)
+        return real(ref, run)
+
+    monkeypatch.setattr(app.state, "get_run", counting)
+    st.cache_data.clear()  # the page's own caches are shared by every test in this process
+    at = _page("verification").run()
+    assert not at.exception, at.exception
+    runs = Catalog(env).runs()
+    assert sorted(asked) == sorted(runs), asked
+    at.slider(key="lead_window").set_value((25, 48)).run()  # a new window: one more pass, not two
+    assert sorted(asked) == sorted(runs * 2), asked
+
+
 def test_each_forecast_source_has_one_name_and_colour_on_every_chart(env: Path):
     """Raw NWP and the model read alike on every curve, diagram and band of the viewer and the verification page,
     so a forecaster never has to re-learn the legend (they had a different colour on each chart)."""

@@ -10,8 +10,8 @@ import streamlit as st
 
 from app.choices import probability_slider, threshold_slider
 from app.maps import SOURCES, lead_curve, source_style
-from app.state import DataRef, get_run, load_or_stop, model_events, runs_state
-from app.where import pixel_counts, where_maps
+from app.state import DataRef, get_run, load_or_stop, model_events, run_leads, runs_state
+from app.where import add_run, run_pixel_tables, where_maps
 from engine.verify.case import events
 from engine.verify.categorical import (
     TABLE_KEYS,
@@ -23,25 +23,60 @@ from engine.verify.performance import background
 from engine.verify.probabilistic import reliability, roc
 
 
-@st.cache_data(show_spinner="Scoring every run...", max_entries=16)
-def per_run_tables(
-    ref: DataRef, runs: tuple[str, ...], state: tuple[str, ...], threshold: float, p_threshold: float
+@st.cache_data(show_spinner=False, max_entries=16)
+def season(
+    ref: DataRef,
+    runs: tuple[str, ...],
+    state: tuple[str, ...],
+    threshold: float,
+    p_threshold: float,
+    window: tuple[int, int],
 ) -> dict:
-    """Per source: (runs, leads) arrays of each table count over the union of the runs' lead times, and ``has``,
-    which run has which lead (a run still arriving or missing a file has fewer: zero counts there). ``state``
-    (``runs_state``) only keys the cache, as in the page's other caches."""
-    data = [get_run(ref, run) for run in runs]
-    leads = sorted(set().union(*(d.leads for d in data)))
-    has = np.array([[lead in d.leads for lead in leads] for d in data])
-    out: dict[str, dict[str, np.ndarray]] = {}
-    for r, d in enumerate(data):
+    """Every run scored in one pass, each read once: a season of runs outgrows the cache of read runs, so a pass
+    per product read each run again. ``state`` (``runs_state``) only keys the cache. Returns
+
+    - per source, (runs, leads) arrays of each table count over the union of the runs' ``leads``, with ``has``
+      (which run has which lead: a run still arriving or missing a file has fewer, zero counts there) and
+      ``bands``, CSI's 95 % interval per lead time over the runs that have it;
+    - ``pixels``: each pixel's counts over the lead times in ``window`` (first, last; hours), as
+      :func:`app.where.add_run` gathers them;
+    - ``probabilistic``: reliability and ROC of P(rain >= threshold) over ``window``; None without weights.
+    """
+    bar = st.progress(0.0, text=f"Scoring {len(runs)} runs...")
+    per_run: list[dict] = []
+    leads_of: list[list[int]] = []
+    pixels: dict = {}
+    probs, obs = [], []
+    for k, run in enumerate(runs):
+        d = get_run(ref, run)
         ev = events(d.nwp, model_events(d, threshold), d.qpe, d.mask, threshold, p_threshold)
-        for src in ("nwp", "model"):
-            if src in ev:
-                t = contingency_events(ev[src], ev["obs"], ev["valid"], per_leading=True)
-                for k in TABLE_KEYS:
-                    out.setdefault(src, {}).setdefault(k, np.zeros(has.shape, dtype=np.int64))[r, has[r]] = t[k]
-    bands = {}  # CSI's 95 % interval per lead time over the runs that have it; here, so a slider move reuses it
+        per_run.append(
+            {
+                src: contingency_events(ev[src], ev["obs"], ev["valid"], per_leading=True)
+                for src in ("nwp", "model")
+                if src in ev
+            }
+        )
+        leads_of.append(d.leads)
+        for src, tables in run_pixel_tables(d, threshold, p_threshold, window).items():
+            add_run(pixels, src, tables, d.lat, d.lon)
+        if d.p_event is not None:
+            lead = np.asarray(d.leads)
+            sel = (lead >= window[0]) & (lead <= window[1])
+            qpe = d.qpe[sel]
+            valid = np.isfinite(qpe) & d.mask
+            probs.append(d.p_event[threshold][sel][valid])
+            obs.append(qpe[valid] >= threshold)
+        bar.progress((k + 1) / len(runs), text=f"Scored run {run} ({k + 1} of {len(runs)})")
+    bar.empty()
+    leads = sorted(set().union(*leads_of))
+    has = np.array([[lead in ls for lead in leads] for ls in leads_of])
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for r, tables in enumerate(per_run):
+        for src, t in tables.items():
+            for key in TABLE_KEYS:
+                out.setdefault(src, {}).setdefault(key, np.zeros(has.shape, dtype=np.int64))[r, has[r]] = t[key]
+    bands = {}
     for src, tab in out.items():
         per_lead = [
             bootstrap_interval(
@@ -50,27 +85,11 @@ def per_run_tables(
             for j in range(len(leads))
         ]
         bands[src] = ([lo for lo, _ in per_lead], [hi for _, hi in per_lead])
-    return {"leads": leads, "has": has, "bands": bands, **out}
-
-
-@st.cache_data(show_spinner="Reliability and ROC...", max_entries=8)
-def probabilistic(
-    ref: DataRef, runs: tuple[str, ...], state: tuple[str, ...], threshold: float, window: tuple[int, int]
-) -> dict | None:
-    """Reliability and ROC of P(rain >= threshold) over the runs' lead times in ``window`` (first, last; hours)."""
-    probs, obs = [], []
-    for run in runs:
-        d = get_run(ref, run)
-        if d.p_event is None:
-            return None
-        leads = np.asarray(d.leads)
-        sel = (leads >= window[0]) & (leads <= window[1])
-        qpe = d.qpe[sel]
-        valid = np.isfinite(qpe) & d.mask
-        probs.append(d.p_event[threshold][sel][valid])
-        obs.append(qpe[valid] >= threshold)
-    p, o = np.concatenate(probs), np.concatenate(obs)
-    return {"reliability": reliability(p, o, bins=10), "roc": roc(p, o)}
+    probabilistic = None
+    if probs:
+        p, o = np.concatenate(probs), np.concatenate(obs)
+        probabilistic = {"reliability": reliability(p, o, bins=10), "roc": roc(p, o)}
+    return {"leads": leads, "has": has, "bands": bands, **out, "pixels": pixels, "probabilistic": probabilistic}
 
 
 def main() -> None:
@@ -85,8 +104,7 @@ def main() -> None:
         "95 % intervals: bootstrap over runs"
     )
     state = runs_state(ref, runs)
-    tabs = per_run_tables(ref, tuple(runs), state, threshold, p_threshold)
-    leads = tabs["leads"]
+    leads = run_leads(ref, runs)
     window = (leads[0], leads[-1])
     if len(leads) > 1:
         kept = st.session_state.get("lead_window")
@@ -100,7 +118,8 @@ def main() -> None:
             help="The table, the performance diagram, reliability and ROC count these lead times (e.g. 1-24 for day "
             "1, 25-48 for day 2); the curve shows every lead time.",
         )
-    has = tabs["has"]
+    tabs = season(ref, tuple(runs), state, threshold, p_threshold, window)
+    leads, has = tabs["leads"], tabs["has"]
     sel = (np.asarray(leads) >= window[0]) & (np.asarray(leads) <= window[1])
     scored = sum(tabs["nwp"][k] for k in TABLE_KEYS) > 0  # (runs, leads): a valid QPE pixel at that hour
     if not scored[:, sel].any():
@@ -145,7 +164,7 @@ def main() -> None:
         placeholder="–",
     )
     st.plotly_chart(curve, width="stretch")
-    where_maps(pixel_counts(ref, tuple(runs), state, threshold, p_threshold, window), threshold, window)
+    where_maps(tabs["pixels"], threshold, window)
 
     c1, c2, c3 = st.columns(3)
     bg = background(60)
@@ -192,7 +211,7 @@ def main() -> None:
         height=380,
     )
     c1.plotly_chart(perf, width="stretch")
-    prob = probabilistic(ref, tuple(runs), state, threshold, window)
+    prob = tabs["probabilistic"]
     if prob is None:
         st.info("No model probabilities (weights missing): reliability and ROC need the post-processed forecast.")
         return
