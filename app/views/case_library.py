@@ -28,12 +28,14 @@ def _heaviest(qpe: np.ndarray, mask: np.ndarray, lat: np.ndarray, lon: np.ndarra
     return float(rain[t, iy, ix]), point(float(lat[iy]), float(lon[ix]))
 
 
-@st.cache_data(show_spinner="Ranking runs...", max_entries=8)
+@st.cache_data(show_spinner=False, max_entries=8)
 def library(ref: DataRef, runs: tuple[str, ...], state: tuple[str, ...], threshold: float) -> pd.DataFrame:
     """One row per run; ``state`` (``runs_state``) only keys the cache."""
     area, missed = columns(threshold)
     rows = []
-    for run in runs:
+    bar = st.progress(0.0, text=f"Ranking {len(runs)} runs...")
+    for k, run in enumerate(runs):
+        bar.progress(k / len(runs), text=f"Ranking run {run} ({k + 1} of {len(runs)})")
         d = get_run(ref, run)
         ev = events(d.nwp, model_events(d, threshold), d.qpe, d.mask, threshold, tuned_threshold(threshold))
         observed = ev["valid"].any(axis=(1, 2))  # lead times with a valid QPE: the others are unknown, not dry
@@ -62,6 +64,7 @@ def library(ref: DataRef, runs: tuple[str, ...], state: tuple[str, ...], thresho
             row["model gain"] = row["model CSI"] - row["NWP CSI"]
             row[missed] = float(t["misses"]) * PIXEL_KM2 if peak is not None else np.nan
         rows.append(row)
+    bar.empty()
     table = pd.DataFrame(rows)
     # what the table ranks by comes first: on a laptop screen the columns after these scroll
     first = [c for c in ("run", "open", "QPE hours", area, "NWP CSI", "model CSI", "model gain", missed) if c in table]
