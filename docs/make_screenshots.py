@@ -46,6 +46,9 @@ def main() -> None:
     manifest = read_manifest(DEFAULT_WEIGHTS)
     pictures = json.loads(RECORD.read_text())["pictures"] if args.only and RECORD.exists() else {}
     with serve() as url:
+        # A fresh server's very first session, if it opens a page other than the default, gets a spurious "Page
+        # not found" box from Streamlit (streamlit/streamlit#8860, README): open the default page first.
+        screenshot(url)
         for name, (path, charts, heading) in PAGES.items():
             if args.only and name not in args.only:
                 continue

@@ -39,6 +39,7 @@ def screenshot(
         page = browser.new_page(viewport={"width": 1600, "height": 1300})
         page.goto(url, wait_until="networkidle", timeout=180_000)
         page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot').length >= {wait_charts}", timeout=180_000)
+        page.locator("h1").first.wait_for(timeout=180_000)  # a page without charts is drawn too, not blank
         if scroll_to:
             page.get_by_text(scroll_to, exact=True).first.evaluate("e => e.scrollIntoView({block: 'start'})")
         page.wait_for_timeout(1500)
