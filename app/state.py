@@ -11,8 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from app.data_source import DEMO_RUNS, data_dir, demo_missing
-from engine.cache import cached_prediction, files_fingerprint, predicted_run, run_fingerprint
-from engine.channels import CHANNEL_NAMES
+from engine.cache import files_fingerprint, rain_and_prediction, run_fingerprint
 from engine.data.base import RunSource
 from engine.data.sources import AUTO, detect, open_data, source_names
 from engine.errors import DataError
@@ -182,17 +181,12 @@ def run_data(ref: DataRef, run: str, state: str) -> RunData:
     """One run as the pages show it; ``state`` (:func:`files_state`) only keys the cache."""
     cat = catalog(ref)
     pred = predictor()
-    out = cached_prediction(cat, run, pred) if pred is not None else None
-    if out is not None and "nwp_rain" in out:  # the prediction carries the rain it corrected: no GRIB to read
-        whole = out[["nwp_rain"]].rename(nwp_rain="tp")
-    else:  # the 16 channels (~2 s a run) only for a prediction to make; the view shows the rain alone
-        whole = cat.load_run(run, channels=CHANNEL_NAMES if pred is not None and out is None else ("tp",))
+    whole, out = rain_and_prediction(cat, run, pred)
     leads = [int(h) for h in whole["lead_time"].values.astype("timedelta64[h]").astype(int) if h > 0]
     ds = whole.sel(lead_time=pd.to_timedelta(leads, unit="h"))
     qpe = cat.load_qpe(run, leads).values
     prob = p_event = learnt = None
-    if pred is not None:
-        out = out if out is not None else predicted_run(cat, run, pred, nwp=whole)
+    if out is not None:
         out = out.sel(lead_time=pd.to_timedelta(leads, unit="h"))
         prob = out["probability"].values
         p_event = {float(t): out["event_probability"].sel(threshold=t).values for t in out["threshold"].values}

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import xarray as xr
 
+from engine.channels import CHANNEL_NAMES
 from engine.data.atomic import atomic_path
 from engine.data.base import RunSource
 from engine.predict import Predictor
@@ -82,3 +83,18 @@ def write_prediction(ds: xr.Dataset, path: str | Path) -> None:
     encoding = {name: {"zlib": True, "complevel": 1} for name in compressed if name in ds}
     with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, encoding=encoding, engine="netcdf4")
+
+
+def rain_and_prediction(
+    catalog: RunSource, run: str, predictor: Predictor | None, folder: Path | None = None
+) -> tuple[xr.Dataset, xr.Dataset | None]:
+    """The run's hourly NWP rain (``tp``, every lead time) and, given a predictor, its post-processed forecast,
+    reading no more than needed: a cached prediction carries the rain it corrected (no GRIB read); else the rain
+    alone is read when there is no model, and all 16 channels only for a prediction to make (~2 s a run)."""
+    cached = cached_prediction(catalog, run, predictor, folder) if predictor is not None else None
+    if cached is not None and "nwp_rain" in cached:
+        return cached[["nwp_rain"]].rename(nwp_rain="tp"), cached
+    nwp = catalog.load_run(run, channels=CHANNEL_NAMES if predictor is not None and cached is None else ("tp",))
+    if predictor is None:
+        return nwp, None
+    return nwp, cached if cached is not None else predicted_run(catalog, run, predictor, folder, nwp=nwp)

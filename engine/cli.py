@@ -89,16 +89,19 @@ def _cmd_place(args: argparse.Namespace) -> int:
     if args.run not in cat.runs():
         raise DataError(f"unknown run {args.run} (available: {', '.join(cat.runs())})", cat.root)
     leads = [lt for lt in cat.lead_times(args.run) if lt > 0]
-    whole = cat.load_run(args.run)
-    ds = whole.sel(lead_time=pd.to_timedelta(leads, unit="h"))
-    qpe = cat.load_qpe(args.run, leads).values
-    p_event = None
+    predictor = None
     if not args.no_model:
-        from engine.cache import predicted_run
         from engine.predict import Predictor
 
         predictor = Predictor(args.weights, device=args.device) if args.weights else Predictor(device=args.device)
-        out = predicted_run(cat, args.run, predictor, nwp=whole).sel(lead_time=ds["lead_time"])
+    from engine.cache import rain_and_prediction
+
+    whole, out = rain_and_prediction(cat, args.run, predictor)
+    ds = whole.sel(lead_time=pd.to_timedelta(leads, unit="h"))
+    qpe = cat.load_qpe(args.run, leads).values
+    p_event = None
+    if out is not None:
+        out = out.sel(lead_time=ds["lead_time"])
         p_event = {float(t): out["event_probability"].sel(threshold=t).values for t in out["threshold"].values}
     init = ds["init_time"].values
     table = hours_at(cell, init, leads, ds["tp"].values, qpe, p_event)

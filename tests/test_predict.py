@@ -9,7 +9,7 @@ import pytest
 import torch
 import xarray as xr
 
-from engine.cache import cached_prediction, predicted_run
+from engine.cache import cached_prediction, predicted_run, rain_and_prediction
 from engine.data.catalog import Catalog
 from engine.errors import DataError
 from engine.model.weights import DEFAULT_WEIGHTS, read_manifest
@@ -122,6 +122,11 @@ def test_cache_hit_does_not_recompute(weights: Path, demo_archive: Path, tmp_pat
     assert cached_prediction(cat, RUN, predictor, tmp_path) is not None
     assert cached_prediction(cat, "2026070200", predictor, tmp_path) is None
     np.testing.assert_array_equal(second["nwp_rain"].values, cat.load_run(RUN, channels=("tp",))["tp"].values)
+    # what the app, `engine place` and the verification read: the cached run's rain, no GRIB, no new prediction
+    monkeypatch.setattr(cat, "load_run", lambda *a, **k: pytest.fail("a cached run's GRIB was read"))
+    rain, pred = rain_and_prediction(cat, RUN, predictor, tmp_path)
+    assert calls["n"] == 1 and list(rain.data_vars) == ["tp"] and pred is not None
+    np.testing.assert_array_equal(rain["tp"].values, second["nwp_rain"].values)
 
 
 def test_a_sub_domain_is_not_served_the_full_domains_cached_prediction(

@@ -23,7 +23,7 @@ def forecast_rain(
     """Hourly rain (mm) of the chosen forecast source, (lead, lat, lon). The model's forecast is its most likely
     class as the class's lower bound (0, 0.1, 10 mm/h), so the same rain thresholds score both sources."""
     if source == "nwp":
-        return catalog.load_run(run, lead_times)["tp"].values
+        return catalog.load_run(run, lead_times, channels=("tp",))["tp"].values
     if source == "model":
         if predictor is None:
             raise DataError("--source model needs weights")
