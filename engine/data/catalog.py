@@ -86,7 +86,8 @@ class Catalog:
         leads = [LEAD_RE.search(p.name) for p in files]
         if all(leads):
             return sorted(int(m.group(1)) for m in leads)  # type: ignore[union-attr]
-        return [int(h) for h in self.load_run(run)["lead_time"].values.astype("timedelta64[h]").astype(int)]
+        lead_time = self.load_run(run, channels=("tp",))["lead_time"]  # the rain's messages say it; no more is decoded
+        return [int(h) for h in lead_time.values.astype("timedelta64[h]").astype(int)]
 
     def load_run(
         self, run: str, lead_times: list[int] | None = None, channels: Sequence[str] = CHANNEL_NAMES
