@@ -2,12 +2,14 @@
 size of each chart sent.
 
     python -m app.bench [--moves 10] [--switches 3] [--run YYYYMMDDHH] [--json]
+    python -m app.bench --page verification [--json]
 
 Runs the viewer headless (Streamlit's AppTest, no browser) on PRECIP_DATA (default: the demo archive). Reports the
 first view (a fresh process: imports and cold caches), the median rerun of a lead-time move, the median time to
 open a run not opened before (reading it, from the prediction cache where it holds the run) and each chart's spec
 size in KB, the bytes a browser decodes and draws for that chart. What the browser then does with them is
-``python -m app.loadtest``'s to measure.
+``python -m app.loadtest``'s to measure. ``--page`` times another page's first view (reading and scoring every
+run) and its rerun.
 """
 
 from __future__ import annotations
@@ -22,6 +24,23 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.server import ROOT
+
+PAGES = ("verification", "case_library", "model_card")
+
+
+def page_view(page: str) -> dict:
+    """A page other than the viewer, in a fresh process: its first view and a rerun (from the caches)."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=900).switch_page(f"views/{page}.py")
+    times = []
+    for _ in range(2):
+        t0 = time.perf_counter()
+        at.run()
+        times.append(time.perf_counter() - t0)
+        if at.exception:
+            raise SystemExit(f"the {page} page failed: {at.exception[0].value}")
+    return {"page": page, "first_view_s": round(times[0], 3), "rerun_s": round(times[1], 3)}
 
 
 def run(moves: int = 10, run_name: str | None = None, switches: int = 3) -> dict:
@@ -72,12 +91,22 @@ def run(moves: int = 10, run_name: str | None = None, switches: int = 3) -> dict
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m app.bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m app.bench", description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--moves", type=int, default=10, help="lead-time steps timed (default 10)")
     parser.add_argument("--switches", type=int, default=3, help="other runs opened and timed (default 3)")
     parser.add_argument("--run", help="the run to open (default: the newest)")
+    parser.add_argument("--page", choices=PAGES, help="time this page's first view and rerun instead")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args()
+    if args.page:
+        result = page_view(args.page)
+        print(
+            json.dumps(result, indent=2)
+            if args.json
+            else f"{args.page}: first view {result['first_view_s']} s "
+            f"(imports, reading and scoring every run), rerun {result['rerun_s']} s"
+        )
+        return
     result = run(args.moves, args.run, args.switches)
     if args.json:
         print(json.dumps(result, indent=2))

@@ -844,3 +844,5 @@ def test_the_server_bench_times_lead_moves_and_sizes_each_chart(env: Path):
     assert result["run_switches"] == 1 and result["run_switch_median_s"] > 0 and result["first_view_s"] > 0, result
     assert result["charts_kb"]["Raw NWP rain (mm/h)"] > 10, result
     assert result["total_kb"] == sum(result["charts_kb"].values())
+    page = bench.page_view("case_library")  # --page: another page's first view and rerun
+    assert page["page"] == "case_library" and page["first_view_s"] > 0 and page["rerun_s"] > 0, page
