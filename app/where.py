@@ -8,24 +8,14 @@ import pandas as pd
 import streamlit as st
 
 from app.maps import SOURCES, event_hours_map
-from app.state import RunData, linked_table
+from app.state import linked_table
 from engine.places import BOX_HALF, BOX_KM, box_around, places_on
-from engine.verify.case import events
-from engine.verify.categorical import TABLE_KEYS, categorical_scores, paired_bootstrap_difference, pixel_tables
+from engine.verify.categorical import TABLE_KEYS, categorical_scores, paired_bootstrap_difference
 
 
 def city_boxes(lat: np.ndarray, lon: np.ndarray) -> dict[str, tuple[slice, slice]]:
     """The (y, x) slices of the box around each city on the grid."""
     return {name: box_around(cell) for name, (_place, cell) in places_on(lat, lon).items()}
-
-
-def run_pixel_tables(d: RunData, threshold: float, p_threshold: float, window: tuple[int, int]) -> dict:
-    """Per source, one run's 2 x 2 counts at each pixel over its lead times in ``window`` (first, last; hours)."""
-    leads = np.asarray(d.leads)
-    sel = (leads >= window[0]) & (leads <= window[1])
-    p_event = None if d.p_event is None else d.p_event[threshold][sel]
-    ev = events(d.nwp[sel], p_event, d.qpe[sel], d.mask, threshold, p_threshold)
-    return {src: pixel_tables(ev[src], ev["obs"], ev["valid"]) for src in ("nwp", "model") if src in ev}
 
 
 def add_run(counts: dict, src: str, tables: dict[str, np.ndarray], lat: np.ndarray, lon: np.ndarray) -> None:

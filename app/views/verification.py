@@ -11,13 +11,14 @@ import streamlit as st
 from app.choices import probability_slider, threshold_slider
 from app.maps import SOURCES, lead_curve, source_style
 from app.state import DataRef, get_run, load_or_stop, model_events, run_leads, runs_state
-from app.where import add_run, run_pixel_tables, where_maps
+from app.where import add_run, where_maps
 from engine.verify.case import events
 from engine.verify.categorical import (
     TABLE_KEYS,
     bootstrap_interval,
     categorical_scores,
     contingency_events,
+    pixel_tables,
 )
 from engine.verify.performance import background
 from engine.verify.probabilistic import reliability, roc
@@ -58,15 +59,15 @@ def season(
             }
         )
         leads_of.append(d.leads)
-        for src, tables in run_pixel_tables(d, threshold, p_threshold, window).items():
-            add_run(pixels, src, tables, d.lat, d.lon)
+        lead = np.asarray(d.leads)
+        sel = (lead >= window[0]) & (lead <= window[1])  # the window's hours of the same yes/no fields
+        observed, valid = ev["obs"][sel], ev["valid"][sel]
+        for src in ("nwp", "model"):
+            if src in ev:
+                add_run(pixels, src, pixel_tables(ev[src][sel], observed, valid), d.lat, d.lon)
         if d.p_event is not None:
-            lead = np.asarray(d.leads)
-            sel = (lead >= window[0]) & (lead <= window[1])
-            qpe = d.qpe[sel]
-            valid = np.isfinite(qpe) & d.mask
             probs.append(d.p_event[threshold][sel][valid])
-            obs.append(qpe[valid] >= threshold)
+            obs.append(observed[valid])
         bar.progress((k + 1) / len(runs), text=f"Scored run {run} ({k + 1} of {len(runs)})")
     bar.empty()
     leads = sorted(set().union(*leads_of))
