@@ -15,9 +15,9 @@ from engine.cache import files_fingerprint, rain_and_prediction, run_fingerprint
 from engine.data.base import RunSource
 from engine.data.sources import AUTO, detect, open_data, source_names
 from engine.errors import DataError
-from engine.model.weights import DEFAULT_WEIGHTS
+from engine.model.manifest import DEFAULT_WEIGHTS
 from engine.places import KST
-from engine.predict import Predictor
+from engine.prediction import DeferredPredictor
 
 
 @dataclass(frozen=True)
@@ -136,12 +136,13 @@ def _upload_box() -> None:
         st.rerun()
 
 
-@st.cache_resource(show_spinner="Loading the model...")
-def predictor() -> Predictor | None:
-    """The shipped model, loaded once per server process and shared by every session."""
+@st.cache_resource(show_spinner="Checking the model's weights...")
+def predictor() -> DeferredPredictor | None:
+    """The shipped model, one per server process and shared by every session; its network is loaded when a first
+    run must be post-processed (runs in the prediction cache are shown without it)."""
     if not DEFAULT_WEIGHTS.exists():
         return None
-    return Predictor(DEFAULT_WEIGHTS)
+    return DeferredPredictor(DEFAULT_WEIGHTS)
 
 
 def files_state(ref: DataRef, run: str) -> str:

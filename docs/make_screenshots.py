@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.server import serve
 from engine.data.atomic import atomic_write_bytes
-from engine.model.weights import DEFAULT_WEIGHTS, read_manifest
+from engine.model.manifest import DEFAULT_WEIGHTS, read_manifest
 from tests.test_browser import CHROMIUM, screenshot
 
 PAGES = {  # picture: (page and query, charts to wait for, heading to scroll to)

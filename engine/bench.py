@@ -144,8 +144,8 @@ def bench_inference(
     from engine.data.demo import generate
     from engine.machine import machine
     from engine.model.config import SIZES
+    from engine.model.manifest import DEFAULT_WEIGHTS, read_manifest
     from engine.model.network import PostProcessor
-    from engine.model.weights import DEFAULT_WEIGHTS, read_manifest
     from engine.normalise import normalise, stack_channels
     from engine.predict import Predictor
 
@@ -186,7 +186,7 @@ def bench_inference(
             compiled["compile_s"] = round(time.perf_counter() - t0, 1)
             eager = Predictor.from_model(predictor.model, predictor.manifest, device=device).probabilities(x)
             compiled["compiled_max_abs_diff"] = round(float(np.abs(probs - eager).max()), 6)
-        from engine.predict import to_dataset
+        from engine.prediction import to_dataset
 
         out = to_dataset(probs, ds, predictor.manifest)
         t_bare = time_calls(bare_decode, repeats)

@@ -17,7 +17,7 @@ import xarray as xr
 from engine.channels import CHANNEL_NAMES
 from engine.data.atomic import atomic_path
 from engine.data.base import RunSource
-from engine.predict import Predictor
+from engine.prediction import Forecaster, with_manifest_fields
 
 
 def cache_dir() -> Path:
@@ -45,7 +45,7 @@ def cache_key(catalog: RunSource, run: str, weights_sha256: str) -> str:
 
 
 def predicted_run(
-    catalog: RunSource, run: str, predictor: Predictor, folder: Path | None = None, nwp: xr.Dataset | None = None
+    catalog: RunSource, run: str, predictor: Forecaster, folder: Path | None = None, nwp: xr.Dataset | None = None
 ) -> xr.Dataset:
     """The post-processed run from the cache, or computed, written to the cache and returned. ``nwp``: the whole
     run as ``catalog.load_run(run)`` gives it, where the caller has read it already (reading it is ~2 s)."""
@@ -62,12 +62,12 @@ def predicted_run(
     return ds
 
 
-def _cache_path(catalog: RunSource, run: str, predictor: Predictor, folder: Path) -> Path:
+def _cache_path(catalog: RunSource, run: str, predictor: Forecaster, folder: Path) -> Path:
     return folder / f"pred_{run}_{cache_key(catalog, run, predictor.sha256)}.nc"
 
 
 def cached_prediction(
-    catalog: RunSource, run: str, predictor: Predictor, folder: Path | None = None
+    catalog: RunSource, run: str, predictor: Forecaster, folder: Path | None = None
 ) -> xr.Dataset | None:
     """The post-processed run if the cache holds it for the run's present files and these weights, else None (a
     caller that finds it needs the run's rain only, not the 16 channels the network reads)."""
@@ -75,7 +75,7 @@ def cached_prediction(
     if not path.exists():
         return None
     with xr.open_dataset(path) as ds:
-        return predictor.with_manifest_fields(ds.load())
+        return with_manifest_fields(ds.load(), predictor.manifest)
 
 
 def write_prediction(ds: xr.Dataset, path: str | Path) -> None:
@@ -86,7 +86,7 @@ def write_prediction(ds: xr.Dataset, path: str | Path) -> None:
 
 
 def rain_and_prediction(
-    catalog: RunSource, run: str, predictor: Predictor | None, folder: Path | None = None
+    catalog: RunSource, run: str, predictor: Forecaster | None, folder: Path | None = None
 ) -> tuple[xr.Dataset, xr.Dataset | None]:
     """The run's hourly NWP rain (``tp``, every lead time) and, given a predictor, its post-processed forecast,
     reading no more than needed: a cached prediction carries the rain it corrected (no GRIB read); else the rain

@@ -91,9 +91,10 @@ def _cmd_place(args: argparse.Namespace) -> int:
     leads = [lt for lt in cat.lead_times(args.run) if lt > 0]
     predictor = None
     if not args.no_model:
-        from engine.predict import Predictor
+        from engine.model.manifest import DEFAULT_WEIGHTS
+        from engine.prediction import DeferredPredictor
 
-        predictor = Predictor(args.weights, device=args.device) if args.weights else Predictor(device=args.device)
+        predictor = DeferredPredictor(args.weights or DEFAULT_WEIGHTS, device=args.device)
     from engine.cache import rain_and_prediction
 
     whole, out = rain_and_prediction(cat, args.run, predictor)

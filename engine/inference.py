@@ -18,11 +18,3 @@ def predict_probabilities(
             xb = torch.from_numpy(np.ascontiguousarray(x[s : s + batch], dtype=np.float32)).to(device)
             out[s : s + batch] = model(xb).float().softmax(1).cpu().numpy()
     return out
-
-
-ANCHORS_MM = np.array([0.0, 0.1, 10.0], dtype=np.float32)
-
-
-def class_to_rain(probabilities: np.ndarray) -> np.ndarray:
-    """Most likely class as its lower anchor in mm/h (0, 0.1, 10), so rain thresholds apply unchanged."""
-    return ANCHORS_MM[probabilities.argmax(axis=-3)]

@@ -13,17 +13,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 import xarray as xr
 
-import engine
-from engine import trained_area
-from engine.channels import CLASS_NAMES, CLASS_THRESHOLDS_MM
+from engine.model.manifest import DEFAULT_WEIGHTS
 from engine.model.patch_embed import PatchEmbed3D
-from engine.model.weights import DEFAULT_WEIGHTS, load_model
+from engine.model.weights import load_model
 from engine.normalise import NormStats, normalise, stack_channels
 from engine.placement import Placement
+from engine.prediction import to_dataset, with_manifest_fields
 
 
 def pick_device(name: str | None = None) -> torch.device:
@@ -143,86 +141,4 @@ class Predictor:
         """A run's Dataset (16 channels) -> probabilities and most likely class, with provenance."""
         place = Placement.of(ds["lat"].values, ds["lon"].values, self.manifest.get("trained_area"))
         probs = self.probabilities(normalise(stack_channels(ds), self.stats), place)
-        return self.with_manifest_fields(to_dataset(probs, ds, self.manifest))
-
-    def with_manifest_fields(self, ds: xr.Dataset) -> xr.Dataset:
-        """``ds`` with what this manifest adds to the class probabilities, (re)computed: ``event_probability``
-        through its calibration, and ``trained_area`` (on this grid) where it records one. A prediction cached
-        before the manifest changed is read the same as a fresh one."""
-        from engine.calibration import event_probabilities
-
-        ds = ds.assign(event_probability=event_probabilities(ds, self.manifest.get("calibration")))
-        learnt = trained_area.unpack(self.manifest.get("trained_area"), ds["lat"].values, ds["lon"].values)
-        if learnt is None:
-            return ds.drop_vars("trained_area", errors="ignore")
-        attrs = {
-            "long_name": "where the network learnt from observations (valid QPE in its training data)",
-            "flag_values": np.array([0, 1], dtype=np.int8),
-            "flag_meanings": "not_learnt learnt",
-            "comment": "outside it the probabilities were never corrected by an observation",
-        }
-        return ds.assign(trained_area=(("lat", "lon"), learnt.astype(np.int8), attrs))
-
-
-def to_dataset(probs: np.ndarray, source: xr.Dataset, manifest: dict) -> xr.Dataset:
-    coords = {
-        "lead_time": source["lead_time"],
-        "category": (
-            "category",
-            np.arange(3, dtype=np.int8),
-            {
-                "long_name": "rain class",
-                "flag_meanings": " ".join(n.split(" (")[0].replace(" ", "_") for n in CLASS_NAMES),
-            },
-        ),
-        "lat": source["lat"],
-        "lon": source["lon"],
-    }
-    for name in ("init_time", "valid_time"):
-        if name in source.coords:
-            coords[name] = source[name]
-    ds = xr.Dataset(
-        {
-            "probability": (
-                ("lead_time", "category", "lat", "lon"),
-                probs.astype(np.float32),
-                {
-                    "long_name": "probability of the rain class in the hour ending at valid_time",
-                    "units": "1",
-                    "classes": "0: < 0.1 mm/h, 1: 0.1-10 mm/h, 2: >= 10 mm/h",
-                },
-            ),
-            "rain_class": (
-                ("lead_time", "lat", "lon"),
-                probs.argmax(axis=1).astype(np.int8),
-                {
-                    "long_name": "most likely rain class",
-                    "flag_values": np.array([0, 1, 2], dtype=np.int8),
-                    "flag_meanings": "no_rain rain heavy_rain",
-                    "thresholds_mm_per_hour": list(CLASS_THRESHOLDS_MM),
-                },
-            ),
-            # The raw NWP rain beside its correction: one file compares the two, and a cached prediction shows
-            # the run without its GRIB files being read again.
-            "nwp_rain": (
-                ("lead_time", "lat", "lon"),
-                source["tp"].values.astype(np.float32),
-                {
-                    "standard_name": "lwe_thickness_of_precipitation_amount",
-                    "long_name": "raw NWP precipitation in the hour ending at valid_time (the input post-processed)",
-                    "units": "mm",
-                },
-            ),
-        },
-        coords=coords,
-    )
-    init = pd.Timestamp(source["init_time"].values) if "init_time" in source.coords else None
-    ds.attrs.update(
-        Conventions="CF-1.8",
-        title="Post-processed hourly rain classes",
-        source_run=f"{init:%Y%m%d%H}" if init is not None else "",
-        weights_name=str(manifest.get("name", "")),
-        weights_sha256=str(manifest.get("sha256", "")),
-        software=f"engine {engine.__version__}",
-    )
-    return ds
+        return with_manifest_fields(to_dataset(probs, ds, self.manifest), self.manifest)

@@ -44,7 +44,7 @@ def _obs_events(at: AppTest) -> int:
 def test_viewer_shows_maps_scores_and_utc_kst(env: Path):
     at = AppTest.from_file(MAIN, default_timeout=180).run()
     assert not at.exception and not at.error
-    from engine.model.weights import DEFAULT_WEIGHTS
+    from engine.model.manifest import DEFAULT_WEIGHTS
 
     # NWP, model and QPE maps, two contingency maps, the CSI curve, three heavy-rain maps, the place chart (no
     # model map or model contingency without weights)
@@ -80,12 +80,12 @@ def test_scores_match_engine_verify_and_respond_to_every_control(env: Path):
 
 
 def test_probability_threshold_moves_the_model_scores(env: Path):
-    from engine.model.weights import DEFAULT_WEIGHTS
+    from engine.model.manifest import DEFAULT_WEIGHTS
 
     if not DEFAULT_WEIGHTS.exists():
         pytest.skip("no shipped weights")
     from engine.calibration import decision_threshold
-    from engine.model.weights import read_manifest
+    from engine.model.manifest import read_manifest
 
     at = AppTest.from_file(MAIN, default_timeout=300).run()
     # the default is the threshold tuned on validation runs, read in the calibrated probability the maps show
@@ -167,7 +167,7 @@ def _map_classes(chart) -> np.ndarray:
 
 
 def test_the_forecast_class_map_marks_the_decisions_the_scores_judge(env: Path):
-    from engine.model.weights import DEFAULT_WEIGHTS
+    from engine.model.manifest import DEFAULT_WEIGHTS
     from engine.predict import Predictor
 
     if not DEFAULT_WEIGHTS.exists():
@@ -190,7 +190,7 @@ def test_the_forecast_class_map_marks_the_decisions_the_scores_judge(env: Path):
     from app.maps import UNTRAINED
     from engine import trained_area
     from engine.grid import KOREA
-    from engine.model.weights import read_manifest
+    from engine.model.manifest import read_manifest
 
     learnt = trained_area.unpack(read_manifest(DEFAULT_WEIGHTS)["trained_area"], KOREA.lat, KOREA.lon)
     traces = _chart(at.get("plotly_chart")[1])["data"]
@@ -208,7 +208,7 @@ def test_the_viewer_exports_the_map_it_shows_as_png(env: Path, monkeypatch: pyte
     from PIL import Image
 
     from app import export
-    from engine.model.weights import DEFAULT_WEIGHTS
+    from engine.model.manifest import DEFAULT_WEIGHTS
 
     drawn = []
     real = export.png_map
@@ -274,7 +274,7 @@ def test_rain_at_a_place_shows_that_citys_grid_cell_through_the_run(env: Path):
         assert list(traces["observed QPE"]["x"]) == leads
         np.testing.assert_allclose(_values(traces["observed QPE"]["y"]), qpe[:, iy, ix], rtol=1e-6)
         np.testing.assert_allclose(_values(traces["raw NWP"]["y"]), nwp[:, iy, ix], rtol=1e-6)
-        from engine.model.weights import DEFAULT_WEIGHTS
+        from engine.model.manifest import DEFAULT_WEIGHTS
 
         if DEFAULT_WEIGHTS.exists():
             p = _values(traces["model P(>= 10 mm/h)"]["y"])
@@ -493,7 +493,7 @@ def test_each_forecast_source_has_one_name_and_colour_on_every_chart(env: Path):
     """Raw NWP and the model read alike on every curve, diagram and band of the viewer and the verification page,
     so a forecaster never has to re-learn the legend (they had a different colour on each chart)."""
     from app.maps import SOURCES, translucent
-    from engine.model.weights import DEFAULT_WEIGHTS
+    from engine.model.manifest import DEFAULT_WEIGHTS
 
     seen: dict[str, int] = {src: 0 for src in SOURCES}
     for page in ("case_viewer", "verification"):
@@ -636,7 +636,7 @@ def test_every_page_renders(env: Path, page: str):
     if page == "verification":
         table = at.dataframe[0].value
         assert 0 <= table.loc["raw NWP", "CSI"] <= 1
-        from engine.model.weights import DEFAULT_WEIGHTS
+        from engine.model.manifest import DEFAULT_WEIGHTS
 
         if DEFAULT_WEIGHTS.exists():  # the decisions scored in the table are points on the ROC plane
             charts = map(_chart, at.get("plotly_chart"))
@@ -686,7 +686,7 @@ def test_every_page_renders(env: Path, page: str):
         assert busan["raw NWP CSI"] == pytest.approx(categorical_scores(near)["csi"])
         assert busan["open"] == "/?place=Busan&threshold=0.1"
     if page == "model_card":
-        from engine.model.weights import DEFAULT_WEIGHTS, fair_unet, read_manifest, shipped_method
+        from engine.model.manifest import DEFAULT_WEIGHTS, fair_unet, read_manifest, shipped_method
 
         manifest = read_manifest(DEFAULT_WEIGHTS)
         metrics = manifest["metrics"]

@@ -10,7 +10,7 @@ import pytest
 from engine.cache import predicted_run
 from engine.calibration import calibrate, calibrated_bins, decision_threshold, event_probabilities, fit_isotonic
 from engine.data.catalog import Catalog
-from engine.model.weights import DEFAULT_WEIGHTS, read_manifest
+from engine.model.manifest import DEFAULT_WEIGHTS, read_manifest
 from engine.predict import Predictor
 from engine.verify.probabilistic import (
     binned_brier,

@@ -8,8 +8,8 @@ import pytest
 COMMANDS = ["demo", "runs", "sources", "verify", "predict", "place", "bench"]
 
 
-def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "engine", *args], capture_output=True, text=True, timeout=300)
+def _run(*args: str, flags: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *flags, "-m", "engine", *args], capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -67,8 +67,13 @@ def test_place_prints_one_citys_or_points_hours_and_names_an_unknown_place(
     from engine.places import find_place, nearest_cell
 
     monkeypatch.setenv("PRECIP_CACHE", str(prediction_cache))
-    res = _run("place", "--data", str(demo_archive), "--run", "2026070100", "--place", "gwangju", "--csv")
+    args = ("place", "--data", str(demo_archive), "--run", "2026070100", "--place", "gwangju", "--csv")
+    res = _run(*args)  # post-processes the run if no earlier test did
     assert res.returncode == 0, res.stderr
+    again = _run(*args, flags=("-X", "importtime"))
+    imported = {line.rsplit("|", 1)[-1].strip() for line in again.stderr.splitlines()}
+    assert again.stdout == res.stdout and "engine.cache" in imported
+    assert "torch" not in imported, "a post-processed run is answered from the cache, without loading the network"
     table = pd.read_csv(io.StringIO(res.stdout))
     cat = Catalog(demo_archive)
     leads = list(range(1, 49))
@@ -77,7 +82,7 @@ def test_place_prints_one_citys_or_points_hours_and_names_an_unknown_place(
     assert table["valid (KST)"][0] == "2026-07-01 10:00" and table["valid (UTC)"][0] == "2026-07-01 01:00"
     np.testing.assert_allclose(table["raw NWP (mm/h)"], cat.load_run("2026070100", leads)["tp"].values[:, iy, ix])
     np.testing.assert_allclose(table["observed QPE (mm/h)"], cat.load_qpe("2026070100", leads).values[:, iy, ix])
-    from engine.model.weights import DEFAULT_WEIGHTS
+    from engine.model.manifest import DEFAULT_WEIGHTS
 
     if DEFAULT_WEIGHTS.exists():
         p_rain, p_heavy = table["model P(>= 0.1 mm/h)"], table["model P(>= 10 mm/h)"]

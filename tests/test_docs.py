@@ -54,7 +54,7 @@ def test_relative_links_lead_somewhere(doc: Path):
 
 def test_readme_screenshots_show_the_shipped_weights():
     """New weights without new pictures would show forecasters skill the model no longer has."""
-    from engine.model.weights import DEFAULT_WEIGHTS, read_manifest
+    from engine.model.manifest import DEFAULT_WEIGHTS, read_manifest
 
     record = json.loads((ROOT / "docs" / "screenshots.json").read_text())
     retake = "run `python docs/make_screenshots.py`"

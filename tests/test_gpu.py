@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from engine.data.catalog import Catalog
-from engine.model.weights import DEFAULT_WEIGHTS
+from engine.model.manifest import DEFAULT_WEIGHTS
 from engine.normalise import normalise, stack_channels
 from engine.predict import Predictor
 

@@ -12,8 +12,9 @@ import xarray as xr
 from engine.cache import cached_prediction, predicted_run, rain_and_prediction
 from engine.data.catalog import Catalog
 from engine.errors import DataError
-from engine.model.weights import DEFAULT_WEIGHTS, read_manifest
+from engine.model.manifest import DEFAULT_WEIGHTS, read_manifest
 from engine.predict import Predictor
+from engine.prediction import DeferredPredictor
 
 RUN = "2026070100"
 
@@ -94,10 +95,11 @@ def test_tampered_weights_are_refused_by_the_predictor(weights: Path, tmp_path: 
     data[100] ^= 1
     bad.write_bytes(bytes(data))
     bad.with_suffix(".json").write_text(weights.with_suffix(".json").read_text())
-    with pytest.raises(DataError, match="sha256"):
-        Predictor(bad)
-    with pytest.raises(DataError, match="not found"):
-        Predictor(tmp_path / "missing.safetensors")
+    for load in (Predictor, DeferredPredictor):  # the app's refuses them before any run is shown
+        with pytest.raises(DataError, match="sha256"):
+            load(bad)
+        with pytest.raises(DataError, match="not found"):
+            load(tmp_path / "missing.safetensors")
 
 
 def test_cache_hit_does_not_recompute(weights: Path, demo_archive: Path, tmp_path: Path, monkeypatch):
@@ -127,6 +129,14 @@ def test_cache_hit_does_not_recompute(weights: Path, demo_archive: Path, tmp_pat
     rain, pred = rain_and_prediction(cat, RUN, predictor, tmp_path)
     assert calls["n"] == 1 and list(rain.data_vars) == ["tp"] and pred is not None
     np.testing.assert_array_equal(rain["tp"].values, second["nwp_rain"].values)
+    # the app's and the CLI's predictor: the manifest checked at once, the network loaded only for a run to predict
+    deferred = DeferredPredictor(weights, device="cpu")
+    _, again = rain_and_prediction(cat, RUN, deferred, tmp_path)
+    assert not deferred.loaded
+    np.testing.assert_array_equal(again["event_probability"].values, pred["event_probability"].values)
+    monkeypatch.undo()
+    _, fresh = rain_and_prediction(cat, "2026070200", deferred, tmp_path)
+    assert deferred.loaded and fresh.attrs["source_run"] == "2026070200"
 
 
 def test_a_sub_domain_is_not_served_the_full_domains_cached_prediction(

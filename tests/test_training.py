@@ -16,7 +16,8 @@ import yaml
 from engine.channels import CHANNEL_NAMES
 from engine.errors import DataError
 from engine.model.config import UNetConfig
-from engine.model.weights import load_model, read_manifest
+from engine.model.manifest import read_manifest
+from engine.model.weights import load_model
 from training.config import load_config
 from training.context import context_scores
 from training.finetune import finetune
@@ -522,7 +523,7 @@ def test_a_scarce_label_finetune_anneals_its_learning_rate_once_over_its_longer_
 def test_a_second_phase_continues_its_trained_twin_on_the_whole_grid_and_leaves_the_twin_alone(
     tiny_config: Path, tmp_path: Path
 ):
-    from engine.model.weights import sha256_file
+    from engine.model.manifest import sha256_file
     from training.methods import tail_twin
 
     raw = yaml.safe_load(tiny_config.read_text())
@@ -1036,7 +1037,7 @@ def test_tampered_or_foreign_weights_are_refused(tiny_config: Path, tmp_path: Pa
     pickled = tmp_path / "pickled.safetensors"
     torch.save({"x": torch.zeros(1)}, pickled)
     manifest = read_manifest(src)
-    from engine.model.weights import sha256_file
+    from engine.model.manifest import sha256_file
 
     manifest["sha256"] = sha256_file(pickled)
     pickled.with_suffix(".json").write_text(json.dumps(manifest))

@@ -23,7 +23,8 @@ from engine.data.atomic import atomic_write_bytes
 from engine.data.catalog import Catalog
 from engine.errors import DataError
 from engine.model.ensemble import SeedEnsemble
-from engine.model.weights import FULL_METHOD, fair_unet, load_model
+from engine.model.manifest import FULL_METHOD, fair_unet
+from engine.model.weights import load_model
 from engine.normalise import NormStats
 from engine.verify.case import MODEL_THRESHOLDS, event_probability
 from engine.verify.categorical import TABLE_KEYS, paired_bootstrap_difference

@@ -14,7 +14,8 @@ import torch
 
 from engine.errors import DataError
 from engine.machine import machine_differences
-from engine.model.weights import load_model, read_manifest, save_weights, shipped_method
+from engine.model.manifest import read_manifest, shipped_method
+from engine.model.weights import load_model, save_weights
 from training.code_version import code_clause
 from training.config import HELDOUT, TrainConfig, load_config
 from training.fingerprint import is_listing, listing_fingerprint, short

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from engine.errors import DataError
-from engine.model.weights import DEFAULT_WEIGHTS, FULL_METHOD, fair_unet, read_manifest, shipped_method
+from engine.model.manifest import DEFAULT_WEIGHTS, FULL_METHOD, fair_unet, read_manifest, shipped_method
 
 RESULTS = Path(__file__).resolve().parents[2] / "training" / "results" / "README.md"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -12,19 +11,9 @@ from safetensors.torch import load_file, save_file
 from engine.data.atomic import atomic_path, atomic_write_bytes
 from engine.errors import DataError
 from engine.model.config import ModelConfig, UNetConfig
+from engine.model.manifest import DEFAULT_WEIGHTS, checked_manifest, sha256_file
 from engine.model.network import PostProcessor
 from engine.model.unet import UNet
-
-WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
-DEFAULT_WEIGHTS = WEIGHTS_DIR / "lite.safetensors"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def save_weights(path: str | Path, model: torch.nn.Module, manifest: dict) -> dict:
@@ -38,44 +27,10 @@ def save_weights(path: str | Path, model: torch.nn.Module, manifest: dict) -> di
     return manifest
 
 
-def read_manifest(path: str | Path) -> dict:
-    path = Path(path)
-    man_path = path.with_suffix(".json")
-    if not path.exists():
-        raise DataError("weights file not found", path)
-    if not man_path.exists():
-        raise DataError("no manifest (.json) beside the weights file", path)
-    try:
-        manifest = json.loads(man_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise DataError(f"manifest is not valid JSON: {exc}", man_path) from exc
-    for key in ("sha256", "architecture", "model_config", "normalisation"):
-        if key not in manifest:
-            raise DataError(f"manifest lacks {key!r}", man_path)
-    return manifest
-
-
-FULL_METHOD = "pretrained_continuous"  # the full method's name in the evaluations, before any recipe suffix
-
-
-def fair_unet(method: str) -> str:
-    """The U-Net trained as ``method`` was (``unet_grid2`` for ``pretrained_continuous_grid2``): its fair baseline."""
-    return method.replace(FULL_METHOD, "unet", 1)
-
-
-def shipped_method(manifest: dict) -> str | None:
-    """The method shipped weights hold, as the evaluation tables name it (``python -m training ship`` records it);
-    weights shipped before it was recorded hold their training config's ``ship``."""
-    return manifest.get("shipped_method") or (manifest.get("training_config") or {}).get("ship")
-
-
 def load_model(path: str | Path = DEFAULT_WEIGHTS) -> tuple[torch.nn.Module, dict]:
     """Build the network the manifest describes and load its weights, refusing a sha256 mismatch."""
     path = Path(path)
-    manifest = read_manifest(path)
-    actual = sha256_file(path)
-    if actual != manifest["sha256"]:
-        raise DataError(f"sha256 {actual[:12]}... does not match the manifest's {manifest['sha256'][:12]}...", path)
+    manifest = checked_manifest(path)
     try:
         state = load_file(str(path))
     except Exception as exc:  # safetensors raises its own error types for malformed headers

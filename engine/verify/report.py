@@ -10,15 +10,15 @@ import pandas as pd
 from engine.cache import predicted_run
 from engine.data.base import RunSource
 from engine.errors import DataError
-from engine.inference import class_to_rain
-from engine.predict import Predictor
+from engine.model.manifest import DEFAULT_WEIGHTS
+from engine.prediction import DeferredPredictor, Forecaster, class_to_rain
 from engine.verify.categorical import TABLE_KEYS, bootstrap_interval, categorical_scores, contingency_table, sum_tables
 
 SOURCES = ("nwp", "model")
 
 
 def forecast_rain(
-    catalog: RunSource, source: str, run: str, lead_times: list[int], predictor: Predictor | None = None
+    catalog: RunSource, source: str, run: str, lead_times: list[int], predictor: Forecaster | None = None
 ) -> np.ndarray:
     """Hourly rain (mm) of the chosen forecast source, (lead, lat, lon). The model's forecast is its most likely
     class as the class's lower bound (0, 0.1, 10 mm/h), so the same rain thresholds score both sources."""
@@ -52,7 +52,7 @@ def score_folder(
     runs = list(runs) if runs else catalog.runs()
     predictor = None
     if source == "model":
-        predictor = Predictor(weights) if weights else Predictor()
+        predictor = DeferredPredictor(weights or DEFAULT_WEIGHTS)
     per_run: dict[float, list[dict]] = {thr: [] for thr in thresholds}
     leads_used: list[int] | None = None
     for run in runs:
