@@ -19,6 +19,19 @@ PAGES = [
     st.Page("views/model_card.py", title="Model card", icon=":material/description:", url_path="model_card"),
 ]
 
+
+def _moved(page: st.Page, old_path: str) -> st.Page:
+    """A hidden page at an address ``page`` had before it moved (bookmarks of ``/Verification`` from the days of the
+    ``pages/`` folder): it opens ``page`` with the same query parameters."""
+
+    def forward() -> None:
+        st.switch_page(page, query_params=st.query_params.to_dict())
+
+    return st.Page(forward, title=page.title, url_path=old_path, visibility="hidden")
+
+
+MOVED = [_moved(PAGES[1], "Verification"), _moved(PAGES[2], "Case_library"), _moved(PAGES[3], "Model_card")]
+
 st.set_page_config(page_icon=":material/rainy:", layout="wide")
 choices.keep()  # what the sidebar holds outlives a page that does not draw it
-st.navigation(PAGES).run()
+st.navigation(PAGES + MOVED).run()

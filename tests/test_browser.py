@@ -74,8 +74,8 @@ def test_main_page_renders_maps_in_a_real_browser(server: str, tmp_path: Path):
 
 
 def test_the_sidebar_names_each_page_and_each_page_has_its_own_address(server: str):
-    """The sidebar lists the pages by what they are (it read "main" for the case viewer), a page's address opens
-    it, and the browser tab is named after it."""
+    """The sidebar lists the pages by what they are (it read "main" for the case viewer), a page's address (and
+    its old one) opens it, and the browser tab is named after it."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -92,6 +92,11 @@ def test_the_sidebar_names_each_page_and_each_page_has_its_own_address(server: s
         labels = [t.split("\n")[-1].strip() for t in nav.all_inner_texts()]
         assert labels == ["Case viewer", "Verification", "Case library", "Model card"]
         assert page.title() == "Model card"
+        assert "Page not found" not in page.inner_text("body")
+        # a bookmark of the address the page had in the pages/ folder's days still opens it, query included
+        page.goto(server + "/Model_card?lead=7", wait_until="networkidle", timeout=180_000)
+        page.wait_for_url("**/model_card?lead=7", timeout=60_000)
+        page.get_by_role("heading", name="Model card").first.wait_for(timeout=60_000)
         assert "Page not found" not in page.inner_text("body")
         nav.filter(has_text="Case viewer").click()
         page.wait_for_function("document.body.innerText.includes('Hourly rain over Korea')", timeout=180_000)
