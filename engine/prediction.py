@@ -5,6 +5,7 @@ and the network is loaded only when a run must be post-processed (:class:`Deferr
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Protocol
 
@@ -16,6 +17,7 @@ import engine
 from engine import trained_area
 from engine.calibration import event_probabilities
 from engine.channels import CLASS_NAMES, CLASS_THRESHOLDS_MM
+from engine.errors import DataError
 from engine.model.manifest import DEFAULT_WEIGHTS, checked_manifest
 
 ANCHORS_MM = np.array([0.0, 0.1, 10.0], dtype=np.float32)
@@ -46,6 +48,7 @@ class DeferredPredictor:
         self.manifest = checked_manifest(self.weights)
         self.options = options
         self._predictor = None
+        self._loading = threading.Lock()  # one network per process, however many app sessions ask at once
 
     @property
     def sha256(self) -> str:
@@ -57,10 +60,18 @@ class DeferredPredictor:
         return self._predictor is not None
 
     def predict(self, ds: xr.Dataset) -> xr.Dataset:
-        if self._predictor is None:
-            from engine.predict import Predictor
+        with self._loading:
+            if self._predictor is None:
+                from engine.predict import Predictor
 
-            self._predictor = Predictor(self.weights, **self.options)
+                predictor = Predictor(self.weights, **self.options)
+                if predictor.sha256 != self.sha256:  # its predictions would be cached as the first file's
+                    raise DataError(
+                        f"the weights were replaced (sha256 {self.sha256[:12]}... -> {predictor.sha256[:12]}...) "
+                        "since they were first read: restart to use the new ones",
+                        self.weights,
+                    )
+                self._predictor = predictor
         return self._predictor.predict(ds)
 
 

@@ -102,6 +102,28 @@ def test_tampered_weights_are_refused_by_the_predictor(weights: Path, tmp_path: 
             load(tmp_path / "missing.safetensors")
 
 
+def test_weights_replaced_under_a_running_app_are_refused_not_cached_as_the_old_ones(weights: Path, tmp_path: Path):
+    """The app reads the manifest at start and loads the network later: new weights shipped in between would have
+    their forecasts cached under the old weights' sha256."""
+    from safetensors.torch import load_file, save_file
+
+    from engine.model.manifest import sha256_file
+
+    path = tmp_path / "w.safetensors"
+    path.write_bytes(weights.read_bytes())
+    path.with_suffix(".json").write_text(weights.with_suffix(".json").read_text())
+    deferred = DeferredPredictor(path, device="cpu")
+    state = load_file(str(path))
+    name = next(iter(state))
+    state[name] = state[name] + 1.0
+    save_file(state, str(path), metadata={"format": "pt"})
+    manifest = {**read_manifest(weights), "sha256": sha256_file(path)}
+    path.with_suffix(".json").write_text(json.dumps(manifest))
+    with pytest.raises(DataError, match="weights were replaced .* restart"):
+        deferred.predict(xr.Dataset())
+    assert not deferred.loaded
+
+
 def test_cache_hit_does_not_recompute(weights: Path, demo_archive: Path, tmp_path: Path, monkeypatch):
     cat = Catalog(demo_archive)
     predictor = Predictor(weights, device="cpu")
