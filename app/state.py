@@ -137,21 +137,39 @@ def _upload_box() -> None:
 
 
 @st.cache_resource(show_spinner="Checking the model's weights...")
-def predictor() -> DeferredPredictor | None:
-    """The shipped model, one per server process and shared by every session; its network is loaded when a first
-    run must be post-processed (runs in the prediction cache are shown without it)."""
+def _predictor_of(weights: str) -> DeferredPredictor:
+    return DeferredPredictor(weights)
+
+
+def weights_problem() -> str | None:
+    """Why the pages show no post-processed forecast (the shipped weights are missing, or refused: a sha256 that
+    does not match the manifest, a manifest that cannot be read), or None when the model is in use."""
     if not DEFAULT_WEIGHTS.exists():
-        return None
-    return DeferredPredictor(DEFAULT_WEIGHTS)
+        return f"No shipped weights found ({DEFAULT_WEIGHTS.relative_to(DEFAULT_WEIGHTS.parents[2])})"
+    try:
+        _predictor_of(str(DEFAULT_WEIGHTS))
+    except DataError as exc:  # not cached: weights mended on disk are taken up at the next rerun
+        return f"The shipped weights are refused ({exc})"
+    return None
+
+
+def predictor() -> DeferredPredictor | None:
+    """The shipped model, one per server process and shared by every session, or None (:func:`weights_problem`
+    says why). Its network is loaded when a first run must be post-processed: runs in the prediction cache are
+    shown without it."""
+    return None if weights_problem() else _predictor_of(str(DEFAULT_WEIGHTS))
 
 
 def files_state(ref: DataRef, run: str) -> str:
     """What changes when a file of the run arrives or is replaced: the names, sizes and times of its NWP files and
-    of the QPE files for its valid times (an hour redone in place included). A key of every cache of what was
-    read, so hours that arrive or are re-estimated after a first look are shown, not the first look forever."""
+    of the QPE files for its valid times (an hour redone in place included), and the weights in use. A key of every
+    cache of what was read, so hours that arrive or are re-estimated after a first look are shown, not the first look
+    forever."""
     source = catalog(ref)
     nwp = run_fingerprint(source, run)
-    return f"{nwp}:{files_fingerprint(source.qpe_files(run, _lead_times(ref, run, nwp)))}"
+    pred = predictor()  # and the model that post-processes it, or none
+    model = pred.sha256 if pred is not None else "no model"
+    return f"{nwp}:{files_fingerprint(source.qpe_files(run, _lead_times(ref, run, nwp)))}:{model}"
 
 
 def run_leads(ref: DataRef, runs: list[str]) -> list[int]:

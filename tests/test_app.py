@@ -202,6 +202,36 @@ def test_the_forecast_class_map_marks_the_decisions_the_scores_judge(env: Path):
     assert all(t["type"] == "scatter" for t in traces[last + 1 :]), "the coastlines stay on top"
 
 
+def test_refused_weights_leave_the_nwp_and_qpe_to_compare_and_say_why(
+    env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Weights whose sha256 does not match their manifest are never used, but the pages still show (and score) the
+    raw NWP against the QPE, name the file and the reason, and the verification page does not fail."""
+    import engine.model.manifest
+    from app import state
+    from engine.model.manifest import DEFAULT_WEIGHTS
+
+    if not DEFAULT_WEIGHTS.exists():
+        pytest.skip("no shipped weights")
+    bad = tmp_path / "lite.safetensors"
+    bad.write_bytes(DEFAULT_WEIGHTS.read_bytes() + b"x")
+    bad.with_suffix(".json").write_text(DEFAULT_WEIGHTS.with_suffix(".json").read_text())
+    monkeypatch.setattr(state, "DEFAULT_WEIGHTS", bad)
+    monkeypatch.setattr(engine.model.manifest, "DEFAULT_WEIGHTS", bad)  # the model card reads it from there
+    at = AppTest.from_file(MAIN, default_timeout=300).run()
+    assert not at.exception, at.exception
+    said = " ".join(w.value for w in at.warning)
+    assert f"{bad}: sha256" in said and "showing raw NWP against QPE only" in said
+    titles = [_chart(c)["layout"]["title"]["text"] for c in at.get("plotly_chart")[:2]]
+    assert titles[0].startswith("Raw NWP rain") and titles[1].startswith("Observed QPE"), titles
+    assert not any("model" in str(r).lower() for r in at.dataframe[0].value.columns), "no model scores"
+    for name in ("verification", "model_card"):
+        page = _page(name).run()
+        assert not page.exception, (name, page.exception)
+        shown = page.warning if name == "verification" else page.error
+        assert any(f"{bad}: sha256" in m.value for m in shown), name
+
+
 def test_the_viewer_exports_the_map_it_shows_as_png(env: Path, monkeypatch: pytest.MonkeyPatch):
     """Each of the three maps, the model's in the view chosen, goes to cartopy with its own colour scale, the run's
     lead and valid time in its title, and the untrained area for the model."""

@@ -7,7 +7,16 @@ import pandas as pd
 import streamlit as st
 
 from app.choices import threshold_slider
-from app.state import DataRef, get_run, linked_table, load_or_stop, model_events, runs_state, tuned_threshold
+from app.state import (
+    DataRef,
+    get_run,
+    linked_table,
+    load_or_stop,
+    model_events,
+    runs_state,
+    tuned_threshold,
+    weights_problem,
+)
 from engine.grid import PIXEL_KM2
 from engine.places import Place, point, where_is
 from engine.verify.case import events
@@ -82,7 +91,7 @@ def main() -> None:
     )
     key = {"event area": area, "model gain over NWP": "model gain", "worst model misses": missed}[order]
     if key not in table:
-        st.info("Model columns need the shipped weights; ranking by event area.")
+        st.info(f"{weights_problem()}: the model columns need the post-processed forecast; ranking by event area.")
         key = area
     table = table.sort_values(key, ascending=False, na_position="last").reset_index(drop=True)
     linked_table(

@@ -21,6 +21,7 @@ from app.state import (
     load_or_stop,
     model_events,
     tuned_threshold,
+    weights_problem,
 )
 from engine.verify.case import MODEL_THRESHOLDS, case_scores, events, forecast_class
 
@@ -147,7 +148,7 @@ def main() -> None:
     st.title("Hourly rain over Korea: NWP, post-processed, observed")
     st.caption(f"Run {run} UTC · lead {lead} h · {when}")
     if data.prob is None:
-        st.warning("No shipped weights found (engine/weights/lite.safetensors): showing raw NWP against QPE only.")
+        st.warning(f"{weights_problem()}: showing raw NWP against QPE only.")
     unobserved = [lt for j, lt in enumerate(leads) if not np.isfinite(data.qpe[j][data.mask]).any()]
     if lead in unobserved:
         st.warning(

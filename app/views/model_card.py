@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from app.state import weights_problem
 from engine.errors import DataError
 from engine.model.manifest import DEFAULT_WEIGHTS, FULL_METHOD, fair_unet, read_manifest, shipped_method
 
@@ -158,6 +159,8 @@ try:
 except DataError as exc:
     st.warning(f"No shipped weights: {exc}")
     manifest = None
+if manifest is not None and (problem := weights_problem()):
+    st.error(f"{problem}: the other pages show raw NWP against QPE only. This card is what the manifest records.")
 method = (manifest or {}).get("method") or {}
 masked = f"{method['pretrain_mask_ratio']:.0%} masked in the shipped model" if method.get("pretrain_mask_ratio") else ""
 weights = (method.get("loss") or {}).get("class_weights")

@@ -10,7 +10,7 @@ import streamlit as st
 
 from app.choices import probability_slider, threshold_slider
 from app.maps import SOURCES, lead_curve, source_style
-from app.state import DataRef, get_run, load_or_stop, model_events, run_leads, runs_state
+from app.state import DataRef, get_run, load_or_stop, model_events, run_leads, runs_state, weights_problem
 from app.where import add_run, where_maps
 from engine.verify.case import events
 from engine.verify.categorical import (
@@ -104,6 +104,8 @@ def main() -> None:
         f"{len(runs)} runs from `{ref[0]}` · contingency tables summed over runs and QPE-valid pixels · "
         "95 % intervals: bootstrap over runs"
     )
+    if problem := weights_problem():
+        st.warning(f"{problem}: scoring the raw NWP only.")
     state = runs_state(ref, runs)
     leads = run_leads(ref, runs)
     window = (leads[0], leads[-1])
@@ -214,7 +216,7 @@ def main() -> None:
     c1.plotly_chart(perf, width="stretch")
     prob = tabs["probabilistic"]
     if prob is None:
-        st.info("No model probabilities (weights missing): reliability and ROC need the post-processed forecast.")
+        st.info(f"{weights_problem()}: reliability and ROC need the post-processed forecast.")
         return
     rel = prob["reliability"]
     fig = go.Figure(
