@@ -245,6 +245,38 @@ def test_roc_area_is_half_for_noise_and_one_for_a_perfect_forecast():
     assert np.isnan(roc(np.ones(10), np.zeros(10))["auc"])
 
 
+def test_a_season_of_runs_summed_as_probability_histograms_scores_as_its_pixels_pooled():
+    """The verification page adds each run's probability histogram instead of keeping every pixel's probability
+    (a season's pixels run to hundreds of MB): its ROC and reliability are those of the pooled pixels."""
+    from engine.verify.probabilistic import probability_histogram, reliability_from_histogram, roc_from_histogram
+
+    rng = np.random.default_rng(10)
+    runs = []
+    for _ in range(5):
+        o = rng.uniform(size=20_000) < 0.05
+        p = np.clip(0.4 * o + rng.beta(1, 6, o.size), 0, 1)  # rare events, skilful, continuous
+        runs.append((p, o))
+    pooled_p, pooled_o = np.concatenate([p for p, _ in runs]), np.concatenate([o for _, o in runs])
+    histogram = sum(probability_histogram(p, o) for p, o in runs)
+    squared = sum(float(np.sum((p - o) ** 2)) for p, o in runs)
+    rel = reliability_from_histogram(histogram, 10, brier=squared / pooled_p.size)
+    exact = reliability(pooled_p, pooled_o)
+    for key in ("count", "obs_freq", "mean_prob"):
+        np.testing.assert_allclose(rel[key], exact[key], rtol=1e-12)
+    for key in ("brier", "reliability", "resolution", "uncertainty"):
+        assert rel[key] == pytest.approx(exact[key], rel=1e-12), key
+    assert roc_from_histogram(histogram)["auc"] == pytest.approx(roc(pooled_p, pooled_o)["auc"], abs=2e-3)
+    # where no bin holds two forecast values (a calibrated forecast takes few), the very curve
+    grid_p = [np.round(p, 2) for p, _ in runs]
+    curve = roc_from_histogram(sum(probability_histogram(g, o) for g, (_, o) in zip(grid_p, runs, strict=True)))
+    exact_curve = roc(np.concatenate(grid_p), pooled_o)
+    np.testing.assert_allclose(curve["pofd"], exact_curve["pofd"], atol=1e-12)
+    np.testing.assert_allclose(curve["pod"], exact_curve["pod"], atol=1e-12)
+    assert curve["auc"] == pytest.approx(exact_curve["auc"], abs=1e-12)
+    with pytest.raises(ValueError, match="200 bins cannot be grouped into 7"):
+        reliability_from_histogram(histogram, 7)
+
+
 def test_performance_diagram_background_is_consistent():
     bg = background(11)
     i, j = 5, 7

@@ -21,7 +21,12 @@ from engine.verify.categorical import (
     pixel_tables,
 )
 from engine.verify.performance import background
-from engine.verify.probabilistic import reliability, roc
+from engine.verify.probabilistic import (
+    HISTOGRAM_BINS,
+    probability_histogram,
+    reliability_from_histogram,
+    roc_from_histogram,
+)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -41,13 +46,14 @@ def season(
       ``bands``, CSI's 95 % interval per lead time over the runs that have it;
     - ``pixels``: each pixel's counts over the lead times in ``window`` (first, last; hours), as
       :func:`app.where.add_run` gathers them;
-    - ``probabilistic``: reliability and ROC of P(rain >= threshold) over ``window``; None without weights.
+    - ``probabilistic``: reliability and ROC of P(rain >= threshold) over ``window``, from a probability
+      histogram summed over the runs (decision thresholds every 1/200); None without weights.
     """
     bar = st.progress(0.0, text=f"Scoring {len(runs)} runs...")
     per_run: list[dict] = []
     leads_of: list[list[int]] = []
     pixels: dict = {}
-    probs, obs = [], []
+    histogram, squared, scored = np.zeros((3, HISTOGRAM_BINS)), 0.0, 0  # of P(event): a run's pixels add counts
     for k, run in enumerate(runs):
         d = get_run(ref, run)
         ev = events(d.nwp, model_events(d, threshold), d.qpe, d.mask, threshold, p_threshold)
@@ -66,8 +72,9 @@ def season(
             if src in ev:
                 add_run(pixels, src, pixel_tables(ev[src][sel], observed, valid), d.lat, d.lon)
         if d.p_event is not None:
-            probs.append(d.p_event[threshold][sel][valid])
-            obs.append(observed[valid])
+            p, o = d.p_event[threshold][sel][valid], observed[valid]
+            histogram += probability_histogram(p, o)
+            squared, scored = squared + float(np.sum((p - o) ** 2)), scored + p.size
         bar.progress((k + 1) / len(runs), text=f"Scored run {run} ({k + 1} of {len(runs)})")
     bar.empty()
     leads = sorted(set().union(*leads_of))
@@ -87,9 +94,11 @@ def season(
         ]
         bands[src] = ([lo for lo, _ in per_lead], [hi for _, hi in per_lead])
     probabilistic = None
-    if probs:
-        p, o = np.concatenate(probs), np.concatenate(obs)
-        probabilistic = {"reliability": reliability(p, o, bins=10), "roc": roc(p, o)}
+    if scored:
+        probabilistic = {
+            "reliability": reliability_from_histogram(histogram, bins=10, brier=squared / scored),
+            "roc": roc_from_histogram(histogram),
+        }
     return {"leads": leads, "has": has, "bands": bands, **out, "pixels": pixels, "probabilistic": probabilistic}
 
 
@@ -267,7 +276,7 @@ def main() -> None:
     c3.plotly_chart(fig, width="stretch")
     c3.caption(
         "False-alarm rate on a log scale: a rare event's decisions sit far left (the markers), where a linear axis "
-        "squeezes them against the edge. The area counts the whole curve."
+        "squeezes them against the edge. The area counts the whole curve; its points are the decisions P >= k/200."
     )
 
 

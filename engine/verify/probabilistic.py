@@ -44,20 +44,34 @@ def reliability(
     ``brier``, ``reliability``, ``resolution``, ``uncertainty``.
     """
     p, o = _flatten(prob, event, mask)
-    h = probability_histogram(p, o, bins=bins)
-    count, _, events = h
+    return reliability_from_histogram(probability_histogram(p, o, bins=bins), bins, brier=brier_score(p, o))
+
+
+def reliability_from_histogram(
+    histogram: np.ndarray, bins: int = 10, brier: float | None = None
+) -> dict[str, np.ndarray | float]:
+    """:func:`reliability` from a probability histogram (:func:`probability_histogram`'s, e.g. summed over runs)
+    whose bins, grouped ``bins`` at a time, make the diagram's. ``brier``: the exact Brier score where the caller
+    summed it; else the binned one (each forecast rounded to its fine bin's mean). Resolution and uncertainty are
+    exact, since they depend on the counts of cases and events only."""
+    h = np.asarray(histogram, dtype=np.float64)
+    if h.shape[-1] % bins:
+        raise ValueError(f"a histogram of {h.shape[-1]} bins cannot be grouped into {bins}")
+    coarse = h.reshape(3, bins, h.shape[-1] // bins).sum(-1)
+    count, _, events = coarse
+    n = count.sum()
     with np.errstate(invalid="ignore", divide="ignore"):
         obs_freq = events / count
-    base = o.mean() if p.size else np.nan
+    base = events.sum() / n if n else np.nan
     has = count > 0
     return {
         "bin_edges": _edges(bins),
         "count": count,
-        "mean_prob": bin_means(h),
+        "mean_prob": bin_means(coarse),
         "obs_freq": obs_freq,
-        "brier": brier_score(p, o),
-        "reliability": binned_reliability(h),
-        "resolution": float(np.sum(count[has] * (obs_freq[has] - base) ** 2) / max(p.size, 1)),
+        "brier": float(brier) if brier is not None else (binned_brier(h) if n else float("nan")),
+        "reliability": binned_reliability(coarse),
+        "resolution": float(np.sum(count[has] * (obs_freq[has] - base) ** 2) / max(n, 1)),
         "uncertainty": float(base * (1 - base)),
     }
 
@@ -161,6 +175,22 @@ def exceedance_tables(histogram: np.ndarray) -> dict[str, np.ndarray]:
         "false_alarms": forecast - hits,
         "correct_negatives": n - n_events - (forecast - hits),
     }
+
+
+def roc_from_histogram(histogram: np.ndarray) -> dict[str, np.ndarray | float]:
+    """:func:`roc` from a probability histogram: the decision "event if p >= k / bins" at every bin edge, from the
+    most confident (``pofd`` 0) to "always" (1, 1), with the edges that change nothing left out; ``auc`` by
+    :func:`binned_roc_area`. Equal to the exact curve where no bin holds two distinct forecast values (a
+    calibrated forecast takes few)."""
+    h = np.asarray(histogram, dtype=np.float64)
+    t = exceedance_tables(h)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pod = (t["hits"] / (t["hits"] + t["misses"]))[::-1]
+        pofd = (t["false_alarms"] / (t["false_alarms"] + t["correct_negatives"]))[::-1]
+    threshold = _edges(h.shape[-1])[::-1]
+    moved = np.r_[True, (np.diff(pod) != 0) | (np.diff(pofd) != 0)]
+    moved[-1] = True  # always ends at (1, 1)
+    return {"pofd": pofd[moved], "pod": pod[moved], "threshold": threshold[moved], "auc": binned_roc_area(h)}
 
 
 def pod_at_pofd(histogram: np.ndarray, pofd: Sequence[float]) -> np.ndarray:
