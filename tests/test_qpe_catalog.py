@@ -6,9 +6,9 @@ import pytest
 import xarray as xr
 
 from engine.data.catalog import Catalog
-from engine.data.qpe import read_qpe, read_qpe_file, write_qpe
+from engine.data.qpe import qpe_filename, read_qpe, read_qpe_file, write_qpe
 from engine.errors import DataError
-from engine.grid import KOREA
+from engine.grid import KOREA, Grid
 
 VT = pd.Timestamp("2026-07-01 05:00")
 
@@ -50,6 +50,26 @@ def test_missing_hours_are_nan_and_listed(tmp_path: Path):
     da = read_qpe(tmp_path, [VT, VT + pd.Timedelta(hours=1)])
     assert np.nanmax(da.values[0]) == 1.0 and np.isnan(da.values[1]).all()
     assert da.attrs["missing_hours"] == "2026070106"
+
+
+def test_a_folder_of_qpe_stored_north_to_south_or_on_a_finer_grid_reads_as_each_file_does(tmp_path: Path):
+    """A folder's hours are read without coordinates where a file is on the grid; the others are regridded, the
+    same as one file read alone."""
+    rng = np.random.default_rng(1)
+    values = rng.gamma(0.3, 3.0, KOREA.shape).astype(np.float32)
+    fine = Grid(lat0=KOREA.lat0 - 0.0125, lon0=KOREA.lon0 - 0.0125, step=0.025, ny=2 * KOREA.ny, nx=2 * KOREA.nx)
+    hours = [VT + pd.Timedelta(hours=h) for h in range(3)]
+    write_qpe(tmp_path / qpe_filename(hours[0]), hours[0], values)
+    write_qpe(tmp_path / qpe_filename(hours[2]), hours[2], np.repeat(np.repeat(values, 2, 0), 2, 1), grid=fine)
+    with xr.open_dataset(tmp_path / qpe_filename(hours[0])) as ds:  # the same hour stored north to south
+        flipped = ds.isel(lat=slice(None, None, -1)).load()
+    flipped.to_netcdf(tmp_path / qpe_filename(hours[1]))
+    folder = read_qpe(tmp_path, hours).values
+    for k, hour in enumerate(hours):
+        alone = read_qpe_file(tmp_path / qpe_filename(hour)).values[0]
+        np.testing.assert_array_equal(folder[k], alone)
+        np.testing.assert_allclose(folder[k][KOREA.qpe_mask], values[KOREA.qpe_mask], rtol=1e-6)
+    assert np.isnan(folder[:, ~KOREA.qpe_mask]).all()
 
 
 def test_catalog_lists_and_loads_runs(demo_archive: Path):
