@@ -75,7 +75,9 @@ def cached_prediction(
     if not path.exists():
         return None
     with xr.open_dataset(path) as ds:
-        return with_manifest_fields(ds.load(), predictor.manifest)
+        # what the manifest adds is computed again (its calibration may be newer), so it is not even decompressed
+        stored = ds.drop_vars(["event_probability", "trained_area"], errors="ignore")
+        return with_manifest_fields(stored.load(), predictor.manifest)
 
 
 def write_prediction(ds: xr.Dataset, path: str | Path) -> None:
