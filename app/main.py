@@ -20,17 +20,21 @@ PAGES = [
 ]
 
 
-def _moved(page: st.Page, old_path: str) -> st.Page:
-    """A hidden page at an address ``page`` had before it moved (bookmarks of ``/Verification`` from the days of the
-    ``pages/`` folder): it opens ``page`` with the same query parameters."""
+def _moved(path: str, title: str, old_address: str) -> st.Page:
+    """A hidden page at the address the page at ``path`` had in the days of the ``pages/`` folder, for bookmarks:
+    it opens that page with the same query parameters."""
 
     def forward() -> None:
-        st.switch_page(page, query_params=st.query_params.to_dict())
+        st.switch_page(path, query_params=st.query_params.to_dict())
 
-    return st.Page(forward, title=page.title, url_path=old_path, visibility="hidden")
+    return st.Page(forward, title=title, url_path=old_address, visibility="hidden")
 
 
-MOVED = [_moved(PAGES[1], "Verification"), _moved(PAGES[2], "Case_library"), _moved(PAGES[3], "Model_card")]
+MOVED = [
+    _moved("views/verification.py", "Verification", "Verification"),
+    _moved("views/case_library.py", "Case library", "Case_library"),
+    _moved("views/model_card.py", "Model card", "Model_card"),
+]
 
 st.set_page_config(page_icon=":material/rainy:", layout="wide")
 choices.keep()  # what the sidebar holds outlives a page that does not draw it

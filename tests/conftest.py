@@ -12,6 +12,15 @@ import pytest
 from engine.data.demo import generate
 
 
+@pytest.fixture(autouse=True)
+def _main_module_restored():
+    """Streamlit installs the app's script as ``__main__`` while it runs it (AppTest too) and leaves it there; a
+    worker process spawned by a later test (``engine.parallel``) would then run the whole app before its job."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
+
+
 @pytest.fixture(scope="session")
 def demo_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two runs x 49 lead times of the twin experiment, seed 7 (about 10 s)."""
