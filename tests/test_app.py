@@ -517,6 +517,14 @@ def test_the_verification_page_reads_each_run_once(env: Path, monkeypatch: pytes
     assert sorted(asked) == sorted(runs), asked
     at.slider(key="lead_window").set_value((13, 37)).run()  # a new window: one more pass, not two
     assert sorted(asked) == sorted(runs * 2), asked
+    # A QPE hour redone in place (valid 07-01 05 UTC: the first run's lead 5 only) reads that run again, no other.
+    import os
+
+    hour = env / "qpe" / "qpe_2026070105.nc"
+    os.utime(hour, ns=(hour.stat().st_atime_ns, hour.stat().st_mtime_ns + 1_000_000_000))
+    at.run()
+    assert not at.exception, at.exception
+    assert sorted(asked) == sorted(runs * 2 + [runs[0]]), asked
 
 
 def test_each_forecast_source_has_one_name_and_colour_on_every_chart(env: Path):

@@ -29,6 +29,36 @@ from engine.verify.probabilistic import (
 )
 
 
+@st.cache_data(show_spinner=False, max_entries=256)
+def run_share(
+    ref: DataRef, run: str, state: str, threshold: float, p_threshold: float, window: tuple[int, int]
+) -> dict:
+    """One run's share of :func:`season`, kept per run (~1 MB): when a run arrives or a QPE hour is redone, only
+    that run is read again. ``state`` (``files_state``) only keys the cache. Its lead times, per source its
+    tables per lead time and its pixels' counts over ``window``, and the model's probability histogram there."""
+    d = get_run(ref, run)
+    ev = events(d.nwp, model_events(d, threshold), d.qpe, d.mask, threshold, p_threshold)
+    sources = [src for src in ("nwp", "model") if src in ev]
+    lead = np.asarray(d.leads)
+    sel = (lead >= window[0]) & (lead <= window[1])  # the window's hours of the same yes/no fields
+    observed, valid = ev["obs"][sel], ev["valid"][sel]
+    share = {
+        "leads": d.leads,
+        "lat": d.lat,
+        "lon": d.lon,
+        "tables": {src: contingency_events(ev[src], ev["obs"], ev["valid"], per_leading=True) for src in sources},
+        "pixels": {
+            src: {k: v.astype(np.int32) for k, v in pixel_tables(ev[src][sel], observed, valid).items()}
+            for src in sources
+        },
+        "histogram": None,
+    }
+    if d.p_event is not None:
+        p, o = d.p_event[threshold][sel][valid], observed[valid]
+        share.update(histogram=probability_histogram(p, o), squared=float(np.sum((p - o) ** 2)), scored=p.size)
+    return share
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def season(
     ref: DataRef,
@@ -38,8 +68,8 @@ def season(
     p_threshold: float,
     window: tuple[int, int],
 ) -> dict:
-    """Every run scored in one pass, each read once: a season of runs outgrows the cache of read runs, so a pass
-    per product read each run again. ``state`` (``runs_state``) only keys the cache. Returns
+    """Every run scored from its :func:`run_share`, each read once: a season of runs outgrows the cache of read
+    runs, so a pass per product read each run again. ``state`` (``runs_state``) keys the cache. Returns
 
     - per source, (runs, leads) arrays of each table count over the union of the runs' ``leads``, with ``has``
       (which run has which lead: a run still arriving or missing a file has fewer, zero counts there) and
@@ -54,27 +84,15 @@ def season(
     leads_of: list[list[int]] = []
     pixels: dict = {}
     histogram, squared, scored = np.zeros((3, HISTOGRAM_BINS)), 0.0, 0  # of P(event): a run's pixels add counts
-    for k, run in enumerate(runs):
-        d = get_run(ref, run)
-        ev = events(d.nwp, model_events(d, threshold), d.qpe, d.mask, threshold, p_threshold)
-        per_run.append(
-            {
-                src: contingency_events(ev[src], ev["obs"], ev["valid"], per_leading=True)
-                for src in ("nwp", "model")
-                if src in ev
-            }
-        )
-        leads_of.append(d.leads)
-        lead = np.asarray(d.leads)
-        sel = (lead >= window[0]) & (lead <= window[1])  # the window's hours of the same yes/no fields
-        observed, valid = ev["obs"][sel], ev["valid"][sel]
-        for src in ("nwp", "model"):
-            if src in ev:
-                add_run(pixels, src, pixel_tables(ev[src][sel], observed, valid), d.lat, d.lon)
-        if d.p_event is not None:
-            p, o = d.p_event[threshold][sel][valid], observed[valid]
-            histogram += probability_histogram(p, o)
-            squared, scored = squared + float(np.sum((p - o) ** 2)), scored + p.size
+    for k, (run, run_state) in enumerate(zip(runs, state, strict=True)):
+        share = run_share(ref, run, run_state, threshold, p_threshold, window)
+        per_run.append(share["tables"])
+        leads_of.append(share["leads"])
+        for src, tables in share["pixels"].items():
+            add_run(pixels, src, tables, share["lat"], share["lon"])
+        if share["histogram"] is not None:
+            histogram += share["histogram"]
+            squared, scored = squared + share["squared"], scored + share["scored"]
         bar.progress((k + 1) / len(runs), text=f"Scored run {run} ({k + 1} of {len(runs)})")
     bar.empty()
     leads = sorted(set().union(*leads_of))
