@@ -527,6 +527,35 @@ def test_the_verification_page_reads_each_run_once(env: Path, monkeypatch: pytes
     assert sorted(asked) == sorted(runs * 2 + [runs[0]]), asked
 
 
+def test_the_case_library_reads_again_only_the_run_whose_files_changed(env: Path, monkeypatch: pytest.MonkeyPatch):
+    """A run that arrives or a QPE hour redone re-ranks the library from that run alone (it read the season)."""
+    import os
+
+    import app.state
+
+    asked: list[str] = []
+    real = app.state.get_run
+
+    def counting(ref, run):
+        asked.append(run)
+        return real(ref, run)
+
+    def redone(hour: str) -> None:  # a QPE hour rewritten in place, as a later re-estimate is
+        path = env / "qpe" / f"qpe_{hour}.nc"
+        os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000_000))
+
+    monkeypatch.setattr(app.state, "get_run", counting)
+    redone("2026070210")  # both runs' (leads 34 and 9): what other tests left in the process-wide caches is stale
+    at = _page("case_library").run()
+    assert not at.exception, at.exception
+    runs = Catalog(env).runs()
+    assert sorted(asked) == sorted(runs), asked
+    redone("2026070304")  # valid 07-03 04 UTC: the second run's lead 27 only
+    at.run()
+    assert not at.exception, at.exception
+    assert sorted(asked) == sorted([*runs, runs[1]]), asked
+
+
 def test_each_forecast_source_has_one_name_and_colour_on_every_chart(env: Path):
     """Raw NWP and the model read alike on every curve, diagram and band of the viewer and the verification page,
     so a forecaster never has to re-learn the legend (they had a different colour on each chart)."""

@@ -37,42 +37,50 @@ def _heaviest(qpe: np.ndarray, mask: np.ndarray, lat: np.ndarray, lon: np.ndarra
     return float(rain[t, iy, ix]), point(float(lat[iy]), float(lon[ix]))
 
 
+@st.cache_data(show_spinner=False, max_entries=2048)
+def run_row(ref: DataRef, run: str, state: str, threshold: float) -> dict:
+    """One run's row, kept per run: when a run arrives or a QPE hour is redone, only that run is read again.
+    ``state`` (``files_state``) only keys the cache."""
+    area, missed = columns(threshold)
+    d = get_run(ref, run)
+    ev = events(d.nwp, model_events(d, threshold), d.qpe, d.mask, threshold, tuned_threshold(threshold))
+    observed = ev["valid"].any(axis=(1, 2))  # lead times with a valid QPE: the others are unknown, not dry
+    event_area = np.where(observed, ev["obs"].sum(axis=(1, 2)) * PIXEL_KM2, np.nan)  # per lead
+    peak = int(np.nanargmax(event_area)) if observed.any() else None
+    heaviest = _heaviest(d.qpe, d.mask, d.lat, d.lon)
+    row = {
+        "run": run,
+        # beside the run, never scrolled off; without any observation, the viewer's own default lead time; its
+        # place chart at the heaviest hour's pixel
+        "open": f"/?run={run}"
+        + (f"&lead={d.leads[peak]}" if peak is not None else "")
+        + f"&threshold={threshold:g}"
+        + (f"&place={heaviest[1].lat:.2f},{heaviest[1].lon:.2f}" if heaviest else ""),
+        "QPE hours": f"{int(observed.sum())}/{len(d.leads)}",  # near the run: how complete its scores are
+        area: float(event_area[peak]) if peak is not None else np.nan,
+        "peak lead (h)": d.leads[peak] if peak is not None else None,
+        "peak valid time": d.valid_utc_kst(d.leads[peak]) if peak is not None else "no QPE",
+        "heaviest QPE (mm/h)": heaviest[0] if heaviest else np.nan,
+        "heaviest at": where_is(heaviest[1]) if heaviest else None,
+        "NWP CSI": categorical_scores(contingency_events(ev["nwp"], ev["obs"], ev["valid"]))["csi"],
+    }
+    if "model" in ev:
+        t = contingency_events(ev["model"], ev["obs"], ev["valid"])
+        row["model CSI"] = categorical_scores(t)["csi"]
+        row["model gain"] = row["model CSI"] - row["NWP CSI"]
+        row[missed] = float(t["misses"]) * PIXEL_KM2 if peak is not None else np.nan
+    return row
+
+
 @st.cache_data(show_spinner=False, max_entries=8)
 def library(ref: DataRef, runs: tuple[str, ...], state: tuple[str, ...], threshold: float) -> pd.DataFrame:
-    """One row per run; ``state`` (``runs_state``) only keys the cache."""
+    """One row per run; ``state`` (``runs_state``) keys the cache."""
     area, missed = columns(threshold)
     rows = []
     bar = st.progress(0.0, text=f"Ranking {len(runs)} runs...")
-    for k, run in enumerate(runs):
+    for k, (run, run_state) in enumerate(zip(runs, state, strict=True)):
         bar.progress(k / len(runs), text=f"Ranking run {run} ({k + 1} of {len(runs)})")
-        d = get_run(ref, run)
-        ev = events(d.nwp, model_events(d, threshold), d.qpe, d.mask, threshold, tuned_threshold(threshold))
-        observed = ev["valid"].any(axis=(1, 2))  # lead times with a valid QPE: the others are unknown, not dry
-        event_area = np.where(observed, ev["obs"].sum(axis=(1, 2)) * PIXEL_KM2, np.nan)  # per lead
-        peak = int(np.nanargmax(event_area)) if observed.any() else None
-        heaviest = _heaviest(d.qpe, d.mask, d.lat, d.lon)
-        row = {
-            "run": run,
-            # beside the run, never scrolled off; without any observation, the viewer's own default lead time; its
-            # place chart at the heaviest hour's pixel
-            "open": f"/?run={run}"
-            + (f"&lead={d.leads[peak]}" if peak is not None else "")
-            + f"&threshold={threshold:g}"
-            + (f"&place={heaviest[1].lat:.2f},{heaviest[1].lon:.2f}" if heaviest else ""),
-            "QPE hours": f"{int(observed.sum())}/{len(d.leads)}",  # near the run: how complete its scores are
-            area: float(event_area[peak]) if peak is not None else np.nan,
-            "peak lead (h)": d.leads[peak] if peak is not None else None,
-            "peak valid time": d.valid_utc_kst(d.leads[peak]) if peak is not None else "no QPE",
-            "heaviest QPE (mm/h)": heaviest[0] if heaviest else np.nan,
-            "heaviest at": where_is(heaviest[1]) if heaviest else None,
-            "NWP CSI": categorical_scores(contingency_events(ev["nwp"], ev["obs"], ev["valid"]))["csi"],
-        }
-        if "model" in ev:
-            t = contingency_events(ev["model"], ev["obs"], ev["valid"])
-            row["model CSI"] = categorical_scores(t)["csi"]
-            row["model gain"] = row["model CSI"] - row["NWP CSI"]
-            row[missed] = float(t["misses"]) * PIXEL_KM2 if peak is not None else np.nan
-        rows.append(row)
+        rows.append(run_row(ref, run, run_state, threshold))
     bar.empty()
     table = pd.DataFrame(rows)
     # what the table ranks by comes first: on a laptop screen the columns after these scroll
