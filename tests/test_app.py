@@ -20,6 +20,28 @@ ROOT = Path(__file__).resolve().parents[1] / "app"
 MAIN = str(ROOT / "main.py")
 
 
+@pytest.fixture
+def runs_read(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The runs the pages read (``app.state.get_run``), in order, from here on."""
+    import app.state
+
+    asked: list[str] = []
+    real = app.state.get_run
+
+    def counting(ref, run):
+        asked.append(run)
+        return real(ref, run)
+
+    monkeypatch.setattr(app.state, "get_run", counting)
+    return asked
+
+
+def _redone(data: Path, hour: str) -> None:
+    """A QPE hour (YYYYMMDDHH) rewritten in place, as a later re-estimate is: same bytes, a newer time."""
+    path = data / "qpe" / f"qpe_{hour}.nc"
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000_000))
+
+
 def _page(name: str, timeout: float = 300) -> AppTest:
     """The app opened on one of its pages (its file in app/views/), as a click in the sidebar opens it."""
     return AppTest.from_file(MAIN, default_timeout=timeout).switch_page(f"views/{name}.py")
@@ -495,65 +517,35 @@ def test_a_forecaster_who_looks_at_other_pages_comes_back_to_the_case_they_left(
     assert at.slider(key="lead_window").value == (25, 48)
 
 
-def test_the_verification_page_reads_each_run_once(env: Path, monkeypatch: pytest.MonkeyPatch):
+def test_the_verification_page_reads_each_run_once(env: Path, runs_read: list[str]):
     """A season of runs outgrows the cache of read runs (8), so each pass over the runs reads them all again: the
     page scored tables, maps and probabilities in three passes, three reads of every run on a first view. One pass
     now, and the lead-time window comes from the file listing, not from reading the runs."""
-    import app.state
-
-    asked: list[str] = []
-    real = app.state.get_run
-
-    def counting(ref, run):
-        asked.append(run)
-        return real(ref, run)
-
-    monkeypatch.setattr(app.state, "get_run", counting)
     at = _page("verification")
     at.session_state["p_threshold_10"] = 0.42  # settings no other test scores: the page's caches are process-wide
     at.run()
     assert not at.exception, at.exception
     runs = Catalog(env).runs()
-    assert sorted(asked) == sorted(runs), asked
+    assert sorted(runs_read) == sorted(runs), runs_read
     at.slider(key="lead_window").set_value((13, 37)).run()  # a new window: one more pass, not two
-    assert sorted(asked) == sorted(runs * 2), asked
-    # A QPE hour redone in place (valid 07-01 05 UTC: the first run's lead 5 only) reads that run again, no other.
-    import os
-
-    hour = env / "qpe" / "qpe_2026070105.nc"
-    os.utime(hour, ns=(hour.stat().st_atime_ns, hour.stat().st_mtime_ns + 1_000_000_000))
+    assert sorted(runs_read) == sorted(runs * 2), runs_read
+    _redone(env, "2026070105")  # valid 07-01 05 UTC, the first run's lead 5 only: that run is read again, no other
     at.run()
     assert not at.exception, at.exception
-    assert sorted(asked) == sorted(runs * 2 + [runs[0]]), asked
+    assert sorted(runs_read) == sorted(runs * 2 + [runs[0]]), runs_read
 
 
-def test_the_case_library_reads_again_only_the_run_whose_files_changed(env: Path, monkeypatch: pytest.MonkeyPatch):
+def test_the_case_library_reads_again_only_the_run_whose_files_changed(env: Path, runs_read: list[str]):
     """A run that arrives or a QPE hour redone re-ranks the library from that run alone (it read the season)."""
-    import os
-
-    import app.state
-
-    asked: list[str] = []
-    real = app.state.get_run
-
-    def counting(ref, run):
-        asked.append(run)
-        return real(ref, run)
-
-    def redone(hour: str) -> None:  # a QPE hour rewritten in place, as a later re-estimate is
-        path = env / "qpe" / f"qpe_{hour}.nc"
-        os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000_000))
-
-    monkeypatch.setattr(app.state, "get_run", counting)
-    redone("2026070210")  # both runs' (leads 34 and 9): what other tests left in the process-wide caches is stale
+    _redone(env, "2026070210")  # both runs' (leads 34 and 9): what other tests left in the process-wide caches is stale
     at = _page("case_library").run()
     assert not at.exception, at.exception
     runs = Catalog(env).runs()
-    assert sorted(asked) == sorted(runs), asked
-    redone("2026070304")  # valid 07-03 04 UTC: the second run's lead 27 only
+    assert sorted(runs_read) == sorted(runs), runs_read
+    _redone(env, "2026070304")  # valid 07-03 04 UTC: the second run's lead 27 only
     at.run()
     assert not at.exception, at.exception
-    assert sorted(asked) == sorted([*runs, runs[1]]), asked
+    assert sorted(runs_read) == sorted([*runs, runs[1]]), runs_read
 
 
 def test_each_forecast_source_has_one_name_and_colour_on_every_chart(env: Path):
