@@ -520,7 +520,8 @@ def test_a_forecaster_who_looks_at_other_pages_comes_back_to_the_case_they_left(
 def test_the_verification_page_reads_each_run_once(env: Path, runs_read: list[str]):
     """A season of runs outgrows the cache of read runs (8), so each pass over the runs reads them all again: the
     page scored tables, maps and probabilities in three passes, three reads of every run on a first view. One pass
-    now, and the lead-time window comes from the file listing, not from reading the runs."""
+    now, and the lead-time window comes from the file listing, not from reading the runs. Each run's share is kept:
+    a file that arrives or is redone reads its run again, not the season."""
     at = _page("verification")
     at.session_state["p_threshold_10"] = 0.42  # settings no other test scores: the page's caches are process-wide
     at.run()
