@@ -93,6 +93,8 @@ def with_manifest_fields(ds: xr.Dataset, manifest: dict) -> xr.Dataset:
 
 
 def to_dataset(probs: np.ndarray, source: xr.Dataset, manifest: dict) -> xr.Dataset:
+    """Class probabilities (lead, 3, lat, lon) of the run ``source`` as the CF Dataset the engine writes and
+    caches: the probabilities, the most likely class, the raw NWP rain they correct, and the weights' provenance."""
     coords = {
         "lead_time": source["lead_time"],
         "category": (
