@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.verify.categorical import TABLE_KEYS, categorical_scores, contingency_events
-from engine.verify.neighbourhood import fss_events
+from engine.verify.neighbourhood import fss_of_forecasts
 
 MODEL_THRESHOLDS = (0.1, 10.0)
 CASE_SCORES = ("csi", "pod", "far", "bias", "ets", "f1")
@@ -48,12 +48,12 @@ def events(
 def case_scores(ev: dict[str, np.ndarray], window: int) -> dict[str, dict]:
     """For each source: per-lead tables and scores, run totals, and FSS (per lead and run) at ``window`` px."""
     out = {}
-    for source in ("nwp", "model"):
-        if source not in ev:
-            continue
+    sources = [source for source in ("nwp", "model") if source in ev]
+    fss_parts = fss_of_forecasts({source: ev[source] for source in sources}, ev["obs"], ev["valid"], [window])
+    for source in sources:
         tables = contingency_events(ev[source], ev["obs"], ev["valid"], per_leading=True)
         total = {k: int(np.sum(v)) for k, v in tables.items()}
-        num, den = fss_events(ev[source], ev["obs"], ev["valid"], [window])[window]
+        num, den = fss_parts[source][window]
         with np.errstate(invalid="ignore", divide="ignore"):
             fss_lead = np.where(den > 0, 1 - num / np.where(den > 0, den, 1), np.nan)
         run_den = float(np.sum(den))
