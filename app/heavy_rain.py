@@ -12,7 +12,16 @@ import streamlit as st
 from app import maps
 from app.state import DataRef, RunData, files_state, get_run
 from engine.grid import PIXEL_KM2
-from engine.heavy_rain import CRITERIA, KMA_LEVELS, LEVELS, WINDOWS, first_reached, level_codes, max_accumulation_map
+from engine.heavy_rain import (
+    CRITERIA,
+    KMA_LEVELS,
+    LEVELS,
+    WINDOWS,
+    first_reached,
+    level_codes,
+    max_accumulation_map,
+    window_sums,
+)
 from engine.verify.categorical import categorical_scores, contingency_events
 
 SOURCES = {"qpe": "Observed QPE", "nwp": "Raw NWP"}
@@ -29,8 +38,9 @@ def run_levels(ref: DataRef, run: str, state: str) -> dict[str, Levels]:
     data = get_run(ref, run)
     out = {}
     for src, rain in (("qpe", data.observed), ("nwp", data.nwp)):
-        sums = {h: max_accumulation_map(data.leads, rain, h) for h in WINDOWS}
-        onsets = {name: first_reached(data.leads, rain, criteria) for name, criteria in KMA_LEVELS}
+        windows = {h: window_sums(data.leads, rain, h) for h in WINDOWS}  # each window's sums once, not thrice
+        sums = {h: max_accumulation_map(data.leads, rain, h, windows) for h in WINDOWS}
+        onsets = {name: first_reached(data.leads, rain, criteria, windows) for name, criteria in KMA_LEVELS}
         out[src] = (level_codes(sums), sums, onsets)
     return out
 

@@ -58,21 +58,29 @@ def max_accumulation(leads: Sequence[int], rain: np.ndarray, hours: int) -> Accu
     return Accumulation(float(sums[best]), int(ends[best[0]]))
 
 
-def max_accumulation_map(leads: Sequence[int], rain: np.ndarray, hours: int) -> np.ndarray:
+Windows = Mapping[int, tuple[np.ndarray, np.ndarray]]  # hours -> window_sums(leads, rain, hours), computed once
+
+
+def max_accumulation_map(
+    leads: Sequence[int], rain: np.ndarray, hours: int, windows: Windows | None = None
+) -> np.ndarray:
     """At every pixel of ``rain`` (lead, lat, lon), the largest ``hours``-hour sum over whole windows; NaN where
-    there is none (a pixel never observed, or a run shorter than the window)."""
-    _, sums = window_sums(leads, rain, hours)
+    there is none (a pixel never observed, or a run shorter than the window). ``windows``: the sums already
+    formed (:data:`Windows`)."""
+    _, sums = windows[hours] if windows and hours in windows else window_sums(leads, rain, hours)
     finite = np.isfinite(sums)
     return np.where(finite.any(axis=0), np.where(finite, sums, -np.inf).max(axis=0, initial=-np.inf), np.nan)
 
 
-def first_reached(leads: Sequence[int], rain: np.ndarray, criteria: dict[int, float]) -> np.ndarray:
+def first_reached(
+    leads: Sequence[int], rain: np.ndarray, criteria: dict[int, float], windows: Windows | None = None
+) -> np.ndarray:
     """At every pixel of ``rain`` (lead, ...), the first lead time (h) at which a window of any length in
     ``criteria`` (hours -> mm, as in :data:`KMA_LEVELS`) ends with its sum at or above its amount: when a level was
-    reached. NaN where it never was within the run."""
+    reached. NaN where it never was within the run. ``windows``: the sums already formed (:data:`Windows`)."""
     first = np.full(np.shape(rain)[1:], np.inf)
     for hours, mm in criteria.items():
-        ends, sums = window_sums(leads, rain, hours)
+        ends, sums = windows[hours] if windows and hours in windows else window_sums(leads, rain, hours)
         with np.errstate(invalid="ignore"):
             reached = sums >= mm
         if len(ends):
