@@ -149,6 +149,13 @@ class Grid:
         coords.update(self.coords())
         return xr.DataArray(out, dims=(*lead_dims, "lat", "lon"), coords=coords, attrs=da.attrs, name=da.name)
 
+    def values_on(self, da: xr.DataArray, method: str = "bilinear", source: str | None = None) -> np.ndarray:
+        """:meth:`regrid`'s values, leading dimensions first: where ``da`` lies on this grid already, its own values,
+        with no coordinates built (a QPE hour, read 48 times to open a run)."""
+        if self.matches(da["lat"].values, da["lon"].values):
+            return da.transpose(..., "lat", "lon").values
+        return self.regrid(da, method, source).values
+
     def _regrid_2d(self, f: np.ndarray, slat: np.ndarray, slon: np.ndarray, method: str) -> np.ndarray:
         tlat = np.clip(self.lat, slat[0], slat[-1])
         tlon = np.clip(self.lon, slon[0], slon[-1])
