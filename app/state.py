@@ -136,28 +136,36 @@ def _upload_box() -> None:
         st.rerun()
 
 
-@st.cache_resource(show_spinner="Checking the model's weights...")
-def _predictor_of(weights: str) -> DeferredPredictor:
-    return DeferredPredictor(weights)
+@st.cache_resource(show_spinner="Checking the model's weights...", max_entries=2)
+def _checked_weights(weights: str, stamp: str) -> DeferredPredictor | str:
+    """The weights' predictor, or why they are refused; once per state of the files (``stamp`` only keys the
+    cache), so weights mended or replaced on disk are taken up and refused ones are not hashed on every rerun."""
+    try:
+        return DeferredPredictor(weights)
+    except DataError as exc:
+        return f"The shipped weights are refused ({exc})"
+
+
+def _shipped() -> DeferredPredictor | str:
+    if not DEFAULT_WEIGHTS.exists():
+        return f"No shipped weights found ({DEFAULT_WEIGHTS.relative_to(DEFAULT_WEIGHTS.parents[2])})"
+    files = [DEFAULT_WEIGHTS, DEFAULT_WEIGHTS.with_suffix(".json")]
+    return _checked_weights(str(DEFAULT_WEIGHTS), files_fingerprint(f for f in files if f.exists()))
 
 
 def weights_problem() -> str | None:
     """Why the pages show no post-processed forecast (the shipped weights are missing, or refused: a sha256 that
     does not match the manifest, a manifest that cannot be read), or None when the model is in use."""
-    if not DEFAULT_WEIGHTS.exists():
-        return f"No shipped weights found ({DEFAULT_WEIGHTS.relative_to(DEFAULT_WEIGHTS.parents[2])})"
-    try:
-        _predictor_of(str(DEFAULT_WEIGHTS))
-    except DataError as exc:  # not cached: weights mended on disk are taken up at the next rerun
-        return f"The shipped weights are refused ({exc})"
-    return None
+    shipped = _shipped()
+    return shipped if isinstance(shipped, str) else None
 
 
 def predictor() -> DeferredPredictor | None:
     """The shipped model, one per server process and shared by every session, or None (:func:`weights_problem`
     says why). Its network is loaded when a first run must be post-processed: runs in the prediction cache are
     shown without it."""
-    return None if weights_problem() else _predictor_of(str(DEFAULT_WEIGHTS))
+    shipped = _shipped()
+    return None if isinstance(shipped, str) else shipped
 
 
 def files_state(ref: DataRef, run: str) -> str:
