@@ -60,12 +60,18 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from engine.cache import write_prediction
+    from engine.model.manifest import DEFAULT_WEIGHTS, checked_manifest
+
+    # Wrong weights, an unknown run or a bad GRIB file are told before torch is imported and the network built.
+    weights = args.weights or DEFAULT_WEIGHTS
+    checked_manifest(weights)
+    cat = _open(args)
+    t0 = time.perf_counter()
+    nwp = cat.load_run(args.run)
     from engine.predict import Predictor
 
-    cat = _open(args)
-    predictor = Predictor(args.weights, device=args.device) if args.weights else Predictor(device=args.device)
-    t0 = time.perf_counter()
-    ds = predictor.predict(cat.load_run(args.run))
+    predictor = Predictor(weights, device=args.device)
+    ds = predictor.predict(nwp)
     write_prediction(ds, args.out)
     print(
         f"wrote {args.out}: run {args.run}, {ds.sizes['lead_time']} lead times, {time.perf_counter() - t0:.1f} s "

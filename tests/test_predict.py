@@ -2,6 +2,7 @@
 
 import functools
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -243,8 +244,21 @@ def test_predict_cli_writes_netcdf(weights: Path, demo_archive: Path, tmp_path: 
     with xr.open_dataset(out) as ds:
         assert ds.sizes["lead_time"] == 49 and ds.attrs["Conventions"] == "CF-1.8"
         assert list(ds["event_probability"]["threshold"].values) == [0.1, 10.0]
-    res = engine_cli(*common, "--run", "2030010100", "--out", str(tmp_path / "x.nc"))
-    assert res.returncode == 2 and "unknown run 2030010100" in res.stderr
+    # Refused before the network is built: an unknown run, weights that are not what their manifest says.
+    bad = tmp_path / "bad.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1
+    bad.write_bytes(bytes(data))
+    bad.with_suffix(".json").write_text(weights.with_suffix(".json").read_text())
+    env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
+    for args, said in (
+        (("--run", "2030010100", "--weights", str(weights)), "unknown run 2030010100"),
+        (("--run", RUN, "--weights", str(bad)), "bad.safetensors: sha256"),
+    ):
+        res = engine_cli(*common[:3], *args, "--out", str(tmp_path / "x.nc"), env=env)
+        imported = {line.rsplit("|", 1)[-1].strip() for line in res.stderr.splitlines()}
+        assert res.returncode == 2 and said in res.stderr, res.stderr[-500:]
+        assert "torch" not in imported and not (tmp_path / "x.nc").exists()
 
 
 @pytest.mark.skipif(not DEFAULT_WEIGHTS.exists(), reason="shipped weights not built yet")
