@@ -66,8 +66,13 @@ def _stepped(colours: list[str]) -> list[list]:
 
 
 # Colour bars lie under the maps: beside them they took a third of a map's width, and unequal label widths gave the
-# maps of one row unequal sizes.
-COLORBAR_UNDER = {"orientation": "h", "y": -0.2, "yanchor": "top", "thickness": 12, "len": 1.0}
+# maps of one row unequal sizes. ``_frame`` sets their height (y).
+COLORBAR_UNDER = {"orientation": "h", "yanchor": "top", "thickness": 12, "len": 1.0}
+# A map's margins are fixed, wide enough for its axis labels, its colour bar and a title of two lines. Grown by
+# plotly (autoexpand) around a bar placed at a share of the plot's height, the bar of a shorter map (the hit/miss
+# maps) overlapped the longitude title, and a title of two lines reached into the map.
+MAP_MARGIN = {"l": 72, "r": 10, "t": 50, "b": 134, "autoexpand": False}
+BAR_BELOW_PX = 58  # the colour bar's top, under the plot: below the longitude ticks and the axis title
 
 
 def _under(colorbar: dict) -> dict:
@@ -98,7 +103,7 @@ def _frame(fig: go.Figure, lat: np.ndarray, lon: np.ndarray, title: str, height:
     fig.layout = {
         "title": {"text": title, "font": {"size": 14}},
         "height": height,
-        "margin": {"l": 10, "r": 10, "t": 36, "b": 10},
+        "margin": MAP_MARGIN,
         "plot_bgcolor": "white",
         # constrain="domain": the locked aspect shrinks the plot, never widens the range, so every map of a page
         # shows the same area whatever the width of its colour-bar labels.
@@ -112,6 +117,10 @@ def _frame(fig: go.Figure, lat: np.ndarray, lon: np.ndarray, title: str, height:
             "showgrid": False,
         },
     }
+    plot_height = height - MAP_MARGIN["t"] - MAP_MARGIN["b"]
+    for trace in fig.data:
+        if trace.type == "heatmap" and trace.colorbar.orientation == "h":
+            trace.colorbar.y = -BAR_BELOW_PX / plot_height
     return fig
 
 

@@ -24,7 +24,17 @@ MAP_EXTENTS = """[...document.querySelectorAll('.js-plotly-plot')]
     .filter(p => p._fullLayout && String(p._fullLayout.yaxis.title.text).startsWith('latitude'))
     .map(p => ({extent: [p._fullLayout.xaxis.range, p._fullLayout.yaxis.range],
                 size: [p._fullLayout.xaxis._length, p._fullLayout.yaxis._length],
-                row: Math.round(p.getBoundingClientRect().top + window.scrollY)}))"""
+                row: Math.round(p.getBoundingClientRect().top + window.scrollY),
+                // in viewport pixels: the longitude title's bottom, the top and bottom of the colour bar's texts
+                // (its title and tick labels) and the bottom of the figure
+                texts: (() => {
+                    const bar = [...p.querySelectorAll('.colorbar text')].map(t => t.getBoundingClientRect());
+                    return {title: p.querySelector('.gtitle').getBoundingClientRect().bottom,
+                            plot: p.getBoundingClientRect().top + p._fullLayout.yaxis._offset,
+                            xtitle: p.querySelector('.g-xtitle').getBoundingClientRect().bottom,
+                            bar_top: Math.min(...bar.map(b => b.top)), bar_bottom: Math.max(...bar.map(b => b.bottom)),
+                            figure: p.querySelector('.main-svg').getBoundingClientRect().bottom};
+                })()}))"""
 
 
 def screenshot(
@@ -66,6 +76,11 @@ def test_main_page_renders_maps_in_a_real_browser(server: str, tmp_path: Path):
     assert sorted(map(len, rows.values())) == [2, 3, 3], rows
     for sizes in rows.values():
         assert np.ptp(np.array(sizes), axis=0).max() <= 2, f"maps in one row drawn at different sizes: {sizes}"
+    # each map's title above it (the model map's two lines reached into it), its colour bar, title and labels
+    # whole: under the longitude title (the hit/miss maps' bar title overlapped it), inside the figure
+    for m in extents:
+        t = m["texts"]
+        assert t["title"] <= t["plot"] and t["xtitle"] <= t["bar_top"] and t["bar_bottom"] <= t["figure"], t
     from PIL import Image
 
     img = np.asarray(Image.open(tmp_path / "main.png").convert("L"), dtype=float)
