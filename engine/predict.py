@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import xarray as xr
 
+from engine.inference import batched_probabilities
 from engine.model.manifest import DEFAULT_WEIGHTS
 from engine.model.patch_embed import PatchEmbed3D
 from engine.model.weights import load_model
@@ -126,16 +127,7 @@ class Predictor:
         return out / weight
 
     def _batched(self, x: np.ndarray, offset: tuple[float, float], step: tuple[float, float]) -> np.ndarray:
-        out = np.empty((x.shape[0], 3, *x.shape[-2:]), dtype=np.float32)
-        cuda = self.device.type == "cuda"
-        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
-            for s in range(0, x.shape[0], self.batch):
-                xb = torch.from_numpy(np.ascontiguousarray(x[s : s + self.batch], dtype=np.float32))
-                if cuda:
-                    xb = xb.pin_memory().to(self.device, non_blocking=True)
-                logits = self._forward(xb, None, offset, step)
-                out[s : s + self.batch] = logits.float().softmax(1).cpu().numpy()
-        return out
+        return batched_probabilities(lambda xb: self._forward(xb, None, offset, step), x, self.batch, self.device)
 
     def predict(self, ds: xr.Dataset) -> xr.Dataset:
         """A run's Dataset (16 channels) -> probabilities and most likely class, with provenance."""
