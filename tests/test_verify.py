@@ -12,6 +12,8 @@ import xarray as xr
 from scores.categorical import ThresholdEventOperator
 from scores.probability import brier_score as scores_brier
 
+from engine.data.catalog import Catalog
+from engine.errors import DataError
 from engine.verify.categorical import (
     SCORE_NAMES,
     bootstrap_interval,
@@ -26,6 +28,7 @@ from engine.verify.categorical import (
 from engine.verify.neighbourhood import fss
 from engine.verify.performance import background
 from engine.verify.probabilistic import brier_score, reliability, roc
+from engine.verify.report import score_folder
 
 SCORES_PKG = {
     "csi": "critical_success_index",
@@ -336,3 +339,19 @@ def test_verify_model_source_scores_the_post_processed_forecast(
     assert len(list((tmp_path / "cache").glob("pred_*.nc"))) == 1
     res = engine_cli(*common, "--weights", str(tmp_path / "nope.safetensors"), "--lead-times", "1", env=env)
     assert res.returncode == 2 and "weights file not found" in res.stderr
+
+
+@pytest.mark.parametrize(
+    "ask, said",
+    [
+        ({"thresholds": [0.1, -1.0]}, "event thresholds must be above 0 mm/h"),
+        ({"thresholds": [float("nan")]}, "event thresholds must be above 0 mm/h"),
+        ({"lead_times": [0, 1]}, "lead time 0 h holds no forecast rain yet"),
+        ({"lead_times": [5, 99]}, r"has no lead time\(s\) \[99\] h \(it has 0-48 h\)"),
+    ],
+)
+def test_a_request_that_cannot_be_scored_is_refused_saying_why(demo_archive: Path, ask: dict, said: str):
+    """A negative threshold was scored as a perfect forecast (every pixel has rain >= -1 mm/h), lead time 0 as a
+    total miss (no rain forecast yet), and a lead time the run lacks said only "no GRIB files given"."""
+    with pytest.raises(DataError, match=said):
+        score_folder(Catalog(demo_archive), "nwp", runs=["2026070100"], **ask)

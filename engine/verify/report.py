@@ -38,6 +38,17 @@ def default_lead_times(catalog: RunSource, run: str) -> list[int]:
     return [ld for ld in catalog.lead_times(run) if ld > 0]
 
 
+def _check_lead_times(catalog: RunSource, run: str, leads: list[int]) -> None:
+    """Refuse lead times the run lacks, or 0 h, before any file is read."""
+    have = catalog.lead_times(run)
+    lacking = sorted(set(leads) - set(have))
+    if lacking:
+        span = f"{have[0]}-{have[-1]} h" if have else "none"
+        raise DataError(f"run {run} has no lead time(s) {lacking} h (it has {span})")
+    if 0 in leads:
+        raise DataError("lead time 0 h holds no forecast rain yet (the run starts then): score lead times from 1 h")
+
+
 def score_folder(
     catalog: RunSource,
     source: str = "nwp",
@@ -49,6 +60,9 @@ def score_folder(
 ) -> dict:
     """Rows of scores: one per threshold and lead time, and one aggregate per threshold (``lead_time`` None)
     with bootstrap 95 % intervals (resampling runs) for CSI and bias."""
+    bad = [t for t in thresholds if not (np.isfinite(t) and t > 0)]
+    if bad:
+        raise DataError(f"event thresholds must be above 0 mm/h (every pixel has rain >= 0): {bad}")
     runs = list(runs) if runs else catalog.runs()
     predictor = None
     if source == "model":
@@ -57,6 +71,8 @@ def score_folder(
     leads_used: list[int] | None = None
     for run in runs:
         leads = list(lead_times) if lead_times else default_lead_times(catalog, run)
+        if lead_times:
+            _check_lead_times(catalog, run, leads)
         if leads_used is None:
             leads_used = leads
         elif leads != leads_used:
