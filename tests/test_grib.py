@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from engine.channels import CHANNEL_NAMES
+from engine.data.catalog import Catalog
 from engine.data.grib import GribWriter, read_grib
 from engine.data.lexicon import ECMWF
 from engine.errors import DataError
@@ -148,3 +149,9 @@ def test_files_from_two_runs_are_refused(tmp_path: Path):
         writer.write(tmp_path / "b_f002.grib2", INIT + pd.Timedelta(days=1), 2, _fields(np.random.default_rng(6), 0.0))
     with pytest.raises(DataError, match="mixes runs"):
         read_grib(sorted(tmp_path.glob("*.grib2")), ECMWF)
+
+
+def test_a_lead_time_the_run_lacks_is_named_with_those_it_has(demo_archive: Path):
+    """Asked for hours past the run's end, the reader said "no GRIB files given"."""
+    with pytest.raises(DataError, match=r"run 2026070100 has no lead time\(s\) \[60, 72\] h \(it has 0-48 h\)"):
+        Catalog(demo_archive).load_run("2026070100", [6, 60, 72])

@@ -98,6 +98,11 @@ class Catalog:
         """
         files = self.files(run)
         if lead_times is not None and all(LEAD_RE.search(p.name) for p in files):
+            named = sorted(int(LEAD_RE.search(p.name).group(1)) for p in files)  # type: ignore[union-attr]
+            if lacking := sorted(set(lead_times) - set(named)):
+                raise DataError(
+                    f"run {run} has no lead time(s) {lacking} h (it has {named[0]}-{named[-1]} h)", files[0].parent
+                )
             wanted = set(lead_times)
             if self.lexicon.rain_accumulated_from_start:
                 wanted |= {max(ld - 1, 0) for ld in lead_times}
