@@ -36,6 +36,10 @@ def test_demo_cli_writes_grib_and_qpe(tmp_path: Path):
     assert res.returncode == 0, res.stderr
     assert len(list((tmp_path / "d" / "nwp" / "2026070100").glob("*.grib2"))) == 4
     assert len(list((tmp_path / "d" / "qpe").glob("qpe_*.nc"))) == 4
+    for bad in (("--runs", "0"), ("--leads", "-3")):  # a ValueError traceback before
+        res = _run("demo", "--out", str(tmp_path / "e"), *bad, "--quiet")
+        assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
+        assert "needs at least 1 run and a last lead time of 0-240 h" in res.stderr and not (tmp_path / "e").exists()
 
 
 def test_bench_refuses_a_missing_weights_file_and_weights_for_the_random_paper_size(tmp_path: Path):

@@ -19,6 +19,7 @@ from engine.data.grib import GribWriter
 from engine.data.lexicon import LEXICONS
 from engine.data.qpe import qpe_filename, write_qpe
 from engine.data.twin import Twin
+from engine.errors import DataError
 from engine.grid import KOREA
 from engine.parallel import in_processes
 
@@ -46,7 +47,9 @@ def generate(
     are byte-identical to a single process's, since every hour of the twin is a pure function of (seed, start,
     hour)."""
     if runs < 1 or not 0 <= leads <= 240:
-        raise ValueError("need runs >= 1 and 0 <= leads <= 240")
+        raise DataError(
+            f"a demo archive needs at least 1 run and a last lead time of 0-240 h (asked: {runs} run(s), {leads} h)"
+        )
     out = Path(out)
     start = pd.Timestamp(start).floor("D")
     days = runs + leads // 24 + 1
