@@ -68,6 +68,13 @@ def test_an_experiment_config_states_only_what_it_changes_on_top_of_its_base(tmp
     (tmp_path / "typo.yaml").write_text("base: lite.yaml\nname: typo\nunet_overrides: {width: [8, 16]}\n")
     with pytest.raises(DataError, match=r"bad training config.*width"):
         load_config(tmp_path / "typo.yaml")
+    # a setting left out, or not a number: named, not a bare KeyError or a ValueError traceback
+    (tmp_path / "bare.yaml").write_text("name: bare\n")
+    with pytest.raises(DataError, match=r"bare.yaml: bad training config: no 'seed' setting"):
+        load_config(tmp_path / "bare.yaml")
+    (tmp_path / "words.yaml").write_text("base: lite.yaml\nname: words\ncrop: wide\n")
+    with pytest.raises(DataError, match=r"words.yaml: bad training config: .*'wide'"):
+        load_config(tmp_path / "words.yaml")
     (tmp_path / "a.yaml").write_text("base: b.yaml\nname: a\n")
     (tmp_path / "b.yaml").write_text("base: a.yaml\nname: b\n")
     with pytest.raises(DataError, match=r"loop \(a.yaml -> b.yaml -> a.yaml\)"):

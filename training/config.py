@@ -183,5 +183,9 @@ def load_config(path: str | Path) -> TrainConfig:
         )
         _ = cfg.unet_config  # an unknown U-Net field fails here, naming the file, not at fine-tuning
         return cfg
-    except (KeyError, TypeError) as exc:
+    except KeyError as exc:
+        raise DataError(
+            f"bad training config: no {exc.args[0]!r} setting (see training/configs/lite.yaml)", path
+        ) from exc
+    except (TypeError, ValueError) as exc:
         raise DataError(f"bad training config: {exc}", path) from exc
