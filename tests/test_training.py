@@ -65,23 +65,26 @@ def test_an_experiment_config_states_only_what_it_changes_on_top_of_its_base(tmp
     assert exp.ablations == () and exp.methods == base.methods and exp.data == base.data
     assert exp.raw["pretrain"]["lr"] == base.pretrain.lr and "base" not in exp.raw  # the manifest gets it all
 
-    (tmp_path / "typo.yaml").write_text("base: lite.yaml\nname: typo\nunet_overrides: {width: [8, 16]}\n")
-    with pytest.raises(DataError, match=r"bad training config.*width"):
-        load_config(tmp_path / "typo.yaml")
-    # a setting left out, or not a number: named, not a bare KeyError or a ValueError traceback
-    (tmp_path / "bare.yaml").write_text("name: bare\n")
-    with pytest.raises(DataError, match=r"bare.yaml: bad training config: no 'seed' setting"):
-        load_config(tmp_path / "bare.yaml")
-    (tmp_path / "words.yaml").write_text("base: lite.yaml\nname: words\ncrop: wide\n")
-    with pytest.raises(DataError, match=r"words.yaml: bad training config: .*'wide'"):
-        load_config(tmp_path / "words.yaml")
-    (tmp_path / "a.yaml").write_text("base: b.yaml\nname: a\n")
-    (tmp_path / "b.yaml").write_text("base: a.yaml\nname: b\n")
-    with pytest.raises(DataError, match=r"loop \(a.yaml -> b.yaml -> a.yaml\)"):
-        load_config(tmp_path / "a.yaml")
-    (tmp_path / "orphan.yaml").write_text("base: gone.yaml\nname: orphan\n")
-    with pytest.raises(DataError, match=r"orphan.yaml.*gone.yaml does not exist"):
-        load_config(tmp_path / "orphan.yaml")
+    # refused, naming the file and what is wrong: a mistyped field, a setting left out, a word for a number, bases
+    # in a loop, a base that is not there
+    refused = [
+        (
+            {"typo.yaml": "base: lite.yaml\nname: typo\nunet_overrides: {width: [8, 16]}\n"},
+            r"bad training config.*width",
+        ),
+        ({"bare.yaml": "name: bare\n"}, r"bare.yaml: bad training config: no 'seed' setting"),
+        ({"words.yaml": "base: lite.yaml\nname: words\ncrop: wide\n"}, r"words.yaml: bad training config: .*'wide'"),
+        (
+            {"a.yaml": "base: b.yaml\nname: a\n", "b.yaml": "base: a.yaml\nname: b\n"},
+            r"loop \(a.yaml -> b.yaml -> a.yaml\)",
+        ),
+        ({"orphan.yaml": "base: gone.yaml\nname: orphan\n"}, r"orphan.yaml.*gone.yaml does not exist"),
+    ]
+    for files, said in refused:
+        for name, text in files.items():
+            (tmp_path / name).write_text(text)
+        with pytest.raises(DataError, match=said):
+            load_config(tmp_path / next(iter(files)))
 
 
 def test_cyclic_split_never_mixes_runs():
