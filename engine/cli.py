@@ -60,11 +60,14 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from engine.cache import write_prediction
+    from engine.data.atomic import check_writable
     from engine.model.manifest import DEFAULT_WEIGHTS, checked_manifest
 
-    # Wrong weights, an unknown run or a bad GRIB file are told before torch is imported and the network built.
+    # Wrong weights, an unwritable output, an unknown run or a bad GRIB file are told before torch is imported and
+    # the network built.
     weights = args.weights or DEFAULT_WEIGHTS
     checked_manifest(weights)
+    check_writable(args.out)
     cat = _open(args)
     t0 = time.perf_counter()
     nwp = cat.load_run(args.run)

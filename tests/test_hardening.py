@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from engine.data.atomic import atomic_path, atomic_write_bytes
+from engine.data.atomic import atomic_path, atomic_write_bytes, check_writable
 from engine.data.grib import read_grib
 from engine.data.imerg import read_rate
 from engine.data.komet import KometCatalog
@@ -103,6 +103,13 @@ def test_an_unwritable_output_folder_is_named(tmp_path: Path):
     with pytest.raises(DataError, match="cannot write here") as err:
         atomic_write_bytes(blocker / "sub" / "out.nc", b"data")
     assert "file" in str(err.value)
+    # asked before long work: the same answer, and a writable target is left as it was, with nothing beside it
+    with pytest.raises(DataError, match="cannot write here"):
+        check_writable(blocker / "sub" / "out.nc")
+    check_writable(blocker)
+    check_writable(tmp_path / "new" / "out.nc")
+    assert blocker.read_text() == "x" and sorted(p.name for p in tmp_path.iterdir()) == ["file", "new"]
+    assert not list((tmp_path / "new").iterdir())
 
 
 def test_all_nan_qpe_scores_as_undefined_not_as_dry(tmp_path: Path):

@@ -244,18 +244,21 @@ def test_predict_cli_writes_netcdf(weights: Path, demo_archive: Path, tmp_path: 
     with xr.open_dataset(out) as ds:
         assert ds.sizes["lead_time"] == 49 and ds.attrs["Conventions"] == "CF-1.8"
         assert list(ds["event_probability"]["threshold"].values) == [0.1, 10.0]
-    # Refused before the network is built: an unknown run, weights that are not what their manifest says.
+    # Refused before the network is built: an unknown run, weights that are not what their manifest says, an output
+    # that cannot be written (told after the prediction before, 7 s later).
     bad = tmp_path / "bad.safetensors"
     data = bytearray(weights.read_bytes())
     data[-1] ^= 1
     bad.write_bytes(bytes(data))
     bad.with_suffix(".json").write_text(weights.with_suffix(".json").read_text())
     env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
+    x = str(tmp_path / "x.nc")
     for args, said in (
-        (("--run", "2030010100", "--weights", str(weights)), "unknown run 2030010100"),
-        (("--run", RUN, "--weights", str(bad)), "bad.safetensors: sha256"),
+        (("--run", "2030010100", "--weights", str(weights), "--out", x), "unknown run 2030010100"),
+        (("--run", RUN, "--weights", str(bad), "--out", x), "bad.safetensors: sha256"),
+        (("--run", RUN, "--weights", str(weights), "--out", str(out / "x.nc")), "p.nc: cannot write here"),
     ):
-        res = engine_cli(*common[:3], *args, "--out", str(tmp_path / "x.nc"), env=env)
+        res = engine_cli(*common[:3], *args, env=env)
         imported = {line.rsplit("|", 1)[-1].strip() for line in res.stderr.splitlines()}
         assert res.returncode == 2 and said in res.stderr, res.stderr[-500:]
         assert "torch" not in imported and not (tmp_path / "x.nc").exists()

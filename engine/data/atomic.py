@@ -14,6 +14,22 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def _temp_beside(target: Path) -> Path:
+    """An empty temporary file in ``target``'s folder (made if missing), or a DataError naming the folder."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise DataError(f"cannot write here: {exc.strerror or exc}", target.parent) from exc
+    os.close(fd)
+    return Path(tmp)
+
+
+def check_writable(target: str | Path) -> None:
+    """Fail now where ``atomic_path(target)`` would fail, before work whose result would have nowhere to go."""
+    _temp_beside(Path(target)).unlink()
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success it replaces ``target``, on error it is removed.
@@ -21,13 +37,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     Readers never see a half-written file, and a crash or a full disk leaves the old file (or none) behind.
     """
     target = Path(target)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as exc:
-        raise DataError(f"cannot write here: {exc.strerror or exc}", target.parent) from exc
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = _temp_beside(target)
     try:
         yield tmp_path
         with open(tmp_path, "rb+") as fh:
