@@ -87,6 +87,25 @@ def test_an_experiment_config_states_only_what_it_changes_on_top_of_its_base(tmp
             load_config(tmp_path / next(iter(files)))
 
 
+@pytest.mark.parametrize(
+    "command, folder", [("evaluate", "results_dir"), ("ship", "weights_dir"), ("pretrain", "store")]
+)
+def test_a_folder_a_command_cannot_write_is_named_before_its_work(tmp_path: Path, capsys, command: str, folder: str):
+    """Results written at the end of an evaluation (minutes to hours) into a folder that cannot be made were lost."""
+    from training.cli import main
+
+    (tmp_path / "blocker").write_text("a file, not a folder")
+    blocked = str(tmp_path / "blocker" / "sub")
+    setting = {"store": {"data": {"store": f"{blocked}/store"}}}.get(folder, {folder: blocked})
+    config = tmp_path / "blocked.yaml"
+    config.write_text(
+        yaml.safe_dump({"base": str(Path("training/configs/lite.yaml").resolve()), "name": "b", **setting})
+    )
+    assert main([command, "--config", str(config)]) == 2
+    said = capsys.readouterr().err
+    assert f"{tmp_path / 'blocker'}" in said and "cannot write here" in said, said
+
+
 def test_cyclic_split_never_mixes_runs():
     runs = [f"202607{d:02d}00" for d in range(1, 17)]
     split = cyclic_split(runs, {"train": 4, "val": 2, "test": 2})

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from engine.data.atomic import check_writable
 from engine.errors import DataError
 from engine.machine import machine_differences
 from engine.model.manifest import read_manifest, shipped_method
@@ -384,6 +385,18 @@ HELP = {
     "threshold costs in CSI against hindsight (after evaluate)",
     "bench": "time the config's pre-training and fine-tuning steps: samples/s, TFLOP/s, share of the GPU's peak",
 }
+# The folders each command writes (config attributes): refused at once where they cannot be written, not after the
+# minutes or hours of work whose results would have nowhere to go.
+WRITES = {
+    "pretrain": ("out_dir",),
+    "finetune": ("out_dir",),
+    "evaluate": ("results_dir",),
+    "leadtime": ("results_dir",),
+    "probabilities": ("results_dir",),
+    "ceiling": ("results_dir",),
+    "ship": ("weights_dir",),
+    "reproduce": ("out_dir", "results_dir", "weights_dir"),
+}
 COMPARE_HELP = (
     "paired bootstrap of CSI between a method of one evaluation.json and a method of another (e.g. trained under "
     "another config), on the runs both scored, less the held-out runs either config's pre-training read"
@@ -465,6 +478,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             cmd_compare(args)
             return 0
         cfg = load_config(args.config)
+        for folder in WRITES.get(args.command, ()):
+            check_writable(Path(getattr(cfg, folder)) / "any")
         torch.set_num_threads(cfg.threads)
         COMMANDS[args.command](cfg, args)
     except DataError as exc:
