@@ -24,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.server import ROOT
+from engine.cli import at_least_one
 
 PAGES = ("verification", "case_library", "model_card")
 
@@ -94,7 +95,7 @@ def run(moves: int = 10, run_name: str | None = None, switches: int = 3) -> dict
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m app.bench", description=" ".join(__doc__.split("\n\n")[0].split()))
-    parser.add_argument("--moves", type=int, default=10, help="lead-time steps timed (default 10)")
+    parser.add_argument("--moves", type=at_least_one, default=10, help="lead-time steps timed (default 10)")
     parser.add_argument("--switches", type=int, default=3, help="other runs opened and timed (default 3)")
     parser.add_argument("--run", help="the run to open (default: the newest)")
     parser.add_argument("--page", choices=PAGES, help="time this page's first view and rerun instead")

@@ -22,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.server import serve
+from engine.cli import at_least_one
 
 # Streamlit marks its root element with the state of the session's script run.
 IDLE = "document.querySelector('[data-testid=stApp]')?.getAttribute('data-test-script-state') === 'notRunning'"
@@ -92,8 +93,8 @@ async def run(url: str, sessions: int, moves: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m app.loadtest", description=__doc__.split("\n")[0])
-    parser.add_argument("--sessions", type=int, default=5, help="concurrent browser sessions (default 5)")
-    parser.add_argument("--moves", type=int, default=10, help="slider steps per session (default 10)")
+    parser.add_argument("--sessions", type=at_least_one, default=5, help="concurrent browser sessions (default 5)")
+    parser.add_argument("--moves", type=at_least_one, default=10, help="slider steps per session (default 10)")
     parser.add_argument("--url", help="a running app; default: start one on the demo archive")
     args = parser.parse_args()
     if args.url:

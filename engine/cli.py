@@ -12,6 +12,17 @@ from pathlib import Path
 from engine.errors import DataError
 
 
+def at_least_one(text: str) -> int:
+    """An argparse type for counts (repeats, workers, samples): a whole number of 1 or more, else a usage error."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return value
+
+
 def _open(args: argparse.Namespace):
     from engine.data.sources import open_data
 
@@ -167,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", type=int, default=6, help="daily 00 UTC runs (default 6)")
     p.add_argument("--seed", type=int, default=7, help="random seed; same seed, same files (default 7)")
     p.add_argument("--leads", type=int, default=48, help="last lead time in hours (default 48)")
-    p.add_argument("--workers", type=int, default=1, help="processes; the files are the same (default 1)")
+    p.add_argument("--workers", type=at_least_one, default=1, help="processes; the files are the same (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_demo)
 
@@ -235,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--weights", help="weights file to time with --model lite (default: engine/weights/lite.safetensors)"
     )
     p.add_argument("--data", help="data folder (default: a 1-run demo archive in a temporary folder)")
-    p.add_argument("--repeats", type=int, default=5, help="timed repetitions after one warm-up (default 5)")
+    p.add_argument("--repeats", type=at_least_one, default=5, help="timed repetitions after one warm-up (default 5)")
     p.add_argument(
         "--compile",
         action="store_true",

@@ -102,3 +102,23 @@ def test_place_prints_one_citys_or_points_hours_and_names_an_unknown_place(
     for args, message in ((["Atlantis"], "a city (Seoul, Incheon"), (["50,150"], off)):
         bad = _run("place", "--data", str(demo_archive), "--run", "2026070100", "--place", *args, "--no-model")
         assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and message in bad.stderr, bad.stderr
+
+
+@pytest.mark.parametrize(
+    "module, argv",
+    [
+        ("engine.cli", ["bench", "--repeats", "0"]),
+        ("engine.cli", ["demo", "--out", "nowhere", "--workers", "-2"]),
+        ("training.cli", ["bench", "--config", "training/configs/lite.yaml", "--repeats", "0"]),
+        ("training.cli", ["leadtime", "--config", "training/configs/lite.yaml", "--hours", "six"]),
+        ("app.bench", ["--moves", "0"]),
+    ],
+)
+def test_a_count_of_none_is_a_usage_error_not_a_traceback(module: str, argv: list[str], capsys, monkeypatch):
+    """``--repeats 0`` ran the benchmark and died on min() of no timings."""
+    import importlib
+
+    monkeypatch.setattr(sys, "argv", ["prog", *argv])
+    with pytest.raises(SystemExit) as done:
+        importlib.import_module(module).main()  # each reads sys.argv
+    assert done.value.code == 2 and "is not a whole number of 1 or more" in capsys.readouterr().err

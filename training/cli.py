@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from engine.cli import at_least_one
 from engine.data.atomic import check_writable
 from engine.errors import DataError
 from engine.machine import machine_differences
@@ -428,11 +429,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             p.add_argument("--method", nargs="+", help="pre-trained methods to probe (default: the config's ship)")
         if name == "bench":
             p.add_argument("--device", help="cpu or cuda (default: CUDA if present)")
-            p.add_argument("--repeats", type=int, default=10, help="timed steps after two warm-up steps (default 10)")
+            p.add_argument(
+                "--repeats", type=at_least_one, default=10, help="timed steps after two warm-up steps (default 10)"
+            )
             p.add_argument("--json", action="store_true", help="print JSON")
         if name == "leadtime":
             p.add_argument("--dataset", default=HELDOUT, choices=[HELDOUT, "test"], help=f"default {HELDOUT}")
-            p.add_argument("--hours", type=int, default=6, help="lead hours per block (default 6: 1-6 h, 7-12 h, ...)")
+            p.add_argument(
+                "--hours", type=at_least_one, default=6, help="lead hours per block (default 6: 1-6 h, 7-12 h, ...)"
+            )
         if name == "probabilities":
             p.add_argument(
                 "--rescore",
@@ -446,10 +451,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "adds to its members; writes probabilities_ensemble.*",
             )
         if name == "probe":
-            p.add_argument("--samples", type=int, default=24, help="validation samples, spread over the runs (24)")
+            p.add_argument(
+                "--samples", type=at_least_one, default=24, help="validation samples, spread over the runs (24)"
+            )
         if name == "pretrain":
             p.add_argument("--mask-ratio", type=float, help="override the config's masking ratio")
-            p.add_argument("--epochs", type=int, help="override the config's epochs (methods name it _ptNN)")
+            p.add_argument("--epochs", type=at_least_one, help="override the config's epochs (methods name it _ptNN)")
     p = sub.add_parser("compare", help=COMPARE_HELP, description=COMPARE_HELP)
     p.add_argument("a", metavar="FILE:METHOD", help="A, e.g. training/results/runs96/evaluation.json:unet")
     p.add_argument("b", metavar="FILE:METHOD", help="B, e.g. training/results/evaluation.json:unet")
