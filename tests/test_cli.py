@@ -104,20 +104,26 @@ def test_place_prints_one_citys_or_points_hours_and_names_an_unknown_place(
         assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and message in bad.stderr, bad.stderr
 
 
+LITE = str(Path("training/configs/lite.yaml").resolve())
+
+
 @pytest.mark.parametrize(
     "module, argv",
     [
         ("engine.cli", ["bench", "--repeats", "0"]),
         ("engine.cli", ["demo", "--out", "nowhere", "--workers", "-2"]),
-        ("training.cli", ["bench", "--config", "training/configs/lite.yaml", "--repeats", "0"]),
-        ("training.cli", ["leadtime", "--config", "training/configs/lite.yaml", "--hours", "six"]),
+        ("training.cli", ["bench", "--config", LITE, "--repeats", "0"]),
+        ("training.cli", ["leadtime", "--config", LITE, "--hours", "six"]),
         ("app.bench", ["--moves", "0"]),
     ],
 )
-def test_a_count_of_none_is_a_usage_error_not_a_traceback(module: str, argv: list[str], capsys, monkeypatch):
+def test_a_count_of_none_is_a_usage_error_not_a_traceback(
+    module: str, argv: list[str], capsys, monkeypatch, tmp_path: Path
+):
     """``--repeats 0`` ran the benchmark and died on min() of no timings."""
     import importlib
 
+    monkeypatch.chdir(tmp_path)  # where a command that ran anyway would write
     monkeypatch.setattr(sys, "argv", ["prog", *argv])
     with pytest.raises(SystemExit) as done:
         importlib.import_module(module).main()  # each reads sys.argv
