@@ -61,13 +61,20 @@ def max_accumulation(leads: Sequence[int], rain: np.ndarray, hours: int) -> Accu
 Windows = Mapping[int, tuple[np.ndarray, np.ndarray]]  # hours -> window_sums(leads, rain, hours), computed once
 
 
+def _formed(
+    leads: Sequence[int], rain: np.ndarray, hours: int, windows: Windows | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``window_sums(leads, rain, hours)``, taken from ``windows`` where the caller formed them already."""
+    return windows[hours] if windows and hours in windows else window_sums(leads, rain, hours)
+
+
 def max_accumulation_map(
     leads: Sequence[int], rain: np.ndarray, hours: int, windows: Windows | None = None
 ) -> np.ndarray:
     """At every pixel of ``rain`` (lead, lat, lon), the largest ``hours``-hour sum over whole windows; NaN where
     there is none (a pixel never observed, or a run shorter than the window). ``windows``: the sums already
     formed (:data:`Windows`)."""
-    _, sums = windows[hours] if windows and hours in windows else window_sums(leads, rain, hours)
+    _, sums = _formed(leads, rain, hours, windows)
     finite = np.isfinite(sums)
     return np.where(finite.any(axis=0), np.where(finite, sums, -np.inf).max(axis=0, initial=-np.inf), np.nan)
 
@@ -80,7 +87,7 @@ def first_reached(
     reached. NaN where it never was within the run. ``windows``: the sums already formed (:data:`Windows`)."""
     first = np.full(np.shape(rain)[1:], np.inf)
     for hours, mm in criteria.items():
-        ends, sums = windows[hours] if windows and hours in windows else window_sums(leads, rain, hours)
+        ends, sums = _formed(leads, rain, hours, windows)
         with np.errstate(invalid="ignore"):
             reached = sums >= mm
         if len(ends):
