@@ -34,19 +34,23 @@ MAP_EXTENTS = """[...document.querySelectorAll('.js-plotly-plot')]
                             xtitle: p.querySelector('.g-xtitle').getBoundingClientRect().bottom,
                             bar_top: Math.min(...bar.map(b => b.top)), bar_bottom: Math.max(...bar.map(b => b.bottom)),
                             figure: p.querySelector('.main-svg').getBoundingClientRect().bottom};
-                })()}))"""
+                })(),
+                // colour-bar labels plotly turned on end, as it does where they do not fit side by side
+                turned: [...p.querySelectorAll('.colorbar text')]
+                    .filter(t => (t.getAttribute('transform') || '').includes('rotate')).length}))"""
 
 
 def screenshot(
-    url: str, path: Path | None = None, wait_charts: int = 3, scroll_to: str | None = None
+    url: str, path: Path | None = None, wait_charts: int = 3, scroll_to: str | None = None, width: int = 1600
 ) -> tuple[bytes, str, list]:
-    """The page at ``url`` once ``wait_charts`` charts are drawn (scrolled to the heading ``scroll_to`` if given):
-    its PNG, its text and, for each map, the area it shows, its plot's size in pixels and the row it lies on."""
+    """The page at ``url``, in a window ``width`` pixels wide, once ``wait_charts`` charts are drawn (scrolled to
+    the heading ``scroll_to`` if given): its PNG, its text and, for each map, the area it shows, its plot's size in
+    pixels and the row it lies on."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(viewport={"width": 1600, "height": 1300})
+        page = browser.new_page(viewport={"width": width, "height": 1300})
         page.goto(url, wait_until="networkidle", timeout=180_000)
         page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot').length >= {wait_charts}", timeout=180_000)
         page.locator("h1").first.wait_for(timeout=180_000)  # a page without charts is drawn too, not blank
@@ -81,11 +85,25 @@ def test_main_page_renders_maps_in_a_real_browser(server: str, tmp_path: Path):
     for m in extents:
         t = m["texts"]
         assert t["title"] <= t["plot"] and t["xtitle"] <= t["bar_top"] and t["bar_bottom"] <= t["figure"], t
+        assert m["turned"] == 0, m
     from PIL import Image
 
     img = np.asarray(Image.open(tmp_path / "main.png").convert("L"), dtype=float)
     assert img.std() > 20, "the page is not blank"
     assert len(np.unique(img)) > 50, "maps add many shades"
+
+
+def test_on_a_laptop_the_maps_wrap_onto_more_rows_instead_of_shrinking(server: str):
+    """A window 1100 px wide with the sidebar open: three maps in a row were 118 px wide, their colour bars'
+    labels turned on end and the heavy class's cut off. Each map is drawn as large as on a wide screen."""
+    _png, _text, wide = screenshot(server)
+    _png, text, laptop = screenshot(server, width=1100)
+    assert "Traceback" not in text
+    assert np.allclose([m["size"] for m in laptop], [m["size"] for m in wide], atol=1), (laptop, wide)
+    assert len({m["row"] for m in laptop}) > len({m["row"] for m in wide}), "the maps wrapped onto more rows"
+    for m in laptop:
+        t = m["texts"]
+        assert m["turned"] == 0 and t["bar_bottom"] <= t["figure"], m
 
 
 def test_the_sidebar_names_each_page_and_each_page_has_its_own_address(server: str):

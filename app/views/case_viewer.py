@@ -12,6 +12,7 @@ import streamlit as st
 from app import maps
 from app.choices import probability_slider, threshold_slider
 from app.heavy_rain import heavy_rain_section
+from app.layout import map_slots
 from app.place import DEFAULT_PLACE, pick_place, place_section, places
 from app.state import (
     DataRef,
@@ -174,7 +175,7 @@ def main() -> None:
             "width": "stretch",
         }
 
-    c1, c2, c3 = st.columns(3)
+    c1, c2, c3 = map_slots(3, "maps-lead")
     c1.plotly_chart(**marked(maps.rain_map(data.nwp[i], data.lat, data.lon, "Raw NWP rain (mm/h)", when), "map_nwp"))
     model_map = None  # (values, "class" or "probability", title): drawn here, exported below
     if data.prob is not None:
@@ -201,7 +202,7 @@ def main() -> None:
 
     ev = events(data.nwp, model_events(data, threshold), data.qpe, data.mask, threshold, p_threshold)
     scores = _case_scores(ref, run, files_state(ref, run), threshold, p_threshold, window)
-    k1, k2 = st.columns(2)
+    k1, k2 = map_slots(2, "maps-hit-miss")
     k1.plotly_chart(
         maps.contingency_map(
             ev["nwp"][i], ev["obs"][i], ev["valid"][i], data.lat, data.lon, f"Raw NWP vs QPE at {threshold:g} mm/h"
