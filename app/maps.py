@@ -378,6 +378,8 @@ def lead_curve(
         xaxis_title="lead time (h)",
         yaxis_title=y_title,
         yaxis_range=[0, 1],
+        # under the plot: beside it, the legend met the window's label in a narrow chart (a laptop's page)
+        legend={"orientation": "h", "x": 0, "y": -0.2, "yanchor": "top"},
     )
     return fig
 
