@@ -85,7 +85,7 @@ def heavy_rain_section(ref: DataRef, data: RunData, marked: Callable[..., dict])
     columns = map_slots(3, "maps-heavy-rain")
     for column, (src, name) in zip(columns[:2], SOURCES.items(), strict=True):
         code, sums, onsets = levels[src]
-        title = f"{name}: KMA level reached, {span}"
+        title = f"{name}: KMA level reached<br>{span}"  # two lines: one was cut off in a 300 px slot
         fig = maps.level_map(code, sums, data.lat, data.lon, title, onset_notes(code, onsets, data))
         column.plotly_chart(**marked(fig, f"levels_{src}"))
     observed, forecast = levels["qpe"][0], levels["nwp"][0]

@@ -393,7 +393,7 @@ def test_heavy_rain_over_the_run_maps_where_kma_criteria_were_reached(env: Path)
         expected = np.where((largest[3] >= 90) | (largest[12] >= 180), 2.0, 0.0)
         expected = np.where((expected == 0) & ((largest[3] >= 60) | (largest[12] >= 110)), 1.0, expected)
         expected[~np.isfinite(largest[3])] = np.nan
-        chart = charts[f"{name}: KMA level reached, lead times 1-48 h"]
+        chart = charts[f"{name}: KMA level reached<br>lead times 1-48 h"]
         drawn, shown, notes = _level_grid(chart)
         np.testing.assert_array_equal(drawn, expected.astype(np.float32))
         np.testing.assert_allclose(shown[..., 0], largest[3], rtol=1e-5)

@@ -25,11 +25,12 @@ MAP_EXTENTS = """[...document.querySelectorAll('.js-plotly-plot')]
     .map(p => ({extent: [p._fullLayout.xaxis.range, p._fullLayout.yaxis.range],
                 size: [p._fullLayout.xaxis._length, p._fullLayout.yaxis._length],
                 row: Math.round(p.getBoundingClientRect().top + window.scrollY),
-                // in viewport pixels: the longitude title's bottom, the top and bottom of the colour bar's texts
-                // (its title and tick labels) and the bottom of the figure
+                // in viewport pixels: the title's bottom and right end, the longitude title's bottom, the top and
+                // bottom of the colour bar's texts (its title and tick labels), the figure's bottom and right end
                 texts: (() => {
                     const bar = [...p.querySelectorAll('.colorbar text')].map(t => t.getBoundingClientRect());
-                    return {title: p.querySelector('.gtitle').getBoundingClientRect().bottom,
+                    const title = p.querySelector('.gtitle').getBoundingClientRect();
+                    return {title: title.bottom, title_right: title.right, right: p.getBoundingClientRect().right,
                             plot: p.getBoundingClientRect().top + p._fullLayout.yaxis._offset,
                             xtitle: p.querySelector('.g-xtitle').getBoundingClientRect().bottom,
                             bar_top: Math.min(...bar.map(b => b.top)), bar_bottom: Math.max(...bar.map(b => b.bottom)),
@@ -95,7 +96,8 @@ def test_main_page_renders_maps_in_a_real_browser(server: str, tmp_path: Path):
 
 def test_on_a_laptop_the_maps_wrap_onto_more_rows_instead_of_shrinking(server: str):
     """A window 1100 px wide with the sidebar open: three maps in a row were 118 px wide, their colour bars'
-    labels turned on end and the heavy class's cut off. Each map is drawn as large as on a wide screen."""
+    labels turned on end and the heavy class's cut off. Each map is drawn as large as on a wide screen, its title
+    whole."""
     _png, _text, wide = screenshot(server)
     _png, text, laptop = screenshot(server, width=1100)
     assert "Traceback" not in text
@@ -103,7 +105,7 @@ def test_on_a_laptop_the_maps_wrap_onto_more_rows_instead_of_shrinking(server: s
     assert len({m["row"] for m in laptop}) > len({m["row"] for m in wide}), "the maps wrapped onto more rows"
     for m in laptop:
         t = m["texts"]
-        assert m["turned"] == 0 and t["bar_bottom"] <= t["figure"], m
+        assert m["turned"] == 0 and t["bar_bottom"] <= t["figure"] and t["title_right"] <= t["right"], m
 
 
 def test_the_sidebar_names_each_page_and_each_page_has_its_own_address(server: str):
