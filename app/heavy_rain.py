@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from app import maps
-from app.layout import map_slots
+from app.layout import chart_slots
 from app.state import DataRef, RunData, files_state, get_run
 from engine.grid import PIXEL_KM2
 from engine.heavy_rain import (
@@ -82,7 +82,7 @@ def heavy_rain_section(ref: DataRef, data: RunData, marked: Callable[..., dict])
     st.subheader("Heavy rain over the run")
     levels = run_levels(ref, data.run, files_state(ref, data.run))
     span = f"lead times {data.leads[0]}-{data.leads[-1]} h"
-    columns = map_slots(3, "maps-heavy-rain")
+    columns = chart_slots(3, "maps-heavy-rain")
     for column, (src, name) in zip(columns[:2], SOURCES.items(), strict=True):
         code, sums, onsets = levels[src]
         title = f"{name}: KMA level reached<br>{span}"  # two lines: one was cut off in a 300 px slot

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app.layout import map_slots
+from app.layout import chart_slots
 from app.maps import SOURCES, event_hours_map
 from app.state import linked_table
 from engine.places import BOX_HALF, BOX_KM, box_around, places_on
@@ -85,7 +85,7 @@ def where_maps(counts: dict, threshold: float, window: tuple[int, int]) -> None:
     # A mountain's hundred hours would wash every other pixel out: the scales end at the 98th percentile of the
     # counts where there are any (beyond it the colour saturates; the hover gives the count).
     zmax = _saturation(np.concatenate([np.abs(b).ravel() for b in balance.values()]))
-    columns = map_slots(1 + len(sources), "maps-event-hours")
+    columns = chart_slots(1 + len(sources), "maps-event-hours")
     lat, lon = counts["lat"], counts["lon"]
     columns[0].plotly_chart(
         event_hours_map(observed, lat, lon, "Observed event hours", None, _saturation(observed), False),

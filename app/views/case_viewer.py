@@ -12,7 +12,7 @@ import streamlit as st
 from app import maps
 from app.choices import probability_slider, threshold_slider
 from app.heavy_rain import heavy_rain_section
-from app.layout import map_slots
+from app.layout import chart_slots
 from app.place import DEFAULT_PLACE, pick_place, place_section, places
 from app.state import (
     DataRef,
@@ -26,6 +26,8 @@ from app.state import (
 )
 from engine.verify.case import MODEL_THRESHOLDS, case_scores, events, forecast_class
 
+# The scores table shows its seven columns whole from this width on; narrower, it goes under the chart beside it.
+SCORES_MIN_WIDTH_PX = 460
 SCORE_LABELS = {"csi": "CSI", "pod": "POD", "far": "FAR", "bias": "bias", "ets": "ETS", "f1": "F1", "fss": "FSS"}
 
 
@@ -175,7 +177,7 @@ def main() -> None:
             "width": "stretch",
         }
 
-    c1, c2, c3 = map_slots(3, "maps-lead")
+    c1, c2, c3 = chart_slots(3, "maps-lead")
     c1.plotly_chart(**marked(maps.rain_map(data.nwp[i], data.lat, data.lon, "Raw NWP rain (mm/h)", when), "map_nwp"))
     model_map = None  # (values, "class" or "probability", title): drawn here, exported below
     if data.prob is not None:
@@ -202,7 +204,7 @@ def main() -> None:
 
     ev = events(data.nwp, model_events(data, threshold), data.qpe, data.mask, threshold, p_threshold)
     scores = _case_scores(ref, run, files_state(ref, run), threshold, p_threshold, window)
-    k1, k2 = map_slots(2, "maps-hit-miss")
+    k1, k2 = chart_slots(2, "maps-hit-miss")
     k1.plotly_chart(
         maps.contingency_map(
             ev["nwp"][i], ev["obs"][i], ev["valid"][i], data.lat, data.lon, f"Raw NWP vs QPE at {threshold:g} mm/h"
@@ -224,7 +226,7 @@ def main() -> None:
     if not ev["valid"][i].all():
         st.caption("White on the hit/miss maps: not scored, where this hour has no valid QPE.")
 
-    left, right = st.columns([1, 1])
+    left, right = chart_slots(2, "scores-by-lead", min_width_px=SCORES_MIN_WIDTH_PX)
     table = _scores_table(scores, i)
     counts = {
         src: {k: int(scores[src]["per_lead"][k][i]) for k in ("hits", "misses", "false_alarms")} for src in scores

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app.choices import probability_slider, threshold_slider
+from app.layout import chart_slots
 from app.maps import SOURCES, lead_curve, source_style
 from app.state import DataRef, get_run, load_or_stop, model_events, run_leads, runs_state, weights_problem
 from app.where import add_run, where_maps
@@ -196,7 +197,7 @@ def main() -> None:
     st.plotly_chart(curve, width="stretch")
     where_maps(tabs["pixels"], threshold, window)
 
-    c1, c2, c3 = st.columns(3)
+    c1, c2, c3 = chart_slots(3, "diagnostics")
     bg = background(60)
     perf = go.Figure(
         go.Contour(
