@@ -202,6 +202,39 @@ def test_a_forecaster_uploads_a_grib_run_and_sees_it_scored(server: str, demo_ar
     assert "Traceback" not in text and "CSI" in text
 
 
+LEAD_SHOWN = "(document.body.innerText.match(/· lead (\\d+) h ·/) || [])[1]"
+
+
+def test_the_arrow_keys_step_through_the_lead_times(server: str):
+    """Right and Left step the maps one lead time on or back, as the sidebar's buttons do, but not while a
+    slider or a text box has the keyboard (the slider moves itself, the caret moves in the box)."""
+    from playwright.sync_api import sync_playwright
+
+    def press(page, key: str, expected: int | None) -> int:
+        page.keyboard.press(key)
+        if expected is not None:
+            page.wait_for_function(f"{LEAD_SHOWN} === '{expected}'", timeout=60_000)
+        page.wait_for_timeout(1500)  # a rerun that should not happen has time to show itself
+        return int(page.evaluate(LEAD_SHOWN))
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1600, "height": 1300})
+        page.goto(server + "/?lead=27", wait_until="networkidle", timeout=180_000)
+        page.wait_for_function(f"{LEAD_SHOWN} === '27'", timeout=180_000)
+        page.get_by_role("heading", level=1).click()  # the keyboard on the page, not in a widget
+        after_right = press(page, "ArrowRight", 28)
+        after_left = press(page, "ArrowLeft", 27)
+        page.get_by_test_id("stTextInputField").first.click()
+        in_box = press(page, "ArrowLeft", None)
+        page.get_by_role("slider").nth(1).focus()  # the event threshold's
+        on_threshold = press(page, "ArrowLeft", None)
+        text = page.inner_text("body")
+        browser.close()
+    assert (after_right, after_left, in_box, on_threshold) == (28, 27, 27, 27)
+    assert "Traceback" not in text
+
+
 # Where on the page a city's marker of the raw NWP map lies (viewport pixels), and the map's drag mode.
 NWP_MAP = """[...document.querySelectorAll('.js-plotly-plot')]
     .find(p => p._fullLayout && String(p._fullLayout.title.text).includes('Raw NWP rain'))"""

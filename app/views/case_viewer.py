@@ -60,6 +60,7 @@ def _case_scores(ref: DataRef, run: str, state: str, threshold: float, p_thresho
 
 
 FORECAST_CLASS = "forecast class"
+STEP_HELP = "the {} lead time of the run (key {})"
 
 
 def _scores_table(scores: dict, lead_index: int) -> pd.DataFrame:
@@ -120,9 +121,16 @@ def main() -> None:
     # The run's own lead times, not a range: a run still arriving, or missing a file, has one lead or gaps.
     step_back, step_fwd = sb.columns(2)
     pos = leads.index(st.session_state["lead"])
-    if step_back.button("◀ −1 h", key="lead_back", width="stretch", help="the previous lead time of the run") and pos:
+    # The arrow keys press them, save where a slider or a text box has the keyboard (Streamlit leaves it the key).
+    back = step_back.button(
+        "◀ −1 h", key="lead_back", width="stretch", help=STEP_HELP.format("previous", "←"), shortcut="Left"
+    )
+    forward = step_fwd.button(
+        "+1 h ▶", key="lead_forward", width="stretch", help=STEP_HELP.format("next", "→"), shortcut="Right"
+    )
+    if back and pos:
         st.session_state["lead"] = leads[pos - 1]
-    if step_fwd.button("+1 h ▶", key="lead_forward", width="stretch", help="the next lead time of the run"):
+    if forward:
         st.session_state["lead"] = leads[min(pos + 1, len(leads) - 1)]
     lead = sb.select_slider("Lead time (h)", options=leads, key="lead")
     threshold = threshold_slider()
