@@ -235,6 +235,33 @@ def test_the_arrow_keys_step_through_the_lead_times(server: str):
     assert "Traceback" not in text
 
 
+def test_play_steps_through_the_lead_times_round_the_run_until_paused(server: str):
+    """Play shows the next lead time every couple of seconds, the first after the last; paused, the page stays."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1600, "height": 1300})
+        page.goto(server + "/?lead=47", wait_until="networkidle", timeout=180_000)
+        page.wait_for_function(f"{LEAD_SHOWN} === '47'", timeout=180_000)
+        play = page.get_by_text("Play", exact=True)
+        play.click()
+        shown = ["47"]
+        for lead in ("48", "1", "2"):
+            page.wait_for_function(f"{LEAD_SHOWN} === '{lead}'", timeout=30_000)
+            shown.append(lead)
+        play.click()
+        page.wait_for_timeout(3000)  # a step already on its way lands
+        paused = page.evaluate(LEAD_SHOWN)
+        page.wait_for_timeout(6000)  # three steps' time
+        still = page.evaluate(LEAD_SHOWN)
+        text = page.inner_text("body")
+        browser.close()
+    assert shown == ["47", "48", "1", "2"]
+    assert still == paused, f"paused at {paused} h, then showed {still} h"
+    assert "Traceback" not in text
+
+
 # Where on the page a city's marker of the raw NWP map lies (viewport pixels), and the map's drag mode.
 NWP_MAP = """[...document.querySelectorAll('.js-plotly-plot')]
     .find(p => p._fullLayout && String(p._fullLayout.title.text).includes('Raw NWP rain'))"""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from functools import partial
 
 import numpy as np
@@ -105,6 +106,22 @@ def _png(data: RunData, i: int, what: str, model_map: tuple | None, lead: int, w
     return png_map(values, data.lat, data.lon, f"{name} (mm/h)\n{head}")
 
 
+PLAY_SECONDS = 2.0
+
+
+@st.fragment(run_every=PLAY_SECONDS)
+def _play(leads: list[int]) -> None:
+    """While the sidebar's Play is on: the page redrawn at the next lead time (after the last, the first), which
+    ``main`` takes up before it draws the lead-time slider (the slider's value cannot change once it is drawn). The
+    fragment also runs with every redraw of the page: a step waits its interval since the last."""
+    now = time.monotonic()
+    if now - st.session_state.get("_played_at", 0.0) < 0.9 * PLAY_SECONDS:
+        return
+    st.session_state["_played_at"] = now
+    st.session_state["_step_to"] = leads[(leads.index(st.session_state["lead"]) + 1) % len(leads)]
+    st.rerun()
+
+
 def main() -> None:
     ref, runs = load_or_stop()
     sb = st.sidebar
@@ -113,6 +130,8 @@ def main() -> None:
     run = sb.selectbox("Forecast run (00 UTC)", runs, key="run")
     data = get_run(ref, run)
     leads = data.leads
+    if "_step_to" in st.session_state:  # Play's next lead time
+        st.session_state["lead"] = st.session_state.pop("_step_to")
     if st.session_state.get("_run") != run or st.session_state.get("lead") not in leads:
         # a new run (or new data under the same name, e.g. an upload): the nearest lead time it has
         wanted = st.session_state.pop("_wanted_lead", st.session_state.get("lead", 27))
@@ -133,6 +152,8 @@ def main() -> None:
     if forward:
         st.session_state["lead"] = leads[min(pos + 1, len(leads) - 1)]
     lead = sb.select_slider("Lead time (h)", options=leads, key="lead")
+    if sb.toggle("Play", key="playing", help=f"Step on one lead time every {PLAY_SECONDS:g} s, round the run"):
+        _play(leads)
     threshold = threshold_slider()
     p_threshold = probability_slider(
         threshold,
