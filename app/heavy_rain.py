@@ -1,5 +1,6 @@
 """Heavy rain over a run: where observed QPE and raw NWP reached KMA's heavy-rain advisory and warning criteria
-(the largest 3 h and 12 h sums at each pixel), and where the NWP's advisory area met the observed one."""
+(the largest 3 h and 12 h sums at each pixel), where the NWP's advisory area met the observed one, and each
+pixel's wettest hour beside the model's highest probability of the event."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from engine.heavy_rain import (
     first_reached,
     level_codes,
     max_accumulation_map,
+    peak_hour,
     window_sums,
 )
 from engine.verify.categorical import categorical_scores, contingency_events
@@ -43,6 +45,23 @@ def run_levels(ref: DataRef, run: str, state: str) -> dict[str, Levels]:
         sums = {h: max_accumulation_map(data.leads, rain, h, windows) for h in WINDOWS}
         onsets = {name: first_reached(data.leads, rain, criteria, windows) for name, criteria in KMA_LEVELS}
         out[src] = (level_codes(sums), sums, onsets)
+    return out
+
+
+Peak = tuple[np.ndarray, np.ndarray]  # each pixel's largest value over the run, the lead time (h) it first came at
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def run_peaks(ref: DataRef, run: str, state: str) -> dict[str | float, Peak]:
+    """Each pixel's wettest hour by the raw NWP ("nwp") and the QPE ("qpe"), and the model's highest P(rain >=
+    threshold) by event threshold (0.1, 10.0); NaN where never known. Once per run and state of its files, as
+    :func:`run_levels`."""
+    data = get_run(ref, run)
+    at = np.asarray(data.leads, dtype=float)
+    out: dict[str | float, Peak] = {}
+    for key, values in (("nwp", data.nwp), ("qpe", data.qpe), *(data.p_event or {}).items()):
+        peak, first = peak_hour(values)
+        out[key] = (peak, np.where(first >= 0, at[first], np.nan))
     return out
 
 
@@ -116,9 +135,44 @@ def heavy_rain_section(ref: DataRef, data: RunData, marked: Callable[..., dict])
         f"where both levels are known ({valid.sum() * PIXEL_KM2:,.0f} km²): {h} hits, {m} misses, {f} false alarms "
         '(pixels); "first reached" is the earliest hour a window there ended at the level\'s amount, and a '
         "pixel's hover says when it reached each level. The network forecasts rain classes, not "
-        "amounts: it has no map here. A click on a city charts its hours below."
+        "amounts: its map is under *Wettest hour of the run*. A click on a city charts its hours below."
     )
     return summary
+
+
+def wettest_hour_section(
+    ref: DataRef, data: RunData, threshold: float, p_threshold: float, marked: Callable[..., dict]
+) -> None:
+    """At each pixel, the run's wettest hour by the raw NWP and by the observations, and between them the model's
+    highest probability of the event at any hour: where the run may bring the event, read at a glance."""
+    st.subheader("Wettest hour of the run")
+    peaks = run_peaks(ref, data.run, files_state(ref, data.run))
+    columns = chart_slots(3, "maps-wettest-hour")
+    for column, src, name in ((columns[0], "nwp", "Raw NWP"), (columns[2], "qpe", "Observed QPE")):
+        peak, hour = peaks[src]
+        fig = maps.rain_map(peak, data.lat, data.lon, f"{name}: wettest hour (mm/h)", PEAK_AT, hour)
+        column.plotly_chart(**marked(fig, f"peak_{src}"))
+    if threshold in peaks:
+        peak, hour = peaks[threshold]
+        title = f"Post-processed: highest P(rain >= {threshold:g} mm/h)"
+        fig = maps.probability_map(peak, data.lat, data.lon, title, PEAK_AT, data.learnt_area, hour)
+        columns[1].plotly_chart(**marked(fig, "peak_model"))
+        reached = (peak[data.learnt_area] >= p_threshold).sum() * PIXEL_KM2
+        verdict = (
+            f"The model forecasts the event at some hour over {reached:,.0f} km² (its highest P at or above the "
+            f"threshold {p_threshold:.2f})."
+        )
+    else:
+        verdict = "No model: its map is left out."
+    st.caption(
+        f"At each 5 km pixel, the largest hourly rain over the run (lead times {data.leads[0]}-{data.leads[-1]} h) "
+        "by the raw NWP and by the observed QPE (grey: never observed), and the model's highest calibrated "
+        f"probability of rain >= {threshold:g} mm/h at any hour (grey: where it learnt from no observation). The "
+        f"hover names the lead time it first came at (valid time: the run's time plus the lead). {verdict}"
+    )
+
+
+PEAK_AT = "at +%{customdata:.0f} h (the first hour it came)"
 
 
 def _formats(summary: pd.DataFrame) -> dict:

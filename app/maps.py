@@ -145,9 +145,10 @@ def _levels_map(
     hovertemplate: str,
     title: str,
     learnt: np.ndarray | None = None,
+    customdata: np.ndarray | None = None,
 ) -> go.Figure:
     """``values`` coloured in the uneven steps between ``levels``, with the value itself under the cursor; with
-    ``learnt``, greyed outside it (``_veil``).
+    ``learnt``, greyed outside it (``_veil``); with ``customdata`` (one number a pixel), that for the hover too.
 
     The trace carries the values alone, coloured by a scale whose steps sit at the levels: one float32 array, not
     binned codes plus the values for the hover (twice the bytes, on every move of the lead time). Its own colour bar
@@ -184,6 +185,7 @@ def _levels_map(
         showscale=False,
         hoverongaps=False,
         hovertemplate=hovertemplate,
+        customdata=None if customdata is None else _f4(customdata),
     )
     fig = _frame(go.Figure([*traces, data]), lat, lon, title)
     return fig if observed else _grey_under(fig, lat, lon)
@@ -197,21 +199,33 @@ def _grey_under(fig: go.Figure, lat: np.ndarray, lon: np.ndarray) -> go.Figure:
     return fig.add_shape(type="rect", **box, fillcolor=UNSCORED_GREY, line_width=0, layer="below")
 
 
-def rain_map(values: np.ndarray, lat: np.ndarray, lon: np.ndarray, title: str, when: str) -> go.Figure:
+def rain_map(
+    values: np.ndarray, lat: np.ndarray, lon: np.ndarray, title: str, when: str, customdata: np.ndarray | None = None
+) -> go.Figure:
+    """Hourly rain in steps; ``when`` ends its hover, and may name ``customdata`` (``%{customdata}``), a number a
+    pixel."""
     colorbar = {"title": "mm/h", "ticktext": [str(v) for v in LEVELS]}
     hover = "%{z:.2f} mm/h<br>%{y:.2f}°N %{x:.2f}°E<br>" + when + "<extra></extra>"
-    return _levels_map(values, lat, lon, LEVELS, RAIN_COLOURS, colorbar, hover, title)
+    return _levels_map(values, lat, lon, LEVELS, RAIN_COLOURS, colorbar, hover, title, customdata=customdata)
 
 
 def probability_map(
-    prob: np.ndarray, lat: np.ndarray, lon: np.ndarray, title: str, when: str, learnt: np.ndarray | None = None
+    prob: np.ndarray,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    title: str,
+    when: str,
+    learnt: np.ndarray | None = None,
+    customdata: np.ndarray | None = None,
 ) -> go.Figure:
     """Event probability in steps: heavy rain is rare, so calibrated probabilities of a few per cent matter and a
-    linear 0-1 scale would show them all as the same pale colour. With ``learnt``, greyed outside it."""
+    linear 0-1 scale would show them all as the same pale colour. With ``learnt``, greyed outside it; ``when`` and
+    ``customdata`` as in :func:`rain_map`."""
     colorbar = {"title": "probability (%)", "ticktext": [f"{100 * v:g}" for v in PROB_LEVELS]}
     hover = "P = %{z:.1f} %<br>%{y:.2f}°N %{x:.2f}°E<br>" + when + "<extra></extra>"
     percent = [100 * v for v in PROB_LEVELS]
-    return _levels_map(100 * np.asarray(prob), lat, lon, percent, PROB_COLOURS, colorbar, hover, title, learnt)
+    prob = 100 * np.asarray(prob)
+    return _levels_map(prob, lat, lon, percent, PROB_COLOURS, colorbar, hover, title, learnt, customdata)
 
 
 def _extent(where: np.ndarray) -> tuple[slice, slice]:

@@ -79,6 +79,19 @@ def max_accumulation_map(
     return np.where(finite.any(axis=0), np.where(finite, sums, -np.inf).max(axis=0, initial=-np.inf), np.nan)
 
 
+def peak_hour(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """At every pixel of ``values`` (lead, ...): its largest value over the run (an hour's rain, or a probability)
+    and the index along the lead axis of the first hour that held it. NaN and -1 where every hour is NaN; a NaN hour
+    is passed over, since the peak of the hours known is what a forecaster reads off a map."""
+    values = np.asarray(values, dtype=float)
+    known = np.isfinite(values)
+    filled = np.where(known, values, -np.inf)
+    first = filled.argmax(axis=0)
+    peak = np.take_along_axis(filled, first[None], axis=0)[0]
+    seen = known.any(axis=0)
+    return np.where(seen, peak, np.nan), np.where(seen, first, -1)
+
+
 def first_reached(
     leads: Sequence[int], rain: np.ndarray, criteria: dict[int, float], windows: Windows | None = None
 ) -> np.ndarray:

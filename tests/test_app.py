@@ -68,9 +68,9 @@ def test_viewer_shows_maps_scores_and_utc_kst(env: Path):
     assert not at.exception and not at.error
     from engine.model.manifest import DEFAULT_WEIGHTS
 
-    # NWP, model and QPE maps, two contingency maps, the CSI curve, three heavy-rain maps, the place chart (no
-    # model map or model contingency without weights)
-    assert len(at.get("plotly_chart")) == (10 if DEFAULT_WEIGHTS.exists() else 8)
+    # NWP, model and QPE maps, two contingency maps, the CSI curve, three heavy-rain maps, three wettest-hour maps,
+    # the place chart (no model map, model contingency or model wettest hour without weights)
+    assert len(at.get("plotly_chart")) == (13 if DEFAULT_WEIGHTS.exists() else 10)
     assert at.dataframe[0].proto.placeholder == "–", "an undefined score (FAR with nothing forecast) reads '–'"
     header = next(c.value for c in at.caption if c.value.startswith("Run "))
     assert "UTC" in header and "KST" in header and "lead 27 h" in header
@@ -437,6 +437,56 @@ def test_heavy_rain_over_the_run_maps_where_kma_criteria_were_reached(env: Path)
     csi = (f & o).sum() / max((f | o).sum(), 1)
     assert table.loc["Raw NWP", "CSI, advisory or above"] == pytest.approx(csi)
     assert charts["Raw NWP vs observed: advisory or above"]
+
+
+def test_the_wettest_hour_maps_show_each_pixels_peak_over_the_run_and_when_it_came(env: Path):
+    """Raw NWP and observed QPE: each pixel's largest hourly rain over the run, recomputed from the files, with the
+    lead time of the first hour that held it under the cursor; between them the model's highest calibrated
+    P(rain >= 10 mm/h) at any hour, and the area where it reaches the probability threshold."""
+    from engine.cache import rain_and_prediction
+    from engine.model.manifest import DEFAULT_WEIGHTS
+    from engine.prediction import DeferredPredictor
+
+    run = "2026070200"
+    at = AppTest.from_file(MAIN, default_timeout=300)
+    at.query_params.update({"run": run})
+    at.run()
+    assert not at.exception, at.exception
+    cat = Catalog(env)
+    leads = [lt for lt in cat.lead_times(run) if lt > 0]
+    charts = {c["layout"]["title"]["text"]: c for c in map(_chart, at.get("plotly_chart"))}
+
+    def shown(title: str) -> tuple[np.ndarray, np.ndarray]:
+        (trace,) = [t for t in charts[title]["data"] if t["type"] == "heatmap" and "%{z" in t.get("hovertemplate", "")]
+        assert "%{customdata:.0f} h" in trace["hovertemplate"]
+        return _heatmap_z(trace), _values(trace["customdata"])
+
+    def peak_and_hour(hourly: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        known = np.isfinite(hourly).any(axis=0)
+        peak = np.where(known, np.nan_to_num(hourly, nan=-1).max(axis=0), np.nan)
+        first = (np.nan_to_num(hourly, nan=-1) == peak).argmax(axis=0)
+        return peak, np.where(known, np.asarray(leads)[first], np.nan)
+
+    hourly = {"Raw NWP": cat.load_run(run, leads)["tp"].values, "Observed QPE": cat.load_qpe(run, leads).values}
+    for name, rain in hourly.items():
+        z, hour = shown(f"{name}: wettest hour (mm/h)")
+        peak, first = peak_and_hour(rain.astype(np.float32))
+        np.testing.assert_array_equal(z, peak.astype(np.float32))
+        np.testing.assert_array_equal(hour, first.astype(np.float32))
+    assert np.isnan(shown("Observed QPE: wettest hour (mm/h)")[0]).any(), "never observed: left grey"
+    if not DEFAULT_WEIGHTS.exists():
+        return
+    _, out = rain_and_prediction(cat, run, DeferredPredictor(DEFAULT_WEIGHTS))  # the app's cached prediction
+    p_heavy = out["event_probability"].sel(threshold=10.0, lead_time=pd.to_timedelta(leads, unit="h")).values
+    z, hour = shown("Post-processed: highest P(rain >= 10 mm/h)")
+    learnt = np.isfinite(z)
+    assert learnt.mean() > 0.3, "the model's map is drawn where it learnt"
+    peak, first = peak_and_hour(p_heavy.astype(np.float32))
+    np.testing.assert_allclose(z[learnt], 100 * peak[learnt], rtol=1e-5)
+    np.testing.assert_array_equal(hour[learnt], first[learnt])
+    tau = at.sidebar.slider[0].value
+    caption = next(c.value for c in at.caption if "at some hour over" in c.value)
+    assert f"over {25 * (peak[learnt] >= tau).sum():,.0f} km²" in caption, caption
 
 
 def test_any_point_typed_or_linked_gets_its_chart_and_a_bad_one_is_said(env: Path):

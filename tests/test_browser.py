@@ -69,8 +69,9 @@ def test_main_page_renders_maps_in_a_real_browser(server: str, tmp_path: Path):
     _png, text, extents = screenshot(server, tmp_path / "main.png")
     assert "Traceback" not in text and "Error" not in text
     assert "Hourly rain over Korea" in text and "KST" in text
-    # NWP, post-processed, observed, the two hit/miss maps and the three heavy-rain maps: all over the same area
-    assert len(extents) == 8, extents
+    # NWP, post-processed, observed, the two hit/miss maps, the three heavy-rain maps and the three of the wettest
+    # hour: all over the same area
+    assert len(extents) == 11, extents
     areas = [m["extent"] for m in extents]
     assert np.allclose(areas, areas[0], atol=0.01), f"the maps show different areas: {areas}"
     # maps side by side are drawn the same size, so a forecaster compares like with like (the heavy-rain row's
@@ -78,7 +79,7 @@ def test_main_page_renders_maps_in_a_real_browser(server: str, tmp_path: Path):
     rows: dict[int, list] = {}
     for m in extents:
         rows.setdefault(m["row"], []).append(m["size"])
-    assert sorted(map(len, rows.values())) == [2, 3, 3], rows
+    assert sorted(map(len, rows.values())) == [2, 3, 3, 3], rows
     for sizes in rows.values():
         assert np.ptp(np.array(sizes), axis=0).max() <= 2, f"maps in one row drawn at different sizes: {sizes}"
     # each map's title above it (the model map's two lines reached into it), its colour bar, title and labels

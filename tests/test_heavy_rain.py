@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from engine.heavy_rain import kma_level, max_accumulation
+from engine.heavy_rain import kma_level, max_accumulation, peak_hour
 
 LEADS = list(range(1, 25))
 
@@ -116,3 +116,17 @@ def test_an_areas_sums_are_its_wettest_cells_own_not_a_cell_made_of_each_hours_w
     assert box["max 12 h (mm)"] == 90.0, "no cell had 180 mm in 12 h, which hour-by-hour maxima would say"
     assert box["KMA heavy rain"] == "warning" and box["run total (mm)"] == 90.0
     assert list(sums.index) == ["observed QPE", "raw NWP", "observed QPE, box"]
+
+
+def test_the_peak_hour_is_each_pixels_largest_value_and_its_first_hour_passing_over_unknown_hours():
+    nan = np.nan
+    hourly = np.array(
+        [
+            [[1.0, nan, 5.0, nan]],
+            [[7.0, 2.0, 5.0, nan]],
+            [[3.0, nan, 1.0, nan]],
+        ]
+    )  # (lead, lat, lon): a peak, a single known hour, a tie (the first hour wins), never known
+    peak, first = peak_hour(hourly)
+    np.testing.assert_array_equal(peak, [[7.0, 2.0, 5.0, nan]])
+    np.testing.assert_array_equal(first, [[1, 1, 0, -1]])

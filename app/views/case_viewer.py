@@ -12,7 +12,7 @@ import streamlit as st
 
 from app import maps
 from app.choices import probability_slider, threshold_slider
-from app.heavy_rain import heavy_rain_section
+from app.heavy_rain import heavy_rain_section, wettest_hour_section
 from app.layout import chart_slots
 from app.place import DEFAULT_PLACE, pick_place, place_section, places
 from app.state import (
@@ -275,6 +275,7 @@ def main() -> None:
     series = {src: scores[src]["per_lead"]["csi"] for src in scores}
     right.plotly_chart(maps.lead_curve(leads, series, f"CSI by lead time, run {run}"), width="stretch")
     heavy_rain_section(ref, data, marked)
+    wettest_hour_section(ref, data, threshold, p_threshold, marked)
     place_rows = place_section(data, here, lead, threshold, p_threshold)
 
     with st.expander("Export"):
