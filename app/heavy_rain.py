@@ -152,24 +152,42 @@ def wettest_hour_section(
         peak, hour = peaks[src]
         fig = maps.rain_map(peak, data.lat, data.lon, f"{name}: wettest hour (mm/h)", PEAK_AT, hour)
         column.plotly_chart(**marked(fig, f"peak_{src}"))
+    forecasts = {"Raw NWP": peaks["nwp"][0] >= threshold}
     if threshold in peaks:
         peak, hour = peaks[threshold]
         title = f"Post-processed: highest P(rain >= {threshold:g} mm/h)"
         fig = maps.probability_map(peak, data.lat, data.lon, title, PEAK_AT, data.learnt_area, hour)
         columns[1].plotly_chart(**marked(fig, "peak_model"))
-        reached = (peak[data.learnt_area] >= p_threshold).sum() * PIXEL_KM2
-        verdict = (
-            f"The model forecasts the event at some hour over {reached:,.0f} km² (its highest P at or above the "
-            f"threshold {p_threshold:.2f})."
-        )
-    else:
-        verdict = "No model: its map is left out."
+        forecasts["Post-processed"] = peak >= p_threshold
+    observed = peaks["qpe"][0]
+    scored = data.mask & np.isfinite(observed)  # as the viewer's scores: the scored pixels, here any hour observed
+    table = any_hour_table(forecasts, observed >= threshold, scored)
+    st.dataframe(table, width="stretch", placeholder="–", column_config=_formats(table))
     st.caption(
         f"At each 5 km pixel, the largest hourly rain over the run (lead times {data.leads[0]}-{data.leads[-1]} h) "
         "by the raw NWP and by the observed QPE (grey: never observed), and the model's highest calibrated "
         f"probability of rain >= {threshold:g} mm/h at any hour (grey: where it learnt from no observation). The "
-        f"hover names the lead time it first came at (valid time: the run's time plus the lead). {verdict}"
+        "hover names the lead time it first came at (valid time: the run's time plus the lead). The table scores "
+        f"the event at any hour of the run: rain >= {threshold:g} mm/h in some hour, for the model its P at or above "
+        f"{p_threshold:.2f} in some hour, wherever it came in the run; over the scored pixels with an observed hour "
+        f"({scored.sum() * PIXEL_KM2:,.0f} km²)."
     )
+
+
+def any_hour_table(forecasts: dict[str, np.ndarray], observed: np.ndarray, scored: np.ndarray) -> pd.DataFrame:
+    """The event at some hour of the run, observed and by each forecast (yes/no at each pixel): the areas, the
+    area both had (hits) and the CSI and bias of each forecast, over the ``scored`` pixels."""
+    rows: dict[str, dict] = {"Observed QPE": {"area with the event (km²)": (observed & scored).sum() * PIXEL_KM2}}
+    for name, forecast in forecasts.items():
+        counts = contingency_events(forecast, observed, scored)
+        scores = categorical_scores(counts)
+        rows[name] = {
+            "area with the event (km²)": (forecast & scored).sum() * PIXEL_KM2,
+            "hits (km²)": int(counts["hits"]) * PIXEL_KM2,
+            "CSI": float(scores["csi"]),
+            "bias": float(scores["bias"]),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 PEAK_AT = "at +%{customdata:.0f} h (the first hour it came)"

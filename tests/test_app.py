@@ -484,9 +484,21 @@ def test_the_wettest_hour_maps_show_each_pixels_peak_over_the_run_and_when_it_ca
     peak, first = peak_and_hour(p_heavy.astype(np.float32))
     np.testing.assert_allclose(z[learnt], 100 * peak[learnt], rtol=1e-5)
     np.testing.assert_array_equal(hour[learnt], first[learnt])
+    # the event at any hour of the run, scored over the pixels with an observed hour
     tau = at.sidebar.slider[0].value
-    caption = next(c.value for c in at.caption if "at some hour over" in c.value)
-    assert f"over {25 * (peak[learnt] >= tau).sum():,.0f} km²" in caption, caption
+    table = next(d.value for d in at.dataframe if "area with the event (km²)" in d.value.columns)
+    observed, _ = peak_and_hour(np.where(cat.verify_mask, hourly["Observed QPE"], np.nan))
+    scored = np.isfinite(observed)
+    o = observed[scored] >= 10
+    for name, f in (
+        ("Raw NWP", peak_and_hour(hourly["Raw NWP"])[0][scored] >= 10),
+        ("Post-processed", peak[scored] >= tau),
+    ):
+        row = table.loc[name]
+        assert row["area with the event (km²)"] == 25 * f.sum() and row["hits (km²)"] == 25 * (f & o).sum()
+        assert row["CSI"] == pytest.approx((f & o).sum() / (f | o).sum())
+        assert row["bias"] == pytest.approx(f.sum() / o.sum())
+    assert table.loc["Observed QPE", "area with the event (km²)"] == 25 * o.sum() > 0
 
 
 def test_any_point_typed_or_linked_gets_its_chart_and_a_bad_one_is_said(env: Path):
