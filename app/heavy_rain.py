@@ -49,6 +49,7 @@ def run_levels(ref: DataRef, run: str, state: str) -> dict[str, Levels]:
 
 
 Peak = tuple[np.ndarray, np.ndarray]  # each pixel's largest value over the run, the lead time (h) it first came at
+PEAK_AT = "at +%{customdata:.0f} h (the first hour it came)"  # a peak map's hover, after its value
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -188,9 +189,6 @@ def any_hour_table(forecasts: dict[str, np.ndarray], observed: np.ndarray, score
             "bias": float(scores["bias"]),
         }
     return pd.DataFrame.from_dict(rows, orient="index")
-
-
-PEAK_AT = "at +%{customdata:.0f} h (the first hour it came)"
 
 
 def _formats(summary: pd.DataFrame) -> dict:
