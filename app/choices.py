@@ -16,6 +16,17 @@ DEFAULT_THRESHOLD = 10.0
 KEPT = ("run", "lead", "threshold", "fss", "model_view", "place", "point", "lead_window", "rank_by")
 
 
+# The case viewer's Play (on or off): not a widget's value, which Streamlit would forget on its own, so it is ended
+# here when the forecaster opens another page; back on the viewer, the maps stand still until Play is pressed.
+PLAYING = "_playing"
+
+
+def keep_playing(page: st.Page) -> None:
+    """End Play unless ``page`` (the one about to run) is the case viewer (the default page: no address)."""
+    if page.url_path:
+        st.session_state.pop(PLAYING, None)
+
+
 def probability_key(threshold: float) -> str:
     """The key of the model probability threshold chosen for the event ``threshold`` (one per event)."""
     return f"p_threshold_{threshold:g}"

@@ -38,4 +38,6 @@ MOVED = [
 
 st.set_page_config(page_icon=":material/rainy:", layout="wide")
 choices.keep()  # what the sidebar holds outlives a page that does not draw it
-st.navigation(PAGES + MOVED).run()
+page = st.navigation(PAGES + MOVED)
+choices.keep_playing(page)
+page.run()

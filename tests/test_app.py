@@ -579,6 +579,24 @@ def test_a_forecaster_who_looks_at_other_pages_comes_back_to_the_case_they_left(
     assert at.slider(key="lead_window").value == (25, 48)
 
 
+def test_play_ends_when_the_forecaster_opens_another_page(env: Path):
+    """Play steps the maps on by itself; a look at another page ends it, so the viewer, back, stands on the lead
+    time Play had reached until Play is pressed again."""
+    at = AppTest.from_file(MAIN, default_timeout=300).run()
+    assert at.button(key="play").label == "▶ Play"
+    start = at.select_slider(key="lead").value
+    at.button(key="play").click().run()
+    assert not at.exception, at.exception
+    assert at.button(key="play").label == "⏸ Pause"
+    reached = at.select_slider(key="lead").value
+    assert reached == start + 1, "Play's first step is at once"
+    at.switch_page("views/case_library.py").run()
+    at.switch_page("views/case_viewer.py").run()
+    assert not at.exception, at.exception
+    assert at.button(key="play").label == "▶ Play"
+    assert at.select_slider(key="lead").value == reached
+
+
 def test_the_verification_page_reads_each_run_once(env: Path, runs_read: list[str]):
     """A season of runs outgrows the cache of read runs (8), so each pass over the runs reads them all again: the
     page scored tables, maps and probabilities in three passes, three reads of every run on a first view. One pass

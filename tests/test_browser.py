@@ -237,7 +237,8 @@ def test_the_arrow_keys_step_through_the_lead_times(server: str):
 
 
 def test_play_steps_through_the_lead_times_round_the_run_until_paused(server: str):
-    """Play shows the next lead time every couple of seconds, the first after the last; paused, the page stays."""
+    """Play shows the next lead time every couple of seconds, the first after the last; paused (here with the Space
+    key, as a video), the page stays."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -245,13 +246,14 @@ def test_play_steps_through_the_lead_times_round_the_run_until_paused(server: st
         page = browser.new_page(viewport={"width": 1600, "height": 1300})
         page.goto(server + "/?lead=47", wait_until="networkidle", timeout=180_000)
         page.wait_for_function(f"{LEAD_SHOWN} === '47'", timeout=180_000)
-        play = page.get_by_text("Play", exact=True)
-        play.click()
+        page.get_by_role("button", name="Play").click()
         shown = ["47"]
         for lead in ("48", "1", "2"):
             page.wait_for_function(f"{LEAD_SHOWN} === '{lead}'", timeout=30_000)
             shown.append(lead)
-        play.click()
+        page.get_by_role("heading", level=1).click()  # the keyboard on the page, not in a widget
+        page.keyboard.press("Space")
+        page.get_by_role("button", name="Play").wait_for(timeout=30_000)  # the button offers Play again
         page.wait_for_timeout(3000)  # a step already on its way lands
         paused = page.evaluate(LEAD_SHOWN)
         page.wait_for_timeout(6000)  # three steps' time

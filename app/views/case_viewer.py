@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from app import maps
-from app.choices import probability_slider, threshold_slider
+from app.choices import PLAYING, probability_slider, threshold_slider
 from app.heavy_rain import heavy_rain_section, wettest_hour_section
 from app.layout import chart_slots
 from app.place import DEFAULT_PLACE, pick_place, place_section, places
@@ -109,6 +109,10 @@ def _png(data: RunData, i: int, what: str, model_map: tuple | None, lead: int, w
 PLAY_SECONDS = 2.0
 
 
+def _play_or_pause() -> None:
+    st.session_state[PLAYING] = not st.session_state.get(PLAYING, False)
+
+
 @st.fragment(run_every=PLAY_SECONDS)
 def _play(leads: list[int]) -> None:
     """While the sidebar's Play is on: the page redrawn at the next lead time (after the last, the first), which
@@ -152,7 +156,16 @@ def main() -> None:
     if forward:
         st.session_state["lead"] = leads[min(pos + 1, len(leads) - 1)]
     lead = sb.select_slider("Lead time (h)", options=leads, key="lead")
-    if sb.toggle("Play", key="playing", help=f"Step on one lead time every {PLAY_SECONDS:g} s, round the run"):
+    playing = st.session_state.get(PLAYING, False)
+    sb.button(
+        "⏸ Pause" if playing else "▶ Play",
+        key="play",
+        width="stretch",
+        help=f"Step on one lead time every {PLAY_SECONDS:g} s, round the run (key Space)",
+        on_click=_play_or_pause,
+        shortcut="Space",
+    )
+    if playing:
         _play(leads)
     threshold = threshold_slider()
     p_threshold = probability_slider(
