@@ -25,6 +25,7 @@ from engine.heavy_rain import (
     peak_hour,
     window_sums,
 )
+from engine.places import KST
 from engine.verify.categorical import categorical_scores, contingency_events
 
 SOURCES = {"qpe": "Observed QPE", "nwp": "Raw NWP"}
@@ -48,8 +49,10 @@ def run_levels(ref: DataRef, run: str, state: str) -> dict[str, Levels]:
     return out
 
 
-Peak = tuple[np.ndarray, np.ndarray]  # each pixel's largest value over the run, the lead time (h) it first came at
-PEAK_AT = "at +%{customdata:.0f} h (the first hour it came)"  # a peak map's hover, after its value
+# Each pixel's largest value over the run, and when it first came: (lead time h, month, day, hour KST) in the last
+# axis, small integers (0 where never known), for the hover: a string a pixel was most of a map's cost (level_map).
+Peak = tuple[np.ndarray, np.ndarray]
+PEAK_AT = "at +%{customdata[0]} h, %{customdata[1]:02d}-%{customdata[2]:02d} %{customdata[3]:02d} KST (first hour)"
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -58,11 +61,13 @@ def run_peaks(ref: DataRef, run: str, state: str) -> dict[str | float, Peak]:
     threshold) by event threshold (0.1, 10.0); NaN where never known. Once per run and state of its files, as
     :func:`run_levels`."""
     data = get_run(ref, run)
-    at = np.asarray(data.leads, dtype=float)
+    kst = [data.valid_time(lead) + KST for lead in data.leads]
+    clock = [(lead, t.month, t.day, t.hour) for lead, t in zip(data.leads, kst, strict=True)]
+    table = np.array([*clock, (0, 0, 0, 0)], dtype=np.uint8 if max(data.leads) < 256 else np.uint16)  # [-1]: never
     out: dict[str | float, Peak] = {}
     for key, values in (("nwp", data.nwp), ("qpe", data.qpe), *(data.p_event or {}).items()):
         peak, first = peak_hour(values)
-        out[key] = (peak, np.where(first >= 0, at[first], np.nan))
+        out[key] = (peak, table[first])
     return out
 
 
@@ -150,14 +155,14 @@ def wettest_hour_section(
     peaks = run_peaks(ref, data.run, files_state(ref, data.run))
     columns = chart_slots(3, "maps-wettest-hour")
     for column, src, name in ((columns[0], "nwp", "Raw NWP"), (columns[2], "qpe", "Observed QPE")):
-        peak, hour = peaks[src]
-        fig = maps.rain_map(peak, data.lat, data.lon, f"{name}: wettest hour (mm/h)", PEAK_AT, hour)
+        peak, came = peaks[src]
+        fig = maps.rain_map(peak, data.lat, data.lon, f"{name}: wettest hour (mm/h)", PEAK_AT, came)
         column.plotly_chart(**marked(fig, f"peak_{src}"))
     forecasts = {"Raw NWP": peaks["nwp"][0] >= threshold}
     if threshold in peaks:
-        peak, hour = peaks[threshold]
+        peak, came = peaks[threshold]
         title = f"Post-processed: highest P(rain >= {threshold:g} mm/h)"
-        fig = maps.probability_map(peak, data.lat, data.lon, title, PEAK_AT, data.learnt_area, hour)
+        fig = maps.probability_map(peak, data.lat, data.lon, title, PEAK_AT, data.learnt_area, came)
         columns[1].plotly_chart(**marked(fig, "peak_model"))
         forecasts["Post-processed"] = peak >= p_threshold
     observed = peaks["qpe"][0]
@@ -168,7 +173,7 @@ def wettest_hour_section(
         f"At each 5 km pixel, the largest hourly rain over the run (lead times {data.leads[0]}-{data.leads[-1]} h) "
         "by the raw NWP and by the observed QPE (grey: never observed), and the model's highest calibrated "
         f"probability of rain >= {threshold:g} mm/h at any hour (grey: where it learnt from no observation). The "
-        "hover names the lead time it first came at (valid time: the run's time plus the lead). The table scores "
+        "hover names the hour it first came at, by lead time and valid time (KST). The table scores "
         f"the event at any hour of the run: rain >= {threshold:g} mm/h in some hour, for the model its P at or above "
         f"{p_threshold:.2f} in some hour, wherever it came in the run; over the scored pixels with an observed hour "
         f"({scored.sum() * PIXEL_KM2:,.0f} km²)."

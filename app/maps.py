@@ -148,7 +148,8 @@ def _levels_map(
     customdata: np.ndarray | None = None,
 ) -> go.Figure:
     """``values`` coloured in the uneven steps between ``levels``, with the value itself under the cursor; with
-    ``learnt``, greyed outside it (``_veil``); with ``customdata`` (one number a pixel), that for the hover too.
+    ``learnt``, greyed outside it (``_veil``); with ``customdata`` (numbers for each pixel, in the smallest dtype
+    that holds them: they are sent as they are), those for the hover too.
 
     The trace carries the values alone, coloured by a scale whose steps sit at the levels: one float32 array, not
     binned codes plus the values for the hover (twice the bytes, on every move of the lead time). Its own colour bar
@@ -185,7 +186,7 @@ def _levels_map(
         showscale=False,
         hoverongaps=False,
         hovertemplate=hovertemplate,
-        customdata=None if customdata is None else _f4(customdata),
+        customdata=customdata,
     )
     fig = _frame(go.Figure([*traces, data]), lat, lon, title)
     return fig if observed else _grey_under(fig, lat, lon)
@@ -202,8 +203,8 @@ def _grey_under(fig: go.Figure, lat: np.ndarray, lon: np.ndarray) -> go.Figure:
 def rain_map(
     values: np.ndarray, lat: np.ndarray, lon: np.ndarray, title: str, when: str, customdata: np.ndarray | None = None
 ) -> go.Figure:
-    """Hourly rain in steps; ``when`` ends its hover, and may name ``customdata`` (``%{customdata}``), a number a
-    pixel."""
+    """Hourly rain in steps; ``when`` ends its hover, and may name ``customdata`` (``%{customdata[0]}``...),
+    numbers for each pixel (:func:`_levels_map`)."""
     colorbar = {"title": "mm/h", "ticktext": [str(v) for v in LEVELS]}
     hover = "%{z:.2f} mm/h<br>%{y:.2f}°N %{x:.2f}°E<br>" + when + "<extra></extra>"
     return _levels_map(values, lat, lon, LEVELS, RAIN_COLOURS, colorbar, hover, title, customdata=customdata)

@@ -457,9 +457,15 @@ def test_the_wettest_hour_maps_show_each_pixels_peak_over_the_run_and_when_it_ca
     charts = {c["layout"]["title"]["text"]: c for c in map(_chart, at.get("plotly_chart"))}
 
     def shown(title: str) -> tuple[np.ndarray, np.ndarray]:
+        """The map's values and, per pixel, the hour its hover names (NaN where it names none)."""
         (trace,) = [t for t in charts[title]["data"] if t["type"] == "heatmap" and "%{z" in t.get("hovertemplate", "")]
-        assert "%{customdata:.0f} h" in trace["hovertemplate"]
-        return _heatmap_z(trace), _values(trace["customdata"])
+        hover = "at +%{customdata[0]} h, %{customdata[1]:02d}-%{customdata[2]:02d} %{customdata[3]:02d} KST"
+        assert hover in trace["hovertemplate"]
+        came = _values(trace["customdata"]).astype(int)
+        z = _heatmap_z(trace)
+        for lead, month, day, hour in np.unique(came[np.isfinite(z)], axis=0):  # each hour's KST time, as _when's
+            assert _when(run, lead) == f"+{lead} h, {month:02d}-{day:02d} {hour:02d} KST"
+        return z, np.where(np.isfinite(z), came[..., 0], np.nan)
 
     def peak_and_hour(hourly: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         known = np.isfinite(hourly).any(axis=0)
