@@ -26,7 +26,7 @@ from engine.heavy_rain import (
     window_sums,
 )
 from engine.places import KST
-from engine.verify.categorical import categorical_scores, contingency_events
+from engine.verify.categorical import any_hour_table, categorical_scores, contingency_events
 
 SOURCES = {"qpe": "Observed QPE", "nwp": "Raw NWP"}
 
@@ -158,38 +158,39 @@ def wettest_hour_section(
         peak, came = peaks[src]
         fig = maps.rain_map(peak, data.lat, data.lon, f"{name}: wettest hour (mm/h)", PEAK_AT, came)
         column.plotly_chart(**marked(fig, f"peak_{src}"))
-    forecasts = {"Raw NWP": peaks["nwp"][0] >= threshold}
+    forecasts = {"Raw NWP": (data.nwp, threshold)}
     if threshold in peaks:
         peak, came = peaks[threshold]
         title = f"Post-processed: highest P(rain >= {threshold:g} mm/h)"
         fig = maps.probability_map(peak, data.lat, data.lon, title, PEAK_AT, data.learnt_area, came)
         columns[1].plotly_chart(**marked(fig, "peak_model"))
-        forecasts["Post-processed"] = peak >= p_threshold
-    observed = peaks["qpe"][0]
-    scored = data.mask & np.isfinite(observed)  # as the viewer's scores: the scored pixels, here any hour observed
-    table = any_hour_table(forecasts, observed >= threshold, scored)
+        forecasts["Post-processed"] = (data.p_event[threshold], p_threshold)
+    tables = {name: any_hour_table(f, data.qpe, threshold, data.mask, at) for name, (f, at) in forecasts.items()}
+    table = any_hour_summary(tables)
+    scored = sum(next(iter(tables.values())).values())
     st.dataframe(table, width="stretch", placeholder="–", column_config=_formats(table))
     st.caption(
         f"At each 5 km pixel, the largest hourly rain over the run (lead times {data.leads[0]}-{data.leads[-1]} h) "
         "by the raw NWP and by the observed QPE (grey: never observed), and the model's highest calibrated "
         f"probability of rain >= {threshold:g} mm/h at any hour (grey: where it learnt from no observation). The "
-        "hover names the hour it first came at, by lead time and valid time (KST). The table scores "
-        f"the event at any hour of the run: rain >= {threshold:g} mm/h in some hour, for the model its P at or above "
-        f"{p_threshold:.2f} in some hour, wherever it came in the run; over the scored pixels with an observed hour "
-        f"({scored.sum() * PIXEL_KM2:,.0f} km²)."
+        "hover names the hour it first came at, by lead time and valid time (KST). The table scores the event at "
+        f"any hour of the run: rain >= {threshold:g} mm/h in some observed hour, for the model its P at or above "
+        f"{p_threshold:.2f}, a hit wherever both had it, whichever hours; over the scored pixels with an observed "
+        f"hour ({scored * PIXEL_KM2:,.0f} km²)."
     )
 
 
-def any_hour_table(forecasts: dict[str, np.ndarray], observed: np.ndarray, scored: np.ndarray) -> pd.DataFrame:
-    """The event at some hour of the run, observed and by each forecast (yes/no at each pixel): the areas, the
-    area both had (hits) and the CSI and bias of each forecast, over the ``scored`` pixels."""
-    rows: dict[str, dict] = {"Observed QPE": {"area with the event (km²)": (observed & scored).sum() * PIXEL_KM2}}
-    for name, forecast in forecasts.items():
-        counts = contingency_events(forecast, observed, scored)
+def any_hour_summary(tables: dict[str, dict[str, int]]) -> pd.DataFrame:
+    """The event at some hour of the run, from each forecast's table against the QPE (the same scored pixels): the
+    observed area, each forecast's area, the area both had (hits) and its CSI and bias."""
+    first = next(iter(tables.values()))
+    observed = (first["hits"] + first["misses"]) * PIXEL_KM2
+    rows: dict[str, dict] = {"Observed QPE": {"area with the event (km²)": observed}}
+    for name, counts in tables.items():
         scores = categorical_scores(counts)
         rows[name] = {
-            "area with the event (km²)": (forecast & scored).sum() * PIXEL_KM2,
-            "hits (km²)": int(counts["hits"]) * PIXEL_KM2,
+            "area with the event (km²)": (counts["hits"] + counts["false_alarms"]) * PIXEL_KM2,
+            "hits (km²)": counts["hits"] * PIXEL_KM2,
             "CSI": float(scores["csi"]),
             "bias": float(scores["bias"]),
         }

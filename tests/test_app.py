@@ -490,16 +490,15 @@ def test_the_wettest_hour_maps_show_each_pixels_peak_over_the_run_and_when_it_ca
     peak, first = peak_and_hour(p_heavy.astype(np.float32))
     np.testing.assert_allclose(z[learnt], 100 * peak[learnt], rtol=1e-5)
     np.testing.assert_array_equal(hour[learnt], first[learnt])
-    # the event at any hour of the run, scored over the pixels with an observed hour
+    # the event at any hour of the run, over the hours observed (a forecast at an unobserved hour is not judged)
     tau = at.sidebar.slider[0].value
     table = next(d.value for d in at.dataframe if "area with the event (km²)" in d.value.columns)
-    observed, _ = peak_and_hour(np.where(cat.verify_mask, hourly["Observed QPE"], np.nan))
-    scored = np.isfinite(observed)
-    o = observed[scored] >= 10
-    for name, f in (
-        ("Raw NWP", peak_and_hour(hourly["Raw NWP"])[0][scored] >= 10),
-        ("Post-processed", peak[scored] >= tau),
-    ):
+    qpe = hourly["Observed QPE"]
+    known = cat.verify_mask & np.isfinite(qpe)
+    scored = known.any(axis=0)
+    o = (known & (np.nan_to_num(qpe) >= 10)).any(axis=0)[scored]
+    for name, f in (("Raw NWP", hourly["Raw NWP"] >= 10), ("Post-processed", p_heavy >= tau)):
+        f = (known & f).any(axis=0)[scored]
         row = table.loc[name]
         assert row["area with the event (km²)"] == 25 * f.sum() and row["hits (km²)"] == 25 * (f & o).sum()
         assert row["CSI"] == pytest.approx((f & o).sum() / (f | o).sum())

@@ -16,6 +16,7 @@ from engine.data.catalog import Catalog
 from engine.errors import DataError
 from engine.verify.categorical import (
     SCORE_NAMES,
+    any_hour_table,
     bootstrap_interval,
     categorical_scores,
     class_tables,
@@ -90,6 +91,24 @@ def test_hand_computed_table_and_scores():
     assert s["hss"] == pytest.approx(2 * (1 * 2 - 1 * 1) / (2 * 3 + 2 * 3))
     assert s["pss"] == pytest.approx(0.5 - 1 / 3) and s["f1"] == pytest.approx(0.5)
     assert s["accuracy"] == pytest.approx(3 / 5) and s["base_rate"] == pytest.approx(2 / 5)
+
+
+def test_the_event_at_any_hour_forgives_timing_not_place_and_skips_unobserved_hours():
+    nan = np.nan
+    # (hour, lat, lon): pixel 0 a hit two hours late, 1 a miss, 2 a false alarm, 3 a correct negative, 4 heavy
+    # only at an hour not observed (scored on its other hours: a correct negative), 5 never observed (left out),
+    # 6 outside the mask (left out)
+    f = np.array([[[12, 0, 12, 0, 12, 12, 12]], [[0, 0, 0, 0, 0, 0, 0]], [[0, 0, 0, 0, 0, 0, 0]]], dtype=float)
+    o = np.array([[[0, 0, 0, 0, nan, nan, 20]], [[0, 15, 0, 0, 0, nan, 20]], [[11, 0, 0, 0, 0, nan, 20]]])
+    mask = np.array([[True] * 6 + [False]])
+    t = any_hour_table(f, o, 10.0, mask)
+    assert t == {"hits": 1, "misses": 1, "false_alarms": 1, "correct_negatives": 2}
+    # hour by hour, the late hit is a false alarm and a miss
+    assert contingency_table(f, o, 10.0, mask)["hits"] == 0
+    # a forecast of its own kind (a probability) against its own threshold
+    p = np.where(f >= 10, 0.4, 0.05)
+    assert any_hour_table(p, o, 10.0, mask, forecast_threshold=0.3) == t
+    assert any_hour_table(p, o, 10.0, mask, forecast_threshold=0.5)["hits"] == 0
 
 
 def test_no_events_anywhere_gives_nan_not_an_error():

@@ -45,6 +45,32 @@ def contingency_table(
         return contingency_events(f >= threshold, o >= threshold, _valid(f, o, mask), per_leading)
 
 
+def any_hour_table(
+    forecast: np.ndarray,
+    observed: np.ndarray,
+    threshold: float,
+    mask: np.ndarray | None = None,
+    forecast_threshold: float | None = None,
+) -> dict[str, int]:
+    """Counts for the event "value >= threshold at some hour of the run" (hours along the leading axis).
+
+    At each pixel the forecast has the event if it reaches ``forecast_threshold`` (default ``threshold``; say a
+    probability) at any hour whose observation is known, and the observation if it reaches ``threshold`` at any
+    such hour: a hit wherever both had it, whichever hours they were. A temporal neighbourhood as wide as the run
+    (Ebert 2008, *Meteorol. Appl.* 15, 51-64, neighbourhood verification in space and time): it forgives timing,
+    not place. Pixels outside ``mask`` or with no hour known both ways are left out.
+    """
+    f, o = np.asarray(forecast), np.asarray(observed)
+    if f.shape != o.shape:
+        raise ValueError(f"forecast {f.shape} and observed {o.shape} differ in shape")
+    valid = _valid(f, o, mask)
+    with np.errstate(invalid="ignore"):
+        forecast_event = (valid & (f >= (threshold if forecast_threshold is None else forecast_threshold))).any(0)
+        observed_event = (valid & (o >= threshold)).any(axis=0)
+    counts = contingency_events(forecast_event, observed_event, valid.any(axis=0))
+    return {k: int(v) for k, v in counts.items()}
+
+
 def contingency_events(
     forecast_event: np.ndarray, observed_event: np.ndarray, valid: np.ndarray, per_leading: bool = False
 ) -> dict[str, np.ndarray | int]:
