@@ -342,6 +342,33 @@ def test_verify_cli_json_matches_the_engine(demo_archive: Path):
     assert 0.3 <= agg[0.1]["csi"] <= 0.6
     lo, hi = agg[0.1]["csi_ci95"]
     assert lo <= agg[0.1]["csi"] <= hi
+    # the event at any hour of each run: each run's table from its files, summed over the runs
+    cat = Catalog(demo_archive)
+    runs = cat.runs()
+    for thr in (0.1, 10.0):
+        tables = []
+        for run in runs:
+            leads = [lt for lt in cat.lead_times(run) if lt > 0]
+            rain, qpe = cat.load_run(run, leads, channels=("tp",))["tp"].values, cat.load_qpe(run, leads).values
+            known = cat.verify_mask & np.isfinite(qpe)
+            f, o = (known & (rain >= thr)).any(axis=0), (known & (np.nan_to_num(qpe) >= thr)).any(axis=0)
+            scored = known.any(axis=0)
+            tables.append({"hits": (f & o & scored).sum(), "wrong": ((f ^ o) & scored).sum()})
+        (row,) = [r for r in out["any_hour"] if r["threshold"] == thr]
+        hits, wrong = sum(t["hits"] for t in tables), sum(t["wrong"] for t in tables)
+        assert row["hits"] == hits and row["misses"] + row["false_alarms"] == wrong
+        assert row["csi"] == pytest.approx(hits / (hits + wrong), abs=1e-6)
+        lo, hi = row["csi_ci95"]
+        assert lo <= row["csi"] <= hi
+    assert (
+        "the event at any hour of each run"
+        in subprocess.run(
+            [sys.executable, "-m", "engine", "verify", "--data", str(demo_archive), "--thresholds", "10"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        ).stdout
+    )
 
 
 def test_verify_model_source_scores_the_post_processed_forecast(

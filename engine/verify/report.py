@@ -12,7 +12,14 @@ from engine.data.base import RunSource
 from engine.errors import DataError
 from engine.model.manifest import DEFAULT_WEIGHTS
 from engine.prediction import DeferredPredictor, Forecaster, class_to_rain
-from engine.verify.categorical import TABLE_KEYS, bootstrap_interval, categorical_scores, contingency_table, sum_tables
+from engine.verify.categorical import (
+    TABLE_KEYS,
+    any_hour_table,
+    bootstrap_interval,
+    categorical_scores,
+    contingency_table,
+    sum_tables,
+)
 
 SOURCES = ("nwp", "model")
 
@@ -59,7 +66,8 @@ def score_folder(
     weights: str | None = None,
 ) -> dict:
     """Rows of scores: one per threshold and lead time, and one aggregate per threshold (``lead_time`` None)
-    with bootstrap 95 % intervals (resampling runs) for CSI and bias."""
+    with bootstrap 95 % intervals (resampling runs) for CSI and bias; and ``any_hour``, a row per threshold for
+    the event at some hour of each run (:func:`any_hour_table`), its tables summed over the runs."""
     bad = [t for t in thresholds if not (np.isfinite(t) and t > 0)]
     if bad:
         raise DataError(f"event thresholds must be above 0 mm/h (every pixel has rain >= 0): {bad}")
@@ -68,6 +76,7 @@ def score_folder(
     if source == "model":
         predictor = DeferredPredictor(weights or DEFAULT_WEIGHTS)
     per_run: dict[float, list[dict]] = {thr: [] for thr in thresholds}
+    any_hour: dict[float, list[dict]] = {thr: [] for thr in thresholds}
     leads_used: list[int] | None = None
     for run in runs:
         leads = list(lead_times) if lead_times else default_lead_times(catalog, run)
@@ -81,6 +90,7 @@ def score_folder(
         ob = catalog.load_qpe(run, leads).values
         for thr in thresholds:
             per_run[thr].append(contingency_table(fc, ob, thr, catalog.verify_mask, per_leading=True))
+            any_hour[thr].append(any_hour_table(fc, ob, thr, catalog.verify_mask))
     assert leads_used is not None
     rows = []
     for thr in thresholds:
@@ -94,6 +104,11 @@ def score_folder(
         row["csi_ci95"] = bootstrap_interval(case_totals, "csi", n_resamples)
         row["bias_ci95"] = bootstrap_interval(case_totals, "bias", n_resamples)
         rows.append(row)
+    any_rows = []
+    for thr in thresholds:
+        row = _row(thr, None, {k: int(v) for k, v in sum_tables(any_hour[thr]).items()})
+        row["csi_ci95"] = bootstrap_interval(any_hour[thr], "csi", n_resamples)
+        any_rows.append(row)
     return {
         "source": source,
         "weights_sha256": predictor.sha256 if predictor is not None else None,
@@ -102,6 +117,7 @@ def score_folder(
         "lead_times": leads_used,
         "thresholds": list(thresholds),
         "scores": rows,
+        "any_hour": any_rows,
     }
 
 
@@ -126,4 +142,9 @@ def format_table(result: dict) -> str:
         if r["lead_time"] is None:
             lo, hi = r["csi_ci95"]
             lines.append(f"{'':>15} CSI 95% interval (bootstrap over runs): {lo:.3f}-{hi:.3f}")
+    lines.append("the event at any hour of each run (a hit wherever both had it, whichever hours; px = pixels):")
+    for r in result["any_hour"]:
+        vals = " ".join(f"{(r[k] if r[k] is not None else float('nan')):6.3f}" for k in cols)
+        lo, hi = r["csi_ci95"]
+        lines.append(f"{r['threshold']:8g} {'any':>6} {vals} {r['hits'] + r['misses']:9d}  CSI 95%: {lo:.3f}-{hi:.3f}")
     return "\n".join(lines)
