@@ -230,10 +230,10 @@ def model_events(data: RunData, threshold: float) -> np.ndarray | None:
 
 def tuned_threshold(threshold: float) -> float:
     """The default model probability threshold: tuned on validation runs, in calibrated probability."""
-    from engine.calibration import decision_threshold
+    from engine.calibration import default_probability_threshold
 
     pred = predictor()
-    return round(decision_threshold(pred.manifest, threshold), 2) if pred is not None else 0.5
+    return default_probability_threshold(pred.manifest, threshold) if pred is not None else 0.5
 
 
 def load_or_stop() -> tuple[DataRef, list[str]]:

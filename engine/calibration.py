@@ -61,6 +61,12 @@ def decision_threshold(manifest: dict, threshold: float, default: float = 0.5) -
     return float(calibrate(np.float64(tau), knots)) if knots else float(tau)
 
 
+def default_probability_threshold(manifest: dict, threshold: float) -> float:
+    """:func:`decision_threshold` to the 0.01 the app's slider steps by: the decision the app shows and the one
+    ``python -m engine verify`` scores, so the two give the same figures."""
+    return round(decision_threshold(manifest, threshold), 2)
+
+
 def event_probabilities(ds: xr.Dataset, calibration: dict[str, dict] | None) -> xr.DataArray:
     """P(rain >= threshold) for the model's thresholds from a post-processed run's class ``probability``,
     calibrated where ``calibration`` (the manifest's, keyed by ``f"{threshold:g}"``) has knots for it."""

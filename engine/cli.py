@@ -64,7 +64,15 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
     if args.weights and args.source != "model":
         raise DataError("--weights applies to --source model only")
-    result = score_folder(_open(args), args.source, args.runs, args.lead_times, args.thresholds, weights=args.weights)
+    result = score_folder(
+        _open(args),
+        args.source,
+        args.runs,
+        args.lead_times,
+        args.thresholds,
+        weights=args.weights,
+        decision=args.decision,
+    )
     print(json.dumps(result) if args.json else format_table(result))
     return 0
 
@@ -198,7 +206,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", nargs="+", help="runs YYYYMMDDHH (default: all)")
     p.add_argument("--lead-times", nargs="+", type=int, help="lead times in hours (default: all but 0)")
     p.add_argument("--thresholds", nargs="+", type=float, default=[0.1, 10.0], help="event thresholds, mm/h")
-    p.add_argument("--json", action="store_true", help="print JSON: a 'scores' list, one row per threshold and lead")
+    p.add_argument(
+        "--decision",
+        choices=["tuned", "argmax"],
+        default="tuned",
+        help="--source model: the event where its calibrated P reaches the probability threshold tuned on validation "
+        "runs, as the app shows it (tuned, default; 0.1 and 10 mm/h only), or its most likely class (argmax)",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print JSON: a 'scores' list, one row per threshold and lead (and the aggregate, lead null), and an "
+        "'any_hour' list, one row per threshold",
+    )
     p.set_defaults(func=_cmd_verify)
 
     p = sub.add_parser("predict", help="post-process one run with the shipped model and write CF NetCDF")

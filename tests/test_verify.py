@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 from scores.categorical import ThresholdEventOperator
@@ -385,6 +386,43 @@ def test_verify_model_source_scores_the_post_processed_forecast(
     assert len(list((tmp_path / "cache").glob("pred_*.nc"))) == 1
     res = engine_cli(*common, "--weights", str(tmp_path / "nope.safetensors"), "--lead-times", "1", env=env)
     assert res.returncode == 2 and "weights file not found" in res.stderr
+
+
+def test_the_model_is_scored_at_its_tuned_probability_threshold_as_the_app_shows_it(
+    demo_archive: Path, prediction_cache: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """By default the model's event is its calibrated P(rain >= threshold) at or above the threshold tuned on
+    validation runs, to the app slider's 0.01: the verification page's figures. Its most likely class (argmax)
+    stays a choice; a threshold it has no probability of is refused before any run is read."""
+    from engine.cache import predicted_run
+    from engine.calibration import decision_threshold
+    from engine.model.manifest import DEFAULT_WEIGHTS, read_manifest
+    from engine.prediction import DeferredPredictor
+
+    if not DEFAULT_WEIGHTS.exists():
+        pytest.skip("no shipped weights")
+    monkeypatch.setenv("PRECIP_CACHE", str(prediction_cache))
+    cat, run, leads = Catalog(demo_archive), "2026070100", list(range(1, 13))
+    tuned = score_folder(cat, "model", runs=[run], lead_times=leads, n_resamples=10)
+    pred = predicted_run(cat, run, DeferredPredictor()).sel(lead_time=pd.to_timedelta(leads, unit="h"))
+    qpe = cat.load_qpe(run, leads).values
+    for thr in (0.1, 10.0):
+        tau = round(decision_threshold(read_manifest(DEFAULT_WEIGHTS), thr), 2)
+        assert tuned["probability_thresholds"][f"{thr:g}"] == tau
+        f = pred["event_probability"].sel(threshold=thr).values >= tau
+        known = cat.verify_mask & np.isfinite(qpe)
+        o = np.nan_to_num(qpe) >= thr
+        (row,) = [r for r in tuned["scores"] if r["threshold"] == thr and r["lead_time"] is None]
+        assert (row["hits"], row["false_alarms"], row["misses"]) == (
+            (f & o & known).sum(),
+            (f & ~o & known).sum(),
+            (~f & o & known).sum(),
+        )
+    argmax = score_folder(cat, "model", runs=[run], lead_times=leads, n_resamples=10, decision="argmax")
+    assert argmax["decision"] == "argmax" and argmax["probability_thresholds"] is None
+    assert argmax["scores"] != tuned["scores"]
+    with pytest.raises(DataError, match="not 5 mm/h: score other thresholds with --decision argmax"):
+        score_folder(cat, "model", runs=["nope"], thresholds=[0.1, 5.0])
 
 
 @pytest.mark.parametrize(

@@ -8,10 +8,12 @@ import numpy as np
 import pandas as pd
 
 from engine.cache import predicted_run
+from engine.calibration import default_probability_threshold
 from engine.data.base import RunSource
 from engine.errors import DataError
 from engine.model.manifest import DEFAULT_WEIGHTS
 from engine.prediction import DeferredPredictor, Forecaster, class_to_rain
+from engine.verify.case import MODEL_THRESHOLDS
 from engine.verify.categorical import (
     TABLE_KEYS,
     any_hour_table,
@@ -22,22 +24,47 @@ from engine.verify.categorical import (
 )
 
 SOURCES = ("nwp", "model")
+DECISIONS = ("tuned", "argmax")  # how the model's class probabilities become a yes/no event (forecast_rain)
 
 
 def forecast_rain(
-    catalog: RunSource, source: str, run: str, lead_times: list[int], predictor: Forecaster | None = None
-) -> np.ndarray:
-    """Hourly rain (mm) of the chosen forecast source, (lead, lat, lon). The model's forecast is its most likely
-    class as the class's lower bound (0, 0.1, 10 mm/h), so the same rain thresholds score both sources."""
+    catalog: RunSource,
+    source: str,
+    run: str,
+    lead_times: list[int],
+    thresholds: Sequence[float],
+    predictor: Forecaster | None = None,
+    decision: str = "tuned",
+) -> dict[float, np.ndarray]:
+    """Per event threshold, the forecast's hourly rain (mm, (lead, lat, lon)) to score against it. The raw NWP: its
+    rain. The model, by ``decision``: "tuned", exactly the threshold where its calibrated P(rain >= threshold)
+    reaches the probability threshold tuned on validation runs (the manifest's; the app's default), else 0;
+    "argmax", its most likely class as the class's lower bound (0, 0.1, 10 mm/h)."""
     if source == "nwp":
-        return catalog.load_run(run, lead_times, channels=("tp",))["tp"].values
+        rain = catalog.load_run(run, lead_times, channels=("tp",))["tp"].values
+        return dict.fromkeys(thresholds, rain)
     if source == "model":
         if predictor is None:
             raise DataError("--source model needs weights")
-        pred = predicted_run(catalog, run, predictor)
-        sel = pred.sel(lead_time=pd.to_timedelta(lead_times, unit="h"))
-        return class_to_rain(sel["probability"].values)
+        pred = predicted_run(catalog, run, predictor).sel(lead_time=pd.to_timedelta(lead_times, unit="h"))
+        if decision == "argmax":
+            return dict.fromkeys(thresholds, class_to_rain(pred["probability"].values))
+        taus = probability_thresholds(predictor.manifest, thresholds)
+        p = pred["event_probability"]
+        return {t: np.where(p.sel(threshold=t).values >= taus[t], t, 0.0) for t in thresholds}
     raise DataError(f"unknown source {source!r} (choose from {', '.join(SOURCES)})")
+
+
+def probability_thresholds(manifest: dict, thresholds: Sequence[float]) -> dict[float, float]:
+    """The model's tuned probability threshold for each event threshold (as the app's default), refusing one it has
+    no probability of."""
+    other = [t for t in thresholds if t not in MODEL_THRESHOLDS]
+    if other:
+        raise DataError(
+            f"the model forecasts P(rain >= {' / '.join(f'{t:g}' for t in MODEL_THRESHOLDS)} mm/h) only, not "
+            f"{', '.join(f'{t:g}' for t in other)} mm/h: score other thresholds with --decision argmax"
+        )
+    return {t: default_probability_threshold(manifest, t) for t in thresholds}
 
 
 def default_lead_times(catalog: RunSource, run: str) -> list[int]:
@@ -64,6 +91,7 @@ def score_folder(
     thresholds: Sequence[float] = (0.1, 10.0),
     n_resamples: int = 1000,
     weights: str | None = None,
+    decision: str = "tuned",
 ) -> dict:
     """Rows of scores: one per threshold and lead time, and one aggregate per threshold (``lead_time`` None)
     with bootstrap 95 % intervals (resampling runs) for CSI and bias; and ``any_hour``, a row per threshold for
@@ -72,9 +100,13 @@ def score_folder(
     if bad:
         raise DataError(f"event thresholds must be above 0 mm/h (every pixel has rain >= 0): {bad}")
     runs = list(runs) if runs else catalog.runs()
-    predictor = None
+    if decision not in DECISIONS:
+        raise DataError(f"unknown decision {decision!r} (choose from {', '.join(DECISIONS)})")
+    predictor, taus = None, None
     if source == "model":
         predictor = DeferredPredictor(weights or DEFAULT_WEIGHTS)
+        if decision == "tuned":
+            taus = probability_thresholds(predictor.manifest, thresholds)  # before any run is read
     per_run: dict[float, list[dict]] = {thr: [] for thr in thresholds}
     any_hour: dict[float, list[dict]] = {thr: [] for thr in thresholds}
     leads_used: list[int] | None = None
@@ -86,9 +118,9 @@ def score_folder(
             leads_used = leads
         elif leads != leads_used:
             raise DataError(f"run {run} has lead times {leads[:3]}..., other runs {leads_used[:3]}...")
-        fc = forecast_rain(catalog, source, run, leads, predictor)
+        fcs = forecast_rain(catalog, source, run, leads, thresholds, predictor, decision)
         ob = catalog.load_qpe(run, leads).values
-        for thr in thresholds:
+        for thr, fc in fcs.items():
             per_run[thr].append(contingency_table(fc, ob, thr, catalog.verify_mask, per_leading=True))
             any_hour[thr].append(any_hour_table(fc, ob, thr, catalog.verify_mask))
     assert leads_used is not None
@@ -112,6 +144,8 @@ def score_folder(
     return {
         "source": source,
         "weights_sha256": predictor.sha256 if predictor is not None else None,
+        "decision": decision if source == "model" else None,
+        "probability_thresholds": {f"{t:g}": tau for t, tau in taus.items()} if taus else None,
         "data": str(catalog.root),
         "runs": runs,
         "lead_times": leads_used,
@@ -134,7 +168,13 @@ def format_table(result: dict) -> str:
     """A readable text table of ``score_folder``'s rows."""
     cols = ("csi", "pod", "far", "bias", "ets", "f1")
     head = f"{'thr mm/h':>8} {'lead h':>6} " + " ".join(f"{c.upper():>6}" for c in cols) + f" {'obs ev':>9}"
-    lines = [f"source={result['source']} runs={len(result['runs'])} data={result['data']}", head]
+    decision = ""
+    if result.get("decision") == "tuned":
+        taus = ", ".join(f"P >= {tau:.2f} at {t} mm/h" for t, tau in result["probability_thresholds"].items())
+        decision = f" decision=tuned ({taus})"
+    elif result.get("decision"):
+        decision = f" decision={result['decision']}"
+    lines = [f"source={result['source']}{decision} runs={len(result['runs'])} data={result['data']}", head]
     for r in result["scores"]:
         lead = "all" if r["lead_time"] is None else str(r["lead_time"])
         vals = " ".join(f"{(r[k] if r[k] is not None else float('nan')):6.3f}" for k in cols)
