@@ -621,6 +621,26 @@ def test_the_verification_page_reads_each_run_once(env: Path, runs_read: list[st
     assert sorted(runs_read) == sorted(runs * 2 + [runs[0]]), runs_read
 
 
+def test_the_verification_page_gives_the_figures_engine_verify_prints(env: Path):
+    """Every run's hours and the event at any hour of each run, for the raw NWP and for the model at its tuned
+    probability threshold: what the page shows, `python -m engine verify` prints."""
+    from engine.model.manifest import DEFAULT_WEIGHTS
+    from engine.verify.report import score_folder
+
+    page = _page("verification").run()
+    assert not page.exception, page.exception
+    table = page.dataframe[0].value
+    sources = {"raw NWP": "nwp", **({"model": "model"} if DEFAULT_WEIGHTS.exists() else {})}
+    for name, src in sources.items():
+        result = score_folder(Catalog(env), src, thresholds=[10.0], n_resamples=10)
+        (hours,) = [r for r in result["scores"] if r["lead_time"] is None]
+        (any_hour,) = result["any_hour"]
+        row = table.loc[name]
+        assert row["CSI"] == pytest.approx(hours["csi"], abs=1e-6) and row["BIAS"] == pytest.approx(hours["bias"])
+        assert row["CSI any hour"] == pytest.approx(any_hour["csi"], abs=1e-6), name
+        assert row["bias any hour"] == pytest.approx(any_hour["bias"], abs=1e-6), name
+
+
 def test_the_case_library_reads_again_only_the_run_whose_files_changed(env: Path, runs_read: list[str]):
     """A run that arrives or a QPE hour redone re-ranks the library from that run alone (it read the season)."""
     _redone(env, "2026070210")  # both runs' (leads 34 and 9): what other tests left in the process-wide caches is stale

@@ -16,10 +16,12 @@ from app.where import add_run, where_maps
 from engine.verify.case import events
 from engine.verify.categorical import (
     TABLE_KEYS,
+    any_hour_events,
     bootstrap_interval,
     categorical_scores,
     contingency_events,
     pixel_tables,
+    sum_tables,
 )
 from engine.verify.performance import background
 from engine.verify.probabilistic import (
@@ -36,7 +38,8 @@ def run_share(
 ) -> dict:
     """One run's share of :func:`season`, kept per run (~1 MB): when a run arrives or a QPE hour is redone, only
     that run is read again. ``state`` (``files_state``) only keys the cache. Its lead times, per source its
-    tables per lead time and its pixels' counts over ``window``, and the model's probability histogram there."""
+    tables per lead time, its pixels' counts over ``window``, its table of the event at any hour of ``window``
+    and the model's probability histogram there."""
     d = get_run(ref, run)
     ev = events(d.nwp, model_events(d, threshold), d.qpe, d.mask, threshold, p_threshold)
     sources = [src for src in ("nwp", "model") if src in ev]
@@ -53,6 +56,7 @@ def run_share(
             for src in sources
         },
         "histogram": None,
+        "any_hour": {src: any_hour_events(ev[src][sel], observed, valid) for src in sources},
     }
     if d.p_event is not None:
         p, o = d.p_event[threshold][sel][valid], observed[valid]
@@ -78,19 +82,23 @@ def season(
     - ``pixels``: each pixel's counts over the lead times in ``window`` (first, last; hours), as
       :func:`app.where.add_run` gathers them;
     - ``probabilistic``: reliability and ROC of P(rain >= threshold) over ``window``, from a probability
-      histogram summed over the runs (decision thresholds every 1/200); None without weights.
+      histogram summed over the runs (decision thresholds every 1/200); None without weights;
+    - ``any_hour``: per source, the table of the event at any hour of ``window``, summed over the runs.
     """
     bar = st.progress(0.0, text=f"Scoring {len(runs)} runs...")
     per_run: list[dict] = []
     leads_of: list[list[int]] = []
     pixels: dict = {}
     histogram, squared, scored = np.zeros((3, HISTOGRAM_BINS)), 0.0, 0  # of P(event): a run's pixels add counts
+    any_hour: dict[str, list[dict]] = {}
     for k, (run, run_state) in enumerate(zip(runs, state, strict=True)):
         share = run_share(ref, run, run_state, threshold, p_threshold, window)
         per_run.append(share["tables"])
         leads_of.append(share["leads"])
         for src, tables in share["pixels"].items():
             add_run(pixels, src, tables, share["lat"], share["lon"])
+        for src, table in share["any_hour"].items():
+            any_hour.setdefault(src, []).append(table)
         if share["histogram"] is not None:
             histogram += share["histogram"]
             squared, scored = squared + share["squared"], scored + share["scored"]
@@ -118,7 +126,16 @@ def season(
             "reliability": reliability_from_histogram(histogram, bins=10, brier=squared / scored),
             "roc": roc_from_histogram(histogram),
         }
-    return {"leads": leads, "has": has, "bands": bands, **out, "pixels": pixels, "probabilistic": probabilistic}
+    any_hour_summed = {src: sum_tables(tables) for src, tables in any_hour.items()}
+    return {
+        "leads": leads,
+        "has": has,
+        "bands": bands,
+        **out,
+        "pixels": pixels,
+        "probabilistic": probabilistic,
+        "any_hour": any_hour_summed,
+    }
 
 
 def main() -> None:
@@ -175,12 +192,15 @@ def main() -> None:
         scored = np.flatnonzero(has[:, sel].any(axis=1))  # runs with a lead time in the window
         per_run = [{k: int(tabs[src][k][r, sel].sum()) for k in TABLE_KEYS} for r in scored]
         ci = bootstrap_interval(per_run, "csi")
+        any_hour = categorical_scores(tabs["any_hour"][src])
         rows.append(
             {
                 "source": SOURCES[src][0],
                 **{k.upper(): s[k] for k in ("csi", "pod", "far", "bias", "ets", "f1")},
                 "CSI 95% interval": f"{ci[0]:.3f}-{ci[1]:.3f}",
                 "SR": s["sr"],
+                "CSI any hour": any_hour["csi"],
+                "bias any hour": any_hour["bias"],
                 "_src": src,
             }
         )
@@ -193,6 +213,11 @@ def main() -> None:
         table.style.format({c: "{:.3f}" for c in table.columns if c != "CSI 95% interval"}),
         width="stretch",
         placeholder="–",
+    )
+    st.caption(
+        "Any hour: the event at some hour of each run's lead times in the window, a hit wherever the forecast and "
+        "the QPE both had it, whichever hours (timing forgiven, place not; hours without QPE are not judged): "
+        "`python -m engine verify` prints the same."
     )
     st.plotly_chart(curve, width="stretch")
     where_maps(tabs["pixels"], threshold, window)

@@ -52,22 +52,29 @@ def any_hour_table(
     mask: np.ndarray | None = None,
     forecast_threshold: float | None = None,
 ) -> dict[str, int]:
-    """Counts for the event "value >= threshold at some hour of the run" (hours along the leading axis).
-
-    At each pixel the forecast has the event if it reaches ``forecast_threshold`` (default ``threshold``; say a
-    probability) at any hour whose observation is known, and the observation if it reaches ``threshold`` at any
-    such hour: a hit wherever both had it, whichever hours they were. A temporal neighbourhood as wide as the run
-    (Ebert 2008, *Meteorol. Appl.* 15, 51-64, neighbourhood verification in space and time): it forgives timing,
-    not place. Pixels outside ``mask`` or with no hour known both ways are left out.
-    """
+    """:func:`any_hour_events` for the event "value >= threshold" (hours along the leading axis); the forecast's
+    event at ``forecast_threshold`` where given (say a probability). Hours outside ``mask`` or with either value
+    NaN are not judged."""
     f, o = np.asarray(forecast), np.asarray(observed)
     if f.shape != o.shape:
         raise ValueError(f"forecast {f.shape} and observed {o.shape} differ in shape")
-    valid = _valid(f, o, mask)
     with np.errstate(invalid="ignore"):
-        forecast_event = (valid & (f >= (threshold if forecast_threshold is None else forecast_threshold))).any(0)
-        observed_event = (valid & (o >= threshold)).any(axis=0)
-    counts = contingency_events(forecast_event, observed_event, valid.any(axis=0))
+        forecast_event = f >= (threshold if forecast_threshold is None else forecast_threshold)
+        return any_hour_events(forecast_event, o >= threshold, _valid(f, o, mask))
+
+
+def any_hour_events(forecast_event: np.ndarray, observed_event: np.ndarray, valid: np.ndarray) -> dict[str, int]:
+    """Counts for the event at some hour of a run, from yes/no fields (hour, ...) and where each hour is judged.
+
+    At each pixel the forecast has the event if it has it at any judged hour, and so does the observation: a hit
+    wherever both had it, whichever hours they were. A temporal neighbourhood as wide as the run (Ebert 2008,
+    *Meteorol. Appl.* 15, 51-64, neighbourhood verification in space and time): it forgives timing, not place. A
+    forecast event at an hour not judged (no observation) counts for nothing; pixels with no hour judged are left
+    out.
+    """
+    forecast_any = (valid & forecast_event).any(axis=0)
+    observed_any = (valid & observed_event).any(axis=0)
+    counts = contingency_events(forecast_any, observed_any, valid.any(axis=0))
     return {k: int(v) for k, v in counts.items()}
 
 
