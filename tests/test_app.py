@@ -361,6 +361,18 @@ def test_rain_at_a_place_shows_that_citys_grid_cell_through_the_run(env: Path):
             assert len(ring) == 1 and _values(ring[0]["x"])[0] == place.lon and _values(ring[0]["y"])[0] == place.lat
 
 
+WARNING_RUN = "2026070200"  # the demo run with observed warnings
+
+
+def _viewer_on(run: str) -> tuple[AppTest, dict[str, dict]]:
+    """The case viewer opened on ``run`` by its link, and its charts by title."""
+    at = AppTest.from_file(MAIN, default_timeout=300)
+    at.query_params.update({"run": run})
+    at.run()
+    assert not at.exception, at.exception
+    return at, {c["layout"]["title"]["text"]: c for c in map(_chart, at.get("plotly_chart"))}
+
+
 def _when(run: str, lead: float) -> str:
     kst = pd.Timestamp(f"{run[:8]} {run[8:]}:00") + pd.Timedelta(hours=int(lead) + 9)
     return f"+{int(lead)} h, {kst:%m-%d %H} KST"
@@ -369,11 +381,8 @@ def _when(run: str, lead: float) -> str:
 def test_heavy_rain_over_the_run_maps_where_kma_criteria_were_reached(env: Path):
     """The run's largest 3 h and 12 h sums at every pixel, observed and raw NWP, as KMA levels (advisory 60 / 110 mm,
     warning 90 / 180 mm), recomputed here from the files; the NWP's advisory area scored against the observed one."""
-    run = "2026070200"  # the demo run with observed warnings
-    at = AppTest.from_file(MAIN, default_timeout=300)
-    at.query_params.update({"run": run})
-    at.run()
-    assert not at.exception, at.exception
+    run = WARNING_RUN
+    at, charts = _viewer_on(run)
     cat = Catalog(env)
     leads = [lt for lt in cat.lead_times(run) if lt > 0]
     mask = cat.verify_mask
@@ -381,7 +390,6 @@ def test_heavy_rain_over_the_run_maps_where_kma_criteria_were_reached(env: Path)
         "Observed QPE": np.where(mask, cat.load_qpe(run, leads).values, np.nan),
         "Raw NWP": cat.load_run(run, leads)["tp"].values,
     }
-    charts = {c["layout"]["title"]["text"]: c for c in map(_chart, at.get("plotly_chart"))}
     levels, onsets = {}, {}
     for name, hourly in rain.items():
         total = np.concatenate([np.zeros((1, *hourly.shape[1:])), np.cumsum(hourly, axis=0)])
@@ -447,14 +455,10 @@ def test_the_wettest_hour_maps_show_each_pixels_peak_over_the_run_and_when_it_ca
     from engine.model.manifest import DEFAULT_WEIGHTS
     from engine.prediction import DeferredPredictor
 
-    run = "2026070200"
-    at = AppTest.from_file(MAIN, default_timeout=300)
-    at.query_params.update({"run": run})
-    at.run()
-    assert not at.exception, at.exception
+    run = WARNING_RUN
+    at, charts = _viewer_on(run)
     cat = Catalog(env)
     leads = [lt for lt in cat.lead_times(run) if lt > 0]
-    charts = {c["layout"]["title"]["text"]: c for c in map(_chart, at.get("plotly_chart"))}
 
     def shown(title: str) -> tuple[np.ndarray, np.ndarray]:
         """The map's values and, per pixel, the hour its hover names (NaN where it names none)."""
