@@ -13,7 +13,7 @@ DEFAULT_THRESHOLD = 10.0
 
 # Widget keys whose values outlive a page that does not draw them. Streamlit forgets a widget's value after a run
 # that does not draw it; writing a key back before any page runs makes it a value set by the app, which stays.
-KEPT = ("run", "lead", "threshold", "fss", "model_view", "place", "point", "lead_window", "rank_by")
+KEPT = ("run", "lead", "threshold", "fss", "model_view", "place", "point", "place_earlier", "lead_window", "rank_by")
 
 
 # The case viewer's Play (on or off): not a widget's value, which Streamlit would forget on its own, so it is ended

@@ -541,11 +541,13 @@ def place_series(
     lead: int,
     title: str,
     clock: list[str] | None = None,
+    previous: dict | None = None,
 ) -> go.Figure:
     """One place's hours of a run: raw NWP and observed rain (mm/h, left axis) and the model's calibrated
     P(rain >= threshold) (right axis, with the decision threshold), by lead time; ``valid`` labels each lead's valid
     time in the hover, ``clock`` (e.g. "07-07 12 KST") the x ticks under the lead time, every 6 h. Hours without a
-    valid observation are gaps, not dry hours."""
+    valid observation are gaps, not dry hours. ``previous`` (``run``, and ``nwp`` and ``p`` at this run's valid
+    times, NaN where it has none): an earlier run's forecasts of the same hours, dashed."""
     fig = go.Figure()
     fig.add_trace(
         go.Bar(
@@ -584,8 +586,29 @@ def place_series(
             )
         )
         fig.add_hline(y=p_threshold, yref="y2", line={"dash": "dot", "color": SOURCES["model"][1], "width": 1})
+    for key, src, axis, unit in (("nwp", "nwp", "y", "mm/h"), ("p", "model", "y2", "")):
+        if previous is None or previous.get(key) is None:
+            continue
+        style = source_style(src)
+        name = "raw NWP" if src == "nwp" else f"model P(>= {threshold:g} mm/h)"
+        fig.add_trace(
+            go.Scatter(
+                x=leads,
+                y=_f4(previous[key]),
+                yaxis=axis,
+                mode="lines",
+                name=f"{name}, run {previous['run']}",
+                legendgroup=f"{src}_previous",
+                line={"color": style["line"]["color"], "dash": "dash", "width": 1.5},
+                opacity=0.6,
+                customdata=valid,
+                hovertemplate=f"run {previous['run']}: %{{y:.2f}} {unit}<br>+%{{x}} h, %{{customdata}}<extra></extra>",
+            )
+        )
     fig.add_vline(x=lead, line={"color": "#f39c1f", "width": 2})
+    earlier = np.asarray(previous["nwp"]) if previous is not None else np.zeros(0)
     top = max(float(np.nanmax(nwp, initial=0.0)), float(np.nanmax(qpe, initial=0.0)), threshold) * 1.1
+    top = max(top, float(np.nanmax(earlier, initial=0.0)) * 1.1)
     xaxis: dict = {"title": "lead time (h)"}
     if clock is not None:
         ticks = [j for j, lt in enumerate(leads) if lt % 6 == 0] or list(range(len(leads)))

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import contextlib
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from app import maps
-from app.state import RunData
+from app.state import DataRef, RunData, files_state, get_run
 from engine.errors import DataError
 from engine.heavy_rain import CRITERIA, place_sums
 from engine.places import BOX_KM, box_series, find_place, hours_at, nearest_cell, places_on, probability_column
@@ -68,8 +69,40 @@ def pick_place(key: str) -> None:
         st.session_state["place"] = picked[-1]
 
 
-def place_section(data: RunData, here: dict, lead: int, threshold: float, p_threshold: float) -> pd.DataFrame | None:
-    """Rain at a chosen city through the run: the forecaster's view of one place; returns its table for export."""
+@st.cache_data(max_entries=64, show_spinner="Reading the earlier run...")
+def earlier_run_at(ref: DataRef, run: str, state: str, cell: tuple[int, int], threshold: float) -> dict:
+    """An earlier run's raw NWP and model P(rain >= threshold) in one cell, by valid time: small, so a lead-time
+    move does not read the run again. ``state`` (``files_state``) only keys the cache."""
+    d = get_run(ref, run)
+    iy, ix = cell
+    return {
+        "valid": [d.valid_time(lead) for lead in d.leads],
+        "nwp": d.nwp[:, iy, ix].copy(),
+        "p": None if d.p_event is None else d.p_event[threshold][:, iy, ix].copy(),
+    }
+
+
+def aligned(earlier: dict, data: RunData) -> dict:
+    """``earlier`` (:func:`earlier_run_at`) at ``data``'s valid times: NaN at the hours it does not forecast."""
+    at = {t: j for j, t in enumerate(earlier["valid"])}
+    idx = np.array([at.get(data.valid_time(lead), -1) for lead in data.leads])
+
+    def pick(values: np.ndarray | None) -> np.ndarray | None:
+        return None if values is None else np.where(idx >= 0, np.asarray(values, dtype=float)[idx], np.nan)
+
+    return {"nwp": pick(earlier["nwp"]), "p": pick(earlier["p"])}
+
+
+def place_section(
+    data: RunData,
+    here: dict,
+    lead: int,
+    threshold: float,
+    p_threshold: float,
+    earlier: tuple[DataRef, str] | None = None,
+) -> pd.DataFrame | None:
+    """Rain at a chosen city through the run: the forecaster's view of one place; returns its table for export.
+    ``earlier``: the data and the run before this one, whose forecasts of the same hours the chart can add."""
     st.subheader("Rain at a place")
     if not here:
         st.caption("None of the listed cities lies on this data's grid.")
@@ -100,6 +133,21 @@ def place_section(data: RunData, here: dict, lead: int, threshold: float, p_thre
         )
         + "; orange: the lead time shown above. The maps ring it; a click on a city's dot on a map charts that city."
     )
+    previous = None
+    if left.toggle(
+        "Earlier run too",
+        key="place_earlier",
+        help="The run before this one: its raw NWP and model P for the same valid times, dashed. Does the signal "
+        "hold from run to run?",
+    ):
+        if earlier is None:
+            left.caption("No earlier run in the data folder.")
+        else:
+            ref, run = earlier
+            series = earlier_run_at(ref, run, files_state(ref, run), (iy, ix), threshold)
+            previous = {"run": run, **aligned(series, data)}
+            if not np.isfinite(previous["nwp"]).any():
+                left.caption(f"Run {run} forecasts none of these hours.")
     if not data.mask[iy, ix]:
         left.warning("No valid observations in this cell (outside the QPE coverage): the bars are missing.")
     elif data.p_event is not None and not data.learnt_area[iy, ix]:
@@ -119,6 +167,7 @@ def place_section(data: RunData, here: dict, lead: int, threshold: float, p_thre
             lead,
             f"{name}, run {data.run} UTC",
             clock=[data.kst_hour(lt) for lt in data.leads],
+            previous=previous,
         ),
         width="stretch",
     )

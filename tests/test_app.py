@@ -510,6 +510,39 @@ def test_the_wettest_hour_maps_show_each_pixels_peak_over_the_run_and_when_it_ca
     assert table.loc["Observed QPE", "area with the event (km²)"] == 25 * o.sum() > 0
 
 
+def test_the_place_chart_adds_the_earlier_runs_forecasts_of_the_same_hours(env: Path):
+    """Run to run: the run before this one, its raw NWP and its model P of the same valid times in the place's cell,
+    dashed beside this run's (daily runs: its lead times 25-48 h under this run's 1-24 h; none after). The first
+    run has no earlier one, and says so."""
+    from engine.cache import rain_and_prediction
+    from engine.grid import KOREA
+    from engine.model.manifest import DEFAULT_WEIGHTS
+    from engine.places import PLACES, nearest_cell
+    from engine.prediction import DeferredPredictor
+
+    at, _ = _viewer_on(WARNING_RUN)
+    at.toggle(key="place_earlier").set_value(True).run()
+    assert not at.exception, at.exception
+    earlier = "2026070100"
+    chart = next(c for c in map(_chart, at.get("plotly_chart")) if c["layout"]["title"]["text"].startswith("Seoul"))
+    traces = {t["name"]: t for t in chart["data"]}
+    iy, ix = nearest_cell(KOREA.lat, KOREA.lon, next(p for p in PLACES if p.name == "Seoul"))
+    cat = Catalog(env)
+    leads = list(range(25, 49))
+    expected = {"raw NWP": cat.load_run(earlier, leads, channels=("tp",))["tp"].values[:, iy, ix]}
+    if DEFAULT_WEIGHTS.exists():
+        _, out = rain_and_prediction(cat, earlier, DeferredPredictor(DEFAULT_WEIGHTS))
+        p = out["event_probability"].sel(threshold=10.0, lead_time=pd.to_timedelta(leads, unit="h"))
+        expected["model P(>= 10 mm/h)"] = p.values[:, iy, ix]
+    for name, values in expected.items():
+        drawn = _values(traces[f"{name}, run {earlier}"]["y"])
+        np.testing.assert_allclose(drawn[:24], values, rtol=1e-6)
+        assert np.isnan(drawn[24:]).all(), "the earlier run forecasts none of the hours after +24 h"
+    at.selectbox(key="run").set_value(earlier).run()
+    assert at.toggle(key="place_earlier").value
+    assert "No earlier run in the data folder." in [c.value for c in at.caption]
+
+
 def test_any_point_typed_or_linked_gets_its_chart_and_a_bad_one_is_said(env: Path):
     """A forecaster's own point (an airport, a dam): typed as "lat, lon" it joins the list, the link and the
     maps, with its grid cell's hours; a point off the grid or a word that is no place is said, and the chart stays."""

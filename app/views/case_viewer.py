@@ -289,7 +289,8 @@ def main() -> None:
     right.plotly_chart(maps.lead_curve(leads, series, f"CSI by lead time, run {run}"), width="stretch")
     heavy_rain_section(ref, data, marked)
     wettest_hour_section(ref, data, threshold, p_threshold, marked)
-    place_rows = place_section(data, here, lead, threshold, p_threshold)
+    earlier = (ref, runs[runs.index(run) - 1]) if runs.index(run) > 0 else None
+    place_rows = place_section(data, here, lead, threshold, p_threshold, earlier)
 
     with st.expander("Export"):
         e1, e2, e3 = st.columns(3)
