@@ -21,7 +21,7 @@ KEPT = ("run", "lead", "threshold", "fss", "model_view", "place", "point", "plac
 PLAYING = "_playing"
 
 
-def keep_playing(page: st.Page) -> None:
+def stop_play_elsewhere(page: st.Page) -> None:
     """End Play unless ``page`` (the one about to run) is the case viewer (the default page: no address)."""
     if page.url_path:
         st.session_state.pop(PLAYING, None)

@@ -39,5 +39,5 @@ MOVED = [
 st.set_page_config(page_icon=":material/rainy:", layout="wide")
 choices.keep()  # what the sidebar holds outlives a page that does not draw it
 page = st.navigation(PAGES + MOVED)
-choices.keep_playing(page)
+choices.stop_play_elsewhere(page)
 page.run()

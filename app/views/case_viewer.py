@@ -144,7 +144,7 @@ def main() -> None:
     # The run's own lead times, not a range: a run still arriving, or missing a file, has one lead or gaps.
     step_back, step_fwd = sb.columns(2)
     pos = leads.index(st.session_state["lead"])
-    # The arrow keys press them, save where a slider or a text box has the keyboard (Streamlit leaves it the key).
+    # The arrow keys press them, except where a slider or a text box has the keyboard (Streamlit leaves it the key).
     back = step_back.button(
         "◀ −1 h", key="lead_back", width="stretch", help=STEP_HELP.format("previous", "←"), shortcut="Left"
     )
