@@ -64,6 +64,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
     if args.weights and args.source != "model":
         raise DataError("--weights applies to --source model only")
+    if args.decision and args.source != "model":
+        raise DataError("--decision applies to --source model only (the raw NWP's event is its rain)")
     result = score_folder(
         _open(args),
         args.source,
@@ -71,7 +73,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         args.lead_times,
         args.thresholds,
         weights=args.weights,
-        decision=args.decision,
+        decision=args.decision or "tuned",
     )
     print(json.dumps(result) if args.json else format_table(result))
     return 0
@@ -209,7 +211,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--decision",
         choices=["tuned", "argmax"],
-        default="tuned",
         help="--source model: the event where its calibrated P reaches the probability threshold tuned on validation "
         "runs, as the app shows it (tuned, default; 0.1 and 10 mm/h only), or its most likely class (argmax)",
     )

@@ -31,6 +31,19 @@ def test_bad_folder_is_one_line_and_exit_2(tmp_path: Path):
     assert res.stderr.strip().count("\n") == 0 and "nowhere" in res.stderr and "Traceback" not in res.stderr
 
 
+@pytest.mark.parametrize(
+    "option, said",
+    [
+        (("--weights", "engine/weights/lite.safetensors"), "--weights applies to --source model only"),
+        (("--decision", "argmax"), "--decision applies to --source model only"),
+    ],
+)
+def test_verify_refuses_a_model_option_for_the_raw_nwp(demo_archive: Path, option: tuple[str, str], said: str):
+    """An option the raw NWP cannot use is said, not silently ignored (the scores would look like the model's)."""
+    res = _run("verify", "--data", str(demo_archive), "--source", "nwp", *option)
+    assert res.returncode == 2 and said in res.stderr and "Traceback" not in res.stderr
+
+
 def test_demo_cli_writes_grib_and_qpe(tmp_path: Path):
     res = _run("demo", "--out", str(tmp_path / "d"), "--runs", "1", "--leads", "3", "--seed", "7", "--quiet")
     assert res.returncode == 0, res.stderr
