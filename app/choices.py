@@ -32,9 +32,14 @@ def probability_key(threshold: float) -> str:
     return f"p_threshold_{threshold:g}"
 
 
+def any_hour_key(threshold: float) -> str:
+    """The key of the model probability threshold chosen for the event ``threshold`` at any hour of a run."""
+    return f"p_any_hour_{threshold:g}"
+
+
 def keep() -> None:
     """Keep every choice made so far while the coming page runs (called by the router before each page)."""
-    for key in (*KEPT, *map(probability_key, MODEL_THRESHOLDS)):
+    for key in (*KEPT, *map(probability_key, MODEL_THRESHOLDS), *map(any_hour_key, MODEL_THRESHOLDS)):
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]
 
@@ -53,3 +58,21 @@ def probability_slider(threshold: float, help: str) -> float:
     if key not in st.session_state:
         st.session_state[key] = tuned_threshold(threshold)
     return st.sidebar.slider("Model probability threshold", 0.01, 0.99, step=0.01, key=key, help=help)
+
+
+def any_hour_slider(threshold: float, hourly: float) -> float:
+    """The model's probability threshold for the event ``threshold`` at some hour of a run (the wettest-hour
+    table): the hourly one until the forecaster moves it, then theirs, for that event only. Tuned for single hours,
+    the hourly threshold flags too small an area over a whole run (the model card's limits)."""
+    key = any_hour_key(threshold)
+    if key not in st.session_state:
+        st.session_state[key] = hourly
+    return st.slider(
+        "Model probability threshold, any hour",
+        0.01,
+        0.99,
+        step=0.01,
+        key=key,
+        help="The model has the event at some hour where its highest P over the run reaches this. The hourly "
+        "threshold (the sidebar's) covers too little of a run's heavy rain: the model card says by how much.",
+    )

@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from app import maps
+from app.choices import any_hour_slider
 from app.layout import chart_slots
 from app.state import DataRef, RunData, files_state, get_run
 from engine.grid import PIXEL_KM2
@@ -164,7 +165,7 @@ def wettest_hour_section(
         title = f"Post-processed: highest P(rain >= {threshold:g} mm/h)"
         fig = maps.probability_map(peak, data.lat, data.lon, title, PEAK_AT, data.learnt_area, came)
         columns[1].plotly_chart(**marked(fig, "peak_model"))
-        forecasts["Post-processed"] = (data.p_event[threshold], p_threshold)
+        forecasts["Post-processed"] = (data.p_event[threshold], any_hour_slider(threshold, p_threshold))
     tables = {name: any_hour_table(f, data.qpe, threshold, data.mask, at) for name, (f, at) in forecasts.items()}
     table = any_hour_summary(tables)
     scored = sum(next(iter(tables.values())).values())
@@ -175,7 +176,7 @@ def wettest_hour_section(
         f"probability of rain >= {threshold:g} mm/h at any hour (grey: where it learnt from no observation). The "
         "hover names the hour it first came at, by lead time and valid time (KST). The table scores the event at "
         f"any hour of the run: rain >= {threshold:g} mm/h in some observed hour, for the model its P at or above "
-        f"{p_threshold:.2f}, a hit wherever both had it, whichever hours; over the scored pixels with an observed "
+        "the threshold above, a hit wherever both had it, whichever hours; over the scored pixels with an observed "
         f"hour ({scored * PIXEL_KM2:,.0f} km²)."
     )
 

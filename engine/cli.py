@@ -74,6 +74,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         args.thresholds,
         weights=args.weights,
         decision=args.decision or "tuned",
+        any_hour_probability=args.any_hour_probability,
     )
     print(json.dumps(result) if args.json else format_table(result))
     return 0
@@ -213,6 +214,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["tuned", "argmax"],
         help="--source model: the event where its calibrated P reaches the probability threshold tuned on validation "
         "runs, as the app shows it (tuned, default; 0.1 and 10 mm/h only), or its most likely class (argmax)",
+    )
+    p.add_argument(
+        "--any-hour-probability",
+        type=float,
+        metavar="P",
+        help="--source model: its probability threshold for the event at any hour of a run (default: the hourly "
+        "one, which covers too little of a run's heavy rain; findings.md)",
     )
     p.add_argument(
         "--json",

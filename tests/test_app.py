@@ -501,13 +501,20 @@ def test_the_wettest_hour_maps_show_each_pixels_peak_over_the_run_and_when_it_ca
     known = cat.verify_mask & np.isfinite(qpe)
     scored = known.any(axis=0)
     o = (known & (np.nan_to_num(qpe) >= 10)).any(axis=0)[scored]
-    for name, f in (("Raw NWP", hourly["Raw NWP"] >= 10), ("Post-processed", p_heavy >= tau)):
-        f = (known & f).any(axis=0)[scored]
-        row = table.loc[name]
-        assert row["area with the event (km²)"] == 25 * f.sum() and row["hits (km²)"] == 25 * (f & o).sum()
-        assert row["CSI"] == pytest.approx((f & o).sum() / (f | o).sum())
-        assert row["bias"] == pytest.approx(f.sum() / o.sum())
+    assert at.slider(key="p_any_hour_10").value == tau, "the model's any-hour threshold starts at its hourly one"
+    for any_hour_tau in (tau, 0.05):  # a lower one of its own, for a run's heavy-rain footprint
+        if any_hour_tau != tau:
+            at.slider(key="p_any_hour_10").set_value(any_hour_tau).run()
+            table = next(d.value for d in at.dataframe if "area with the event (km²)" in d.value.columns)
+        model = p_heavy >= any_hour_tau
+        for name, f in (("Raw NWP", hourly["Raw NWP"] >= 10), ("Post-processed", model)):
+            f = (known & f).any(axis=0)[scored]
+            row = table.loc[name]
+            assert row["area with the event (km²)"] == 25 * f.sum() and row["hits (km²)"] == 25 * (f & o).sum()
+            assert row["CSI"] == pytest.approx((f & o).sum() / (f | o).sum())
+            assert row["bias"] == pytest.approx(f.sum() / o.sum())
     assert table.loc["Observed QPE", "area with the event (km²)"] == 25 * o.sum() > 0
+    assert at.sidebar.slider[0].value == tau, "the hourly threshold stays"
 
 
 def test_the_place_chart_adds_the_earlier_runs_forecasts_of_the_same_hours(env: Path):

@@ -418,6 +418,15 @@ def test_the_model_is_scored_at_its_tuned_probability_threshold_as_the_app_shows
             (f & ~o & known).sum(),
             (~f & o & known).sum(),
         )
+    # the event at any hour of the run at a threshold of its own (the hourly one covers too little of a run)
+    wide = score_folder(cat, "model", runs=[run], lead_times=leads, thresholds=[10.0], any_hour_probability=0.05)
+    f = (known & (pred["event_probability"].sel(threshold=10.0).values >= 0.05)).any(axis=0)
+    o, scored = (known & (np.nan_to_num(qpe) >= 10)).any(axis=0), known.any(axis=0)
+    (row,) = wide["any_hour"]
+    assert (row["hits"], row["false_alarms"], row["misses"]) == ((f & o).sum(), (f & ~o & scored).sum(), (~f & o).sum())
+    assert wide["scores"] == [r for r in tuned["scores"] if r["threshold"] == 10.0], "the hourly scores stay"
+    with pytest.raises(DataError, match="--any-hour-probability applies to the model's probabilities"):
+        score_folder(cat, "nwp", runs=[run], any_hour_probability=0.05)
     argmax = score_folder(cat, "model", runs=[run], lead_times=leads, n_resamples=10, decision="argmax")
     assert argmax["decision"] == "argmax" and argmax["probability_thresholds"] is None
     assert argmax["scores"] != tuned["scores"]

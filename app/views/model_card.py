@@ -267,7 +267,7 @@ limits = [
     "(the event at any hour of a run, the verification page's *any hour* columns) it was level with the raw NWP on "
     "the archives measured, and at its hourly threshold it flagged about a third of the area heavy rain covered "
     "over a run (training/results/findings.md). On the *wettest hour of the run* map, read lower probabilities "
-    "for where heavy rain may come.",
+    "for where heavy rain may come; its table has a threshold of its own to try one.",
     "The NWP's random errors (unpredictable convection, measurement noise) cannot be recovered by any post-processor.",
 ]
 mean10 = dict(zip(spread.get("method", []), pd.to_numeric(spread.get("CSI 10 mean", []), errors="coerce"), strict=True))

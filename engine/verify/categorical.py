@@ -31,8 +31,10 @@ def contingency_table(
     threshold: float,
     mask: np.ndarray | None = None,
     per_leading: bool = False,
+    forecast_threshold: float | None = None,
 ) -> dict[str, np.ndarray | int]:
-    """Counts of hits, misses, false alarms and correct negatives for the event ``value >= threshold``.
+    """Counts of hits, misses, false alarms and correct negatives for the event ``value >= threshold``; the
+    forecast's event at ``forecast_threshold`` where given (say a probability).
 
     Pixels where ``mask`` is False or either input is NaN are left out. With ``per_leading`` the counts are kept
     for every index of the leading dimensions (all but the last two, e.g. one table per lead time); otherwise
@@ -41,8 +43,9 @@ def contingency_table(
     f, o = np.asarray(forecast), np.asarray(observed)
     if f.shape != o.shape:
         raise ValueError(f"forecast {f.shape} and observed {o.shape} differ in shape")
+    at = threshold if forecast_threshold is None else forecast_threshold
     with np.errstate(invalid="ignore"):
-        return contingency_events(f >= threshold, o >= threshold, _valid(f, o, mask), per_leading)
+        return contingency_events(f >= at, o >= threshold, _valid(f, o, mask), per_leading)
 
 
 def any_hour_table(

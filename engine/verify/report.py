@@ -27,7 +27,7 @@ SOURCES = ("nwp", "model")
 DECISIONS = ("tuned", "argmax")  # how the model's class probabilities become a yes/no event (forecast_rain)
 
 
-def forecast_rain(
+def forecast_values(
     catalog: RunSource,
     source: str,
     run: str,
@@ -35,23 +35,24 @@ def forecast_rain(
     thresholds: Sequence[float],
     predictor: Forecaster | None = None,
     decision: str = "tuned",
-) -> dict[float, np.ndarray]:
-    """Per event threshold, the forecast's hourly rain (mm, (lead, lat, lon)) to score against it. The raw NWP: its
-    rain. The model, by ``decision``: "tuned", exactly the threshold where its calibrated P(rain >= threshold)
-    reaches the probability threshold tuned on validation runs (the manifest's; the app's default), else 0;
-    "argmax", its most likely class as the class's lower bound (0, 0.1, 10 mm/h)."""
+) -> dict[float, tuple[np.ndarray, float]]:
+    """Per event threshold, the forecast's field (lead, lat, lon) and the value from which it forecasts the event.
+    The raw NWP: its rain (mm/h) and the threshold. The model, by ``decision``: "tuned", its calibrated P(rain >=
+    threshold) and the probability threshold tuned on validation runs (the manifest's; the app's default);
+    "argmax", its most likely class as the class's lower bound (0, 0.1, 10 mm/h) and the threshold."""
     if source == "nwp":
         rain = catalog.load_run(run, lead_times, channels=("tp",))["tp"].values
-        return dict.fromkeys(thresholds, rain)
+        return {t: (rain, t) for t in thresholds}
     if source == "model":
         if predictor is None:
             raise DataError("--source model needs weights")
         pred = predicted_run(catalog, run, predictor).sel(lead_time=pd.to_timedelta(lead_times, unit="h"))
         if decision == "argmax":
-            return dict.fromkeys(thresholds, class_to_rain(pred["probability"].values))
+            rain = class_to_rain(pred["probability"].values)
+            return {t: (rain, t) for t in thresholds}
         taus = probability_thresholds(predictor.manifest, thresholds)
         p = pred["event_probability"]
-        return {t: np.where(p.sel(threshold=t).values >= taus[t], t, 0.0) for t in thresholds}
+        return {t: (p.sel(threshold=t).values, taus[t]) for t in thresholds}
     raise DataError(f"unknown source {source!r} (choose from {', '.join(SOURCES)})")
 
 
@@ -92,16 +93,22 @@ def score_folder(
     n_resamples: int = 1000,
     weights: str | None = None,
     decision: str = "tuned",
+    any_hour_probability: float | None = None,
 ) -> dict:
     """Rows of scores: one per threshold and lead time, and one aggregate per threshold (``lead_time`` None)
     with bootstrap 95 % intervals (resampling runs) for CSI and bias; and ``any_hour``, a row per threshold for
-    the event at some hour of each run (:func:`any_hour_table`), its tables summed over the runs."""
+    the event at some hour of each run (:func:`any_hour_table`), its tables summed over the runs; the model's there
+    at ``any_hour_probability`` where given (its tuned decision only), else at its hourly threshold."""
     bad = [t for t in thresholds if not (np.isfinite(t) and t > 0)]
     if bad:
         raise DataError(f"event thresholds must be above 0 mm/h (every pixel has rain >= 0): {bad}")
     runs = list(runs) if runs else catalog.runs()
     if decision not in DECISIONS:
         raise DataError(f"unknown decision {decision!r} (choose from {', '.join(DECISIONS)})")
+    if any_hour_probability is not None and (source, decision) != ("model", "tuned"):
+        raise DataError("--any-hour-probability applies to the model's probabilities: --source model --decision tuned")
+    if any_hour_probability is not None and not 0 < any_hour_probability < 1:
+        raise DataError(f"--any-hour-probability must lie between 0 and 1, not {any_hour_probability:g}")
     predictor, taus = None, None
     if source == "model":
         predictor = DeferredPredictor(weights or DEFAULT_WEIGHTS)
@@ -118,11 +125,13 @@ def score_folder(
             leads_used = leads
         elif leads != leads_used:
             raise DataError(f"run {run} has lead times {leads[:3]}..., other runs {leads_used[:3]}...")
-        fcs = forecast_rain(catalog, source, run, leads, thresholds, predictor, decision)
+        forecasts = forecast_values(catalog, source, run, leads, thresholds, predictor, decision)
         ob = catalog.load_qpe(run, leads).values
-        for thr, fc in fcs.items():
-            per_run[thr].append(contingency_table(fc, ob, thr, catalog.verify_mask, per_leading=True))
-            any_hour[thr].append(any_hour_table(fc, ob, thr, catalog.verify_mask))
+        for thr, (values, at) in forecasts.items():
+            mask = catalog.verify_mask
+            per_run[thr].append(contingency_table(values, ob, thr, mask, per_leading=True, forecast_threshold=at))
+            over_run = at if any_hour_probability is None else any_hour_probability
+            any_hour[thr].append(any_hour_table(values, ob, thr, mask, forecast_threshold=over_run))
     assert leads_used is not None
     rows = []
     for thr in thresholds:
@@ -146,6 +155,7 @@ def score_folder(
         "weights_sha256": predictor.sha256 if predictor is not None else None,
         "decision": decision if source == "model" else None,
         "probability_thresholds": {f"{t:g}": tau for t, tau in taus.items()} if taus else None,
+        "any_hour_probability": any_hour_probability,
         "data": str(catalog.root),
         "runs": runs,
         "lead_times": leads_used,
@@ -182,7 +192,9 @@ def format_table(result: dict) -> str:
         if r["lead_time"] is None:
             lo, hi = r["csi_ci95"]
             lines.append(f"{'':>15} CSI 95% interval (bootstrap over runs): {lo:.3f}-{hi:.3f}")
-    lines.append("the event at any hour of each run (a hit wherever both had it, whichever hours; px = pixels):")
+    at = result.get("any_hour_probability")
+    model_at = f"; the model at P >= {at:.2f}" if at is not None else ""
+    lines.append(f"the event at any hour of each run (a hit wherever both had it, whichever hours{model_at}):")
     for r in result["any_hour"]:
         vals = " ".join(f"{(r[k] if r[k] is not None else float('nan')):6.3f}" for k in cols)
         lo, hi = r["csi_ci95"]
