@@ -73,6 +73,7 @@ def any_hour_slider(threshold: float, hourly: float) -> float:
         0.99,
         step=0.01,
         key=key,
+        width=420,
         help="The model has the event at some hour where its highest P over the run reaches this. The hourly "
         "threshold (the sidebar's) covers too little of a run's heavy rain: the model card says by how much.",
     )
