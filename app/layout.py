@@ -18,3 +18,12 @@ def chart_slots(n: int, key: str, min_width_px: int = CHART_MIN_WIDTH_PX) -> lis
     st.html(f"<style>.st-key-{key} > div {{ min-width: {min_width_px}px; }}</style>")
     row = st.container(horizontal=True, wrap=True, key=key)
     return [row.container() for _ in range(n)]
+
+
+def side_and_chart(key: str, side_px: int = 300, chart_min_px: int = 460) -> tuple[DeltaGenerator, DeltaGenerator]:
+    """A column of controls ``side_px`` wide beside a chart that takes the rest of the row, and goes under them
+    where the row is too narrow for the chart to be ``chart_min_px`` wide. In st.columns([1, 3]) on a laptop, the
+    controls' column was 150 px wide, its text a word a line."""
+    st.html(f"<style>.st-key-{key} > div:last-child {{ min-width: {chart_min_px}px; }}</style>")
+    row = st.container(horizontal=True, wrap=True, key=key)
+    return row.container(width=side_px), row.container()

@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from app import maps
+from app.layout import side_and_chart
 from app.state import DataRef, RunData, files_state, get_run
 from engine.errors import DataError
 from engine.heavy_rain import CRITERIA, place_sums
@@ -107,7 +108,7 @@ def place_section(
     if not here:
         st.caption("None of the listed cities lies on this data's grid.")
         return None
-    left, right = st.columns([1, 3])
+    left, right = side_and_chart("place-row")
     name = left.selectbox(
         "Place", list(here), key="place", help="KMA ASOS stations of Korea's cities, and the point below"
     )
@@ -123,16 +124,6 @@ def place_section(
         left.error(error)
     place, (iy, ix) = here[name]
     table = place_table(data, (iy, ix))
-    left.caption(
-        f"{place.label}: the 5 km grid cell at {data.lat[iy]:.2f}°N {data.lon[ix]:.2f}°E. Bars: observed rain; "
-        f"grey line: raw NWP; dashed: {threshold:g} mm/h"
-        + (
-            f"; purple: the model's calibrated P(>= {threshold:g} mm/h), dotted at its threshold {p_threshold:.2f}"
-            if data.p_event is not None
-            else ""
-        )
-        + "; orange: the lead time shown above. The maps ring it; a click on a city's dot on a map charts that city."
-    )
     previous = None
     if left.toggle(
         "Earlier run too",
@@ -148,6 +139,16 @@ def place_section(
             previous = {"run": run, **aligned(series, data)}
             if not np.isfinite(previous["nwp"]).any():
                 left.caption(f"Run {run} forecasts none of these hours.")
+    left.caption(
+        f"{place.label}: the 5 km grid cell at {data.lat[iy]:.2f}°N {data.lon[ix]:.2f}°E. Bars: observed rain; "
+        f"grey line: raw NWP; dashed: {threshold:g} mm/h"
+        + (
+            f"; purple: the model's calibrated P(>= {threshold:g} mm/h), dotted at its threshold {p_threshold:.2f}"
+            if data.p_event is not None
+            else ""
+        )
+        + "; orange: the lead time shown above. The maps ring it; a click on a city's dot on a map charts that city."
+    )
     if not data.mask[iy, ix]:
         left.warning("No valid observations in this cell (outside the QPE coverage): the bars are missing.")
     elif data.p_event is not None and not data.learnt_area[iy, ix]:

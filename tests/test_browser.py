@@ -203,6 +203,43 @@ def test_a_forecaster_uploads_a_grib_run_and_sees_it_scored(server: str, demo_ar
     assert "Traceback" not in text and "CSI" in text
 
 
+# The place chart's box, the box of the controls' last widget (the "Earlier run too" toggle) and of the place list
+# (as wide as the controls' column), in viewport pixels.
+PLACE_ROW = """() => {
+    const chart = [...document.querySelectorAll('.js-plotly-plot')]
+        .find(p => p._fullLayout && /, run \\d+ UTC/.test(String(p._fullLayout.title.text)));
+    const toggle = [...document.querySelectorAll('[data-testid=stCheckbox]')]
+        .find(e => e.innerText.includes('Earlier run too'));
+    const place = [...document.querySelectorAll('[data-testid=stSelectbox]')]
+        .find(e => e.innerText.startsWith('Place'));
+    const box = e => { const r = e.getBoundingClientRect(); return {left: r.left, right: r.right, top: r.top,
+                                                                  bottom: r.bottom, width: r.width}; };
+    return {chart: box(chart), controls: box(toggle), place: box(place)};
+}"""
+
+
+def test_the_place_chart_goes_under_its_controls_on_a_laptop_and_beside_them_on_a_wide_screen(server: str):
+    """In st.columns([1, 3]) on a laptop the controls' column was 150 px wide, its text a word a line, beside a
+    narrow chart. Now the controls keep 300 px and the chart goes under them where it would be under 460 px."""
+    from playwright.sync_api import sync_playwright
+
+    rows = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        for width in (1600, 1100):
+            page = browser.new_page(viewport={"width": width, "height": 1300})
+            page.goto(server, wait_until="networkidle", timeout=180_000)
+            page.wait_for_function("document.body.innerText.includes('Seoul, run')", timeout=180_000)
+            page.wait_for_timeout(1000)
+            rows[width] = page.evaluate(PLACE_ROW)
+            page.close()
+        browser.close()
+    wide, laptop = rows[1600], rows[1100]
+    assert wide["chart"]["left"] >= wide["controls"]["right"] and wide["chart"]["width"] >= 600, wide
+    assert laptop["chart"]["top"] >= laptop["controls"]["bottom"] and laptop["chart"]["width"] >= 460, laptop
+    assert laptop["place"]["width"] >= 250, laptop
+
+
 LEAD_SHOWN = "(document.body.innerText.match(/· lead (\\d+) h ·/) || [])[1]"
 
 
