@@ -57,7 +57,12 @@ def probability_slider(threshold: float, help: str) -> float:
     key = probability_key(threshold)
     if key not in st.session_state:
         st.session_state[key] = tuned_threshold(threshold)
-    return st.sidebar.slider("Model probability threshold", 0.01, 0.99, step=0.01, key=key, help=help)
+    return _probability(st.sidebar, "Model probability threshold", key, help)
+
+
+def _probability(where, label: str, key: str, help: str, **options) -> float:
+    """A probability threshold slider (0.01-0.99 in 0.01 steps) whose value the caller has set in ``key``."""
+    return where.slider(label, 0.01, 0.99, step=0.01, key=key, help=help, **options)
 
 
 def any_hour_slider(threshold: float, hourly: float) -> float:
@@ -67,13 +72,11 @@ def any_hour_slider(threshold: float, hourly: float) -> float:
     key = any_hour_key(threshold)
     if key not in st.session_state:
         st.session_state[key] = hourly
-    return st.slider(
+    return _probability(
+        st,
         "Model probability threshold, any hour",
-        0.01,
-        0.99,
-        step=0.01,
-        key=key,
-        width=420,
-        help="The model has the event at some hour where its highest P over the run reaches this. The hourly "
+        key,
+        "The model has the event at some hour where its highest P over the run reaches this. The hourly "
         "threshold (the sidebar's) covers too little of a run's heavy rain: the model card says by how much.",
+        width=420,
     )
