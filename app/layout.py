@@ -15,8 +15,7 @@ CHART_MIN_WIDTH_PX = 300
 def chart_slots(n: int, key: str, min_width_px: int = CHART_MIN_WIDTH_PX) -> list[DeltaGenerator]:
     """``n`` equal slots in a row, which wrap onto a new row where the page is too narrow for each to be
     ``min_width_px`` wide. ``key`` names the row (a CSS class ``st-key-<key>``) and must be unique on a page."""
-    st.html(f"<style>.st-key-{key} > div {{ min-width: {min_width_px}px; }}</style>")
-    row = st.container(horizontal=True, wrap=True, key=key)
+    row = _wrapping_row(key, f"> div {{ min-width: {min_width_px}px; }}")
     return [row.container() for _ in range(n)]
 
 
@@ -24,6 +23,12 @@ def side_and_chart(key: str, side_px: int = 300, chart_min_px: int = 460) -> tup
     """A column of controls ``side_px`` wide beside a chart that takes the rest of the row, and goes under them
     where the row is too narrow for the chart to be ``chart_min_px`` wide. In st.columns([1, 3]) on a laptop, the
     controls' column was 150 px wide, its text a word a line."""
-    st.html(f"<style>.st-key-{key} > div:last-child {{ min-width: {chart_min_px}px; }}</style>")
-    row = st.container(horizontal=True, wrap=True, key=key)
+    row = _wrapping_row(key, f"> div:last-child {{ min-width: {chart_min_px}px; }}")
     return row.container(width=side_px), row.container()
+
+
+def _wrapping_row(key: str, rule: str) -> DeltaGenerator:
+    """A row whose children wrap onto new rows, named ``key`` (CSS class ``st-key-<key>``), with the CSS ``rule``
+    for its children (a selector from the row on, and declarations)."""
+    st.html(f"<style>.st-key-{key} {rule}</style>")
+    return st.container(horizontal=True, wrap=True, key=key)
