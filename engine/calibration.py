@@ -67,10 +67,18 @@ def default_probability_threshold(manifest: dict, threshold: float) -> float:
     return round(decision_threshold(manifest, threshold), 2)
 
 
-def event_probabilities(ds: xr.Dataset, calibration: dict[str, dict] | None) -> xr.DataArray:
-    """P(rain >= threshold) for the model's thresholds from a post-processed run's class ``probability``,
-    calibrated where ``calibration`` (the manifest's, keyed by ``f"{threshold:g}"``) has knots for it."""
-    prob = ds["probability"].values
+def any_hour_probability(manifest: dict, threshold: float) -> float:
+    """The calibrated probability from which the model has the event ``rain >= threshold`` at some hour of a run:
+    its highest P over the run's hours reaching it. Tuned on validation runs where the manifest has it
+    (``any_hour_probability``, ``training.any_hour``), else the hourly decision, which flags too little of a run."""
+    tuned = (manifest.get("any_hour_probability") or {}).get(f"{threshold:g}")
+    return float(tuned) if tuned is not None else default_probability_threshold(manifest, threshold)
+
+
+def calibrated_events(prob: np.ndarray, calibration: dict[str, dict] | None) -> tuple[np.ndarray, list[bool]]:
+    """P(rain >= threshold) for the model's thresholds (axis -3, ``MODEL_THRESHOLDS``) from class probabilities
+    (..., 3, H, W), calibrated where ``calibration`` (the manifest's, keyed by ``f"{threshold:g}"``) has knots
+    for it; and which were."""
     fields, done = [], []
     for thr in MODEL_THRESHOLDS:
         p = event_probability(prob, thr)
@@ -79,8 +87,14 @@ def event_probabilities(ds: xr.Dataset, calibration: dict[str, dict] | None) -> 
         done.append(knots is not None)
     # Calibrated separately, the two may cross by a hair: P(>= 10) cannot exceed P(>= 0.1).
     fields[1] = np.minimum(fields[1], fields[0])
+    return np.stack(fields, axis=-3), done
+
+
+def event_probabilities(ds: xr.Dataset, calibration: dict[str, dict] | None) -> xr.DataArray:
+    """:func:`calibrated_events` of a post-processed run's class ``probability``, as a DataArray."""
+    fields, done = calibrated_events(ds["probability"].values, calibration)
     return xr.DataArray(
-        np.stack(fields, axis=1),
+        fields,
         dims=("lead_time", "threshold", "lat", "lon"),
         coords={
             **{k: v for k, v in ds["probability"].coords.items() if k != "category"},

@@ -219,8 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--any-hour-probability",
         type=float,
         metavar="P",
-        help="--source model: its probability threshold for the event at any hour of a run (default: the hourly "
-        "one, which covers too little of a run's heavy rain; findings.md)",
+        help="--source model: its probability threshold for the event at any hour of a run (default: the one "
+        "tuned on validation runs for it, in the weights' manifest; the hourly one covers too little of a run)",
     )
     p.add_argument(
         "--json",

@@ -489,6 +489,73 @@ def test_ship_fits_the_probability_calibration_on_validation_runs_only(
     assert all(g["members"] == 2 and abs(g["difference"]) < 0.01 for g in gains if np.isfinite(g["difference"]))
 
 
+def test_the_any_hour_peaks_count_what_the_engine_counts_at_every_probability_and_tuning_takes_the_best():
+    from engine.verify.categorical import TABLE_KEYS, any_hour_table, categorical_scores
+    from training.any_hour import PROBABILITIES, peak_tables, run_peaks, tune
+
+    rng = np.random.default_rng(3)
+    runs = []
+    for _ in range(3):
+        p = rng.beta(0.3, 3.0, size=(6, 12, 14)).astype(np.float32)
+        obs = np.where(rng.random(p.shape) < p, 15.0, 0.0)
+        obs[rng.random(p.shape) < 0.2] = np.nan  # hours not observed
+        mask = rng.random(p.shape[1:]) < 0.9
+        valid = np.isfinite(obs) & mask
+        runs.append((p, obs, mask, run_peaks(p, obs, valid, 10.0)))
+    some = (0.01, 0.07, 0.33, 0.9)
+    for p, obs, mask, peaks in runs:
+        engine = [any_hour_table(p, obs, 10.0, mask, forecast_threshold=at) for at in some]
+        assert peak_tables(peaks, some).tolist() == [[t[k] for k in TABLE_KEYS] for t in engine]
+    best, csi = tune([r[3] for r in runs])
+    brute = {
+        at: categorical_scores(
+            {k: sum(any_hour_table(p, o, 10.0, m, forecast_threshold=at)[k] for p, o, m, _ in runs) for k in TABLE_KEYS}
+        )["csi"]
+        for at in PROBABILITIES
+    }
+    assert csi == pytest.approx(max(brute.values()), abs=1e-5) and brute[best] == max(brute.values())
+    assert 0.01 <= best < 0.99, "a run-wide event wants a lower threshold than the top of the range"
+
+
+def test_any_hour_tunes_on_validation_runs_and_adds_its_threshold_to_unchanged_weights(
+    tiny_config: Path, tmp_path: Path, random_lite_weights: Path, capsys
+):
+    from engine.calibration import any_hour_probability, default_probability_threshold
+    from engine.model.manifest import sha256_file
+    from engine.model.weights import save_weights
+    from training.any_hour import PROBABILITIES
+    from training.cli import main
+
+    raw = yaml.safe_load(tiny_config.read_text())
+    raw["data"].update(archive=str(tmp_path / "archive"), store=str(tmp_path / "store"), runs=3)
+    raw.update(split={"train": 1, "val": 1, "test": 1}, heldout_runs=1, out_dir=str(tmp_path / "runs"))
+    path = tmp_path / "val.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    cfg = load_config(path)
+    prepare(cfg, progress=False)
+    model, manifest = load_model(random_lite_weights)
+    # weights from other data: the validation runs here may have been their training runs
+    assert main(["any-hour", "--config", str(path), "--weights", str(random_lite_weights), "--quiet"]) == 2
+    assert "trained on other data" in capsys.readouterr().err
+    weights = tmp_path / "w" / "mine.safetensors"
+    mine = {**manifest, "data_fingerprint": Store(cfg.data.store).meta["fingerprint"]}
+    save_weights(weights, model, {k: v for k, v in mine.items() if k not in ("file", "sha256")})
+    sha = sha256_file(weights)
+    assert any_hour_probability(read_manifest(weights), 10.0) == default_probability_threshold(manifest, 10.0)
+    assert main(["any-hour", "--config", str(path), "--weights", str(weights), "--quiet"]) == 0
+    shipped = read_manifest(weights)
+    assert sha256_file(weights) == shipped["sha256"] == sha, "the weights stay as they were"
+    load_model(weights)
+    tuned = shipped["any_hour_probability"]
+    assert set(tuned) == {"0.1", "10"} and all(v in PROBABILITIES for v in tuned.values())
+    assert any_hour_probability(shipped, 10.0) == tuned["10"]
+    assert set(shipped["metrics"]["any_hour"]) == {"test", "heldout_seed2024"}
+    result = json.loads((Path(cfg.results_dir) / "any_hour.json").read_text())
+    assert result["validation_runs"] == Store(cfg.data.store).runs("val")
+    assert not set(result["validation_runs"]) & set(result["datasets"]["test"]["runs"])
+    assert "| test | 1 | 10 | model, any-hour P |" in (Path(cfg.results_dir) / "any_hour.md").read_text()
+
+
 def test_context_scores_whole_grid_and_crop_sized_tiles_alike_when_one_tile_covers_the_grid(
     tiny_config: Path, tmp_path: Path, random_lite_weights: Path, capsys
 ):

@@ -16,8 +16,8 @@ from engine.cli import at_least_one
 from engine.data.atomic import check_writable
 from engine.errors import DataError
 from engine.machine import machine_differences
-from engine.model.manifest import read_manifest, shipped_method
-from engine.model.weights import load_model, save_weights
+from engine.model.manifest import checked_manifest, read_manifest, shipped_method
+from engine.model.weights import load_model, save_weights, update_manifest
 from training.code_version import code_clause
 from training.config import HELDOUT, TrainConfig, load_config
 from training.fingerprint import is_listing, listing_fingerprint, short
@@ -150,6 +150,7 @@ def ship(cfg: TrainConfig) -> None:
         # The shipped weights may record the older listing fingerprint: compare the archive in the same terms.
         listing = listing_fingerprint(archive) if old_fp and is_listing(old_fp) and archive.is_dir() else None
         print(reproduction_report(previous, new, listing))
+    tune_any_hour(cfg, dst)
 
 
 def calibration_report(report: dict[str, dict]) -> str:
@@ -234,6 +235,23 @@ def cmd_reproduce(cfg: TrainConfig, args) -> None:
 
 def cmd_ship(cfg: TrainConfig, args) -> None:
     ship(cfg)
+
+
+def cmd_any_hour(cfg: TrainConfig, args) -> None:
+    tune_any_hour(cfg, Path(args.weights) if args.weights else None, progress=not args.quiet)
+
+
+def tune_any_hour(cfg: TrainConfig, weights: Path | None = None, progress: bool = True) -> None:
+    """Tune the shipped (or ``weights``') any-hour probability on the validation runs, score it, write
+    ``any_hour.json`` / ``.md`` and add both to the weights' manifest (the weights themselves unchanged)."""
+    from training.any_hour import render, score, ship_any_hour, write
+
+    weights = weights or Path(cfg.weights_dir) / f"{cfg.name}.safetensors"
+    result = score(cfg, weights, progress=progress)
+    path = write(cfg, result)
+    update_manifest(weights, ship_any_hour(checked_manifest(weights), result))
+    print(render(result))
+    print(f"wrote {path} and the any-hour probability into {weights.with_suffix('.json')}")
 
 
 def cmd_probabilities(cfg: TrainConfig, args) -> None:
@@ -369,6 +387,7 @@ COMMANDS = {
     "ceiling": cmd_ceiling,
     "reproduce": cmd_reproduce,
     "ship": cmd_ship,
+    "any-hour": cmd_any_hour,
     "probabilities": cmd_probabilities,
     "bench": cmd_bench,
 }
@@ -382,6 +401,8 @@ HELP = {
     "ceiling": "how much skill the demo twin leaves to win: oracles that know parts of nature, beside the networks",
     "reproduce": "prepare, pretrain, finetune, evaluate and ship: the chain that made engine/weights/",
     "ship": "copy the config's chosen method into engine/weights/ with its evaluation metrics",
+    "any-hour": "tune the shipped weights' probability for rain at some hour of a run on the validation runs, score "
+    "it on the test and held-out runs and add it to their manifest (ship does this too)",
     "probabilities": "each method as a calibrated probability forecast (Brier skill, ROC area) and what its decision "
     "threshold costs in CSI against hindsight (after evaluate)",
     "bench": "time the config's pre-training and fine-tuning steps: samples/s, TFLOP/s, share of the GPU's peak",
@@ -396,6 +417,7 @@ WRITES = {
     "probabilities": ("results_dir",),
     "ceiling": ("results_dir",),
     "ship": ("weights_dir",),
+    "any-hour": ("results_dir", "weights_dir"),
     "reproduce": ("out_dir", "results_dir", "weights_dir"),
 }
 COMPARE_HELP = (
@@ -424,6 +446,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 nargs="+",
                 help="only these methods (default: the config's methods and ablations); the saved histograms of "
                 "the others are kept and every method is scored again",
+            )
+        if name == "any-hour":
+            p.add_argument(
+                "--weights", help="weights trained under this config (default: the shipped engine/weights/<name>)"
             )
         if name == "probe":
             p.add_argument("--method", nargs="+", help="pre-trained methods to probe (default: the config's ship)")

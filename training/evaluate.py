@@ -294,6 +294,17 @@ def _kept_nwp_rows(
     return kept
 
 
+def heldout_catalog(cfg: TrainConfig, progress: bool = True, runs: int | None = None) -> Catalog:
+    """The archive of ``runs`` (default: the config's ``heldout_runs``) runs from a generator seed never used in
+    training, generated on first use."""
+    runs = runs or cfg.heldout_runs
+    path = cfg.heldout_archive(runs)
+    if not (path / "archive.json").exists():
+        last = cfg.data.lead_times[1]
+        generate(path, runs=runs, seed=HELDOUT_SEED, leads=last, progress=progress, workers=cfg.threads)
+    return Catalog(path)
+
+
 def evaluate(
     cfg: TrainConfig,
     methods: list[str],
@@ -315,12 +326,8 @@ def evaluate(
     torch.set_num_threads(cfg.threads)
     archive = Catalog(cfg.data.archive)
     # A fresh archive from a seed never used in training: the methods and the raw NWP on a season of its own.
-    n_heldout = heldout_runs or cfg.heldout_runs
-    heldout = cfg.heldout_archive(n_heldout)
-    if not (heldout / "archive.json").exists():
-        last = cfg.data.lead_times[1]
-        generate(heldout, runs=n_heldout, seed=HELDOUT_SEED, leads=last, progress=progress, workers=cfg.threads)
-    cat = Catalog(heldout)
+    cat = heldout_catalog(cfg, progress, heldout_runs)
+    heldout = cat.root
     leads = archive_leads(cat, cfg.data.lead_times)
     archives = {"test_archive": store.meta["fingerprint"], "heldout_archive": fingerprint(heldout, progress)}
     results = Path(cfg.results_dir)

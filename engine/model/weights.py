@@ -27,6 +27,17 @@ def save_weights(path: str | Path, model: torch.nn.Module, manifest: dict) -> di
     return manifest
 
 
+def update_manifest(path: str | Path, manifest: dict) -> dict:
+    """Rewrite the manifest beside unchanged weights (say, a decision tuned after they shipped), atomically; refuses
+    a manifest whose ``file`` or ``sha256`` is not the weights' own."""
+    path = Path(path)
+    current = checked_manifest(path)
+    if (manifest.get("file"), manifest.get("sha256")) != (current["file"], current["sha256"]):
+        raise DataError("the new manifest names other weights than the file beside it", path.with_suffix(".json"))
+    atomic_write_bytes(path.with_suffix(".json"), (json.dumps(manifest, indent=2) + "\n").encode())
+    return manifest
+
+
 def load_model(path: str | Path = DEFAULT_WEIGHTS) -> tuple[torch.nn.Module, dict]:
     """Build the network the manifest describes and load its weights, refusing a sha256 mismatch."""
     path = Path(path)

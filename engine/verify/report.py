@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from engine.cache import predicted_run
+from engine.calibration import any_hour_probability as tuned_any_hour
 from engine.calibration import default_probability_threshold
 from engine.data.base import RunSource
 from engine.errors import DataError
@@ -97,8 +98,9 @@ def score_folder(
 ) -> dict:
     """Rows of scores: one per threshold and lead time, and one aggregate per threshold (``lead_time`` None)
     with bootstrap 95 % intervals (resampling runs) for CSI and bias; and ``any_hour``, a row per threshold for
-    the event at some hour of each run (:func:`any_hour_table`), its tables summed over the runs; the model's there
-    at ``any_hour_probability`` where given (its tuned decision only), else at its hourly threshold."""
+    the event at some hour of each run (:func:`any_hour_table`), its tables summed over the runs. The model's
+    tuned decision has it there at ``any_hour_probability`` where given, else at the manifest's any-hour
+    probability (``engine.calibration.any_hour_probability``); its argmax decision at its most likely class."""
     bad = [t for t in thresholds if not (np.isfinite(t) and t > 0)]
     if bad:
         raise DataError(f"event thresholds must be above 0 mm/h (every pixel has rain >= 0): {bad}")
@@ -109,11 +111,15 @@ def score_folder(
         raise DataError("--any-hour-probability applies to the model's probabilities: --source model --decision tuned")
     if any_hour_probability is not None and not 0 < any_hour_probability < 1:
         raise DataError(f"--any-hour-probability must lie between 0 and 1, not {any_hour_probability:g}")
-    predictor, taus = None, None
+    predictor, taus, over_run = None, None, {}
     if source == "model":
         predictor = DeferredPredictor(weights or DEFAULT_WEIGHTS)
         if decision == "tuned":
             taus = probability_thresholds(predictor.manifest, thresholds)  # before any run is read
+            over_run = {
+                t: any_hour_probability if any_hour_probability is not None else tuned_any_hour(predictor.manifest, t)
+                for t in thresholds
+            }
     per_run: dict[float, list[dict]] = {thr: [] for thr in thresholds}
     any_hour: dict[float, list[dict]] = {thr: [] for thr in thresholds}
     leads_used: list[int] | None = None
@@ -130,8 +136,7 @@ def score_folder(
         for thr, (values, at) in forecasts.items():
             mask = catalog.verify_mask
             per_run[thr].append(contingency_table(values, ob, thr, mask, per_leading=True, forecast_threshold=at))
-            over_run = at if any_hour_probability is None else any_hour_probability
-            any_hour[thr].append(any_hour_table(values, ob, thr, mask, forecast_threshold=over_run))
+            any_hour[thr].append(any_hour_table(values, ob, thr, mask, forecast_threshold=over_run.get(thr, at)))
     assert leads_used is not None
     rows = []
     for thr in thresholds:
@@ -155,7 +160,7 @@ def score_folder(
         "weights_sha256": predictor.sha256 if predictor is not None else None,
         "decision": decision if source == "model" else None,
         "probability_thresholds": {f"{t:g}": tau for t, tau in taus.items()} if taus else None,
-        "any_hour_probability": any_hour_probability,
+        "any_hour_probability": {f"{t:g}": p for t, p in over_run.items()} or None,
         "data": str(catalog.root),
         "runs": runs,
         "lead_times": leads_used,
@@ -193,7 +198,7 @@ def format_table(result: dict) -> str:
             lo, hi = r["csi_ci95"]
             lines.append(f"{'':>15} CSI 95% interval (bootstrap over runs): {lo:.3f}-{hi:.3f}")
     at = result.get("any_hour_probability")
-    model_at = f"; the model at P >= {at:.2f}" if at is not None else ""
+    model_at = "; the model at " + ", ".join(f"P >= {p:.2f} at {t} mm/h" for t, p in at.items()) if at else ""
     lines.append(f"the event at any hour of each run (a hit wherever both had it, whichever hours{model_at}):")
     for r in result["any_hour"]:
         vals = " ".join(f"{(r[k] if r[k] is not None else float('nan')):6.3f}" for k in cols)
