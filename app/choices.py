@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.state import tuned_threshold
+from app.state import tuned_any_hour, tuned_threshold
 from engine.verify.case import MODEL_THRESHOLDS
 
 DEFAULT_THRESHOLD = 10.0
@@ -65,18 +65,19 @@ def _probability(where, label: str, key: str, help: str, **options) -> float:
     return where.slider(label, 0.01, 0.99, step=0.01, key=key, help=help, **options)
 
 
-def any_hour_slider(threshold: float, hourly: float) -> float:
+def any_hour_slider(threshold: float, where=st) -> float:
     """The model's probability threshold for the event ``threshold`` at some hour of a run (the wettest-hour
-    table): the hourly one until the forecaster moves it, then theirs, for that event only. Tuned for single hours,
-    the hourly threshold flags too small an area over a whole run (the model card's limits)."""
+    table, the verification's "any hour" columns): the one tuned on validation runs for it until the forecaster
+    moves it, then theirs, on every page, for that event only."""
     key = any_hour_key(threshold)
     if key not in st.session_state:
-        st.session_state[key] = hourly
+        st.session_state[key] = tuned_any_hour(threshold)
     return _probability(
-        st,
+        where,
         "Model probability threshold, any hour",
         key,
-        "The model has the event at some hour where its highest P over the run reaches this. The hourly "
-        "threshold (the sidebar's) covers too little of a run's heavy rain: the model card says by how much.",
-        width=420,
+        "The model has the event at some hour of the run where its highest P over the run reaches this. The "
+        "default was tuned on validation runs for that event: lower than the hourly one, which covers too little "
+        "of a run's heavy rain (the model card has both).",
+        **({"width": 420} if where is st else {}),
     )

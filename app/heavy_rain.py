@@ -147,9 +147,7 @@ def heavy_rain_section(ref: DataRef, data: RunData, marked: Callable[..., dict])
     return summary
 
 
-def wettest_hour_section(
-    ref: DataRef, data: RunData, threshold: float, p_threshold: float, marked: Callable[..., dict]
-) -> None:
+def wettest_hour_section(ref: DataRef, data: RunData, threshold: float, marked: Callable[..., dict]) -> None:
     """At each pixel, the run's wettest hour by the raw NWP and by the observations, and between them the model's
     highest probability of the event at any hour: where the run may bring the event, read at a glance."""
     st.subheader("Wettest hour of the run")
@@ -165,7 +163,7 @@ def wettest_hour_section(
         title = f"Post-processed: highest P(rain >= {threshold:g} mm/h)"
         fig = maps.probability_map(peak, data.lat, data.lon, title, PEAK_AT, data.learnt_area, came)
         columns[1].plotly_chart(**marked(fig, "peak_model"))
-        forecasts["Post-processed"] = (data.p_event[threshold], any_hour_slider(threshold, p_threshold))
+        forecasts["Post-processed"] = (data.p_event[threshold], any_hour_slider(threshold))
     tables = {name: any_hour_table(f, data.qpe, threshold, data.mask, at) for name, (f, at) in forecasts.items()}
     table = any_hour_summary(tables)
     scored = sum(next(iter(tables.values())).values())

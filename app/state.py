@@ -236,6 +236,14 @@ def tuned_threshold(threshold: float) -> float:
     return default_probability_threshold(pred.manifest, threshold) if pred is not None else 0.5
 
 
+def tuned_any_hour(threshold: float) -> float:
+    """The default model probability threshold for the event at some hour of a run (``tuned_threshold``'s twin)."""
+    from engine.calibration import any_hour_probability
+
+    pred = predictor()
+    return any_hour_probability(pred.manifest, threshold) if pred is not None else 0.5
+
+
 def load_or_stop() -> tuple[DataRef, list[str]]:
     """The data (folder and readers) and its runs, or a clear message in the page (and stop)."""
     try:

@@ -452,7 +452,7 @@ def test_the_wettest_hour_maps_show_each_pixels_peak_over_the_run_and_when_it_ca
     lead time of the first hour that held it under the cursor; between them the model's highest calibrated
     P(rain >= 10 mm/h) at any hour, and the area where it reaches the probability threshold."""
     from engine.cache import rain_and_prediction
-    from engine.model.manifest import DEFAULT_WEIGHTS
+    from engine.model.manifest import DEFAULT_WEIGHTS, read_manifest
     from engine.prediction import DeferredPredictor
 
     run = WARNING_RUN
@@ -501,9 +501,11 @@ def test_the_wettest_hour_maps_show_each_pixels_peak_over_the_run_and_when_it_ca
     known = cat.verify_mask & np.isfinite(qpe)
     scored = known.any(axis=0)
     o = (known & (np.nan_to_num(qpe) >= 10)).any(axis=0)[scored]
-    assert at.slider(key="p_any_hour_10").value == tau, "the model's any-hour threshold starts at its hourly one"
-    for any_hour_tau in (tau, 0.05):  # a lower one of its own, for a run's heavy-rain footprint
-        if any_hour_tau != tau:
+    # its own threshold for a run's heavy-rain footprint, tuned on validation runs, lower than the hourly one
+    tuned = read_manifest(DEFAULT_WEIGHTS)["any_hour_probability"]["10"]
+    assert at.slider(key="p_any_hour_10").value == tuned < tau
+    for any_hour_tau in (tuned, tau):  # or the forecaster's
+        if any_hour_tau != tuned:
             at.slider(key="p_any_hour_10").set_value(any_hour_tau).run()
             table = next(d.value for d in at.dataframe if "area with the event (km²)" in d.value.columns)
         model = p_heavy >= any_hour_tau
@@ -667,7 +669,8 @@ def test_the_verification_page_reads_each_run_once(env: Path, runs_read: list[st
 
 def test_the_verification_page_gives_the_figures_engine_verify_prints(env: Path):
     """Every run's hours and the event at any hour of each run, for the raw NWP and for the model at its tuned
-    probability threshold: what the page shows, `python -m engine verify` prints."""
+    probability thresholds (the hour's and the run's): what the page shows, `python -m engine verify` prints; and
+    at the forecaster's any-hour threshold, what it prints with --any-hour-probability."""
     from engine.model.manifest import DEFAULT_WEIGHTS
     from engine.verify.report import score_folder
 
@@ -683,6 +686,17 @@ def test_the_verification_page_gives_the_figures_engine_verify_prints(env: Path)
         assert row["CSI"] == pytest.approx(hours["csi"], abs=1e-6) and row["BIAS"] == pytest.approx(hours["bias"])
         assert row["CSI any hour"] == pytest.approx(any_hour["csi"], abs=1e-6), name
         assert row["bias any hour"] == pytest.approx(any_hour["bias"], abs=1e-6), name
+    if "model" not in sources:
+        return
+    assert page.sidebar.slider(key="p_any_hour_10").value == result["any_hour_probability"]["10"]
+    page.sidebar.slider(key="p_any_hour_10").set_value(0.3).run()
+    (any_hour,) = score_folder(Catalog(env), "model", thresholds=[10.0], n_resamples=10, any_hour_probability=0.3)[
+        "any_hour"
+    ]
+    row = page.dataframe[0].value.loc["model"]
+    assert row["CSI any hour"] == pytest.approx(any_hour["csi"], abs=1e-6)
+    assert row["bias any hour"] == pytest.approx(any_hour["bias"], abs=1e-6)
+    assert row["CSI"] == pytest.approx(hours["csi"], abs=1e-6), "the hourly scores stay"
 
 
 def test_the_case_library_reads_again_only_the_run_whose_files_changed(env: Path, runs_read: list[str]):
@@ -917,6 +931,14 @@ def test_every_page_renders(env: Path, page: str):
         spread = next(d.value for d in at.dataframe if "CSI 10 mean" in d.value.columns)
         calibration = next(d.value for d in at.dataframe if "mean P, calibrated" in d.value.columns)
         assert (calibration["reliability, calibrated"] < calibration["reliability, raw"]).all()
+        # the run's event at its own threshold, named with it, beside the raw NWP and the hourly threshold
+        run_wide = next(d.value for d in at.dataframe if "CSI 95% interval" in d.value.columns)
+        heavy = run_wide[run_wide["event"] == ">= 10 mm/h"].set_index(["data", "forecast"])["CSI"]
+        tuned = manifest["any_hour_probability"]["10"]
+        held_out = metrics["any_hour"]["heldout_seed2024"]["10"]
+        where = "held-out archive (a generator seed never trained on)"
+        assert heavy[(where, f"model, P >= {tuned:.2f} (any-hour threshold)")] == held_out["model_any_hour"]["csi"]
+        assert heavy[(where, "raw NWP")] == held_out["raw_nwp"]["csi"]
         ship = shipped_method(manifest)
         # against the U-Net trained as the shipped network where the table has one (the fair pair)
         fair = "U-Net, trained as the shipped network"

@@ -288,7 +288,7 @@ def main() -> None:
     series = {src: scores[src]["per_lead"]["csi"] for src in scores}
     right.plotly_chart(maps.lead_curve(leads, series, f"CSI by lead time, run {run}"), width="stretch")
     heavy_rain_section(ref, data, marked)
-    wettest_hour_section(ref, data, threshold, p_threshold, marked)
+    wettest_hour_section(ref, data, threshold, marked)
     earlier = (ref, runs[runs.index(run) - 1]) if runs.index(run) > 0 else None
     place_rows = place_section(data, here, lead, threshold, p_threshold, earlier)
 

@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.choices import probability_slider, threshold_slider
+from app.choices import any_hour_slider, probability_slider, threshold_slider
 from app.layout import chart_slots
 from app.maps import SOURCES, lead_curve, source_style
 from app.state import DataRef, get_run, load_or_stop, model_events, run_leads, runs_state, weights_problem
@@ -34,12 +34,12 @@ from engine.verify.probabilistic import (
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def run_share(
-    ref: DataRef, run: str, state: str, threshold: float, p_threshold: float, window: tuple[int, int]
+    ref: DataRef, run: str, state: str, threshold: float, p_threshold: float, any_p: float, window: tuple[int, int]
 ) -> dict:
     """One run's share of :func:`season`, kept per run (~1 MB): when a run arrives or a QPE hour is redone, only
     that run is read again. ``state`` (``files_state``) only keys the cache. Its lead times, per source its
     tables per lead time, its pixels' counts over ``window``, its table of the event at any hour of ``window``
-    and the model's probability histogram there."""
+    (the model's at ``any_p``) and the model's probability histogram there."""
     d = get_run(ref, run)
     ev = events(d.nwp, model_events(d, threshold), d.qpe, d.mask, threshold, p_threshold)
     sources = [src for src in ("nwp", "model") if src in ev]
@@ -58,6 +58,8 @@ def run_share(
         "histogram": None,
         "any_hour": {src: any_hour_events(ev[src][sel], observed, valid) for src in sources},
     }
+    if d.p_event is not None:  # the run's event has a threshold of its own
+        share["any_hour"]["model"] = any_hour_events(d.p_event[threshold][sel] >= any_p, observed, valid)
     if d.p_event is not None:
         p, o = d.p_event[threshold][sel][valid], observed[valid]
         share.update(histogram=probability_histogram(p, o), squared=float(np.sum((p - o) ** 2)), scored=p.size)
@@ -71,6 +73,7 @@ def season(
     state: tuple[str, ...],
     threshold: float,
     p_threshold: float,
+    any_p: float,
     window: tuple[int, int],
 ) -> dict:
     """Every run scored from its :func:`run_share`, each read once: a season of runs outgrows the cache of read
@@ -83,7 +86,8 @@ def season(
       :func:`app.where.add_run` gathers them;
     - ``probabilistic``: reliability and ROC of P(rain >= threshold) over ``window``, from a probability
       histogram summed over the runs (decision thresholds every 1/200); None without weights;
-    - ``any_hour``: per source, the table of the event at any hour of ``window``, summed over the runs.
+    - ``any_hour``: per source, the table of the event at any hour of ``window`` (the model's at ``any_p``),
+      summed over the runs.
     """
     bar = st.progress(0.0, text=f"Scoring {len(runs)} runs...")
     per_run: list[dict] = []
@@ -92,7 +96,7 @@ def season(
     histogram, squared, scored = np.zeros((3, HISTOGRAM_BINS)), 0.0, 0  # of P(event): a run's pixels add counts
     any_hour: dict[str, list[dict]] = {}
     for k, (run, run_state) in enumerate(zip(runs, state, strict=True)):
-        share = run_share(ref, run, run_state, threshold, p_threshold, window)
+        share = run_share(ref, run, run_state, threshold, p_threshold, any_p, window)
         per_run.append(share["tables"])
         leads_of.append(share["leads"])
         for src, tables in share["pixels"].items():
@@ -145,6 +149,7 @@ def main() -> None:
     p_threshold = probability_slider(
         threshold, help="On the model's calibrated P(rain >= threshold); the default was tuned on validation runs."
     )
+    any_p = any_hour_slider(threshold, st.sidebar)
     st.caption(
         f"{len(runs)} runs from `{ref[0]}` · contingency tables summed over runs and QPE-valid pixels · "
         "95 % intervals: bootstrap over runs"
@@ -166,7 +171,7 @@ def main() -> None:
             help="The table, the performance diagram, reliability and ROC count these lead times (e.g. 1-24 for day "
             "1, 25-48 for day 2); the curve shows every lead time.",
         )
-    tabs = season(ref, tuple(runs), state, threshold, p_threshold, window)
+    tabs = season(ref, tuple(runs), state, threshold, p_threshold, any_p, window)
     leads, has = tabs["leads"], tabs["has"]
     sel = (np.asarray(leads) >= window[0]) & (np.asarray(leads) <= window[1])
     scored = sum(tabs["nwp"][k] for k in TABLE_KEYS) > 0  # (runs, leads): a valid QPE pixel at that hour
@@ -216,7 +221,8 @@ def main() -> None:
     )
     st.caption(
         "Any hour: the event at some hour of each run's lead times in the window, a hit wherever the forecast and "
-        "the QPE both had it, whichever hours (timing forgiven, place not; hours without QPE are not judged): "
+        "the QPE both had it, whichever hours (timing forgiven, place not; hours without QPE are not judged); the "
+        f"model has it where its highest P over those hours reaches {any_p:.2f}, the sidebar's any-hour threshold. "
         "`python -m engine verify` prints the same."
     )
     st.plotly_chart(curve, width="stretch")
