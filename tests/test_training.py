@@ -526,6 +526,8 @@ def test_any_hour_tunes_on_validation_runs_and_adds_its_threshold_to_unchanged_w
     from training.any_hour import PROBABILITIES
     from training.cli import main
 
+    assert main(["any-hour", "--config", str(tiny_config), "--weights", str(random_lite_weights), "--quiet"]) == 2
+    assert "no validation runs to tune on" in capsys.readouterr().err
     raw = yaml.safe_load(tiny_config.read_text())
     raw["data"].update(archive=str(tmp_path / "archive"), store=str(tmp_path / "store"), runs=3)
     raw.update(split={"train": 1, "val": 1, "test": 1}, heldout_runs=1, out_dir=str(tmp_path / "runs"))

@@ -121,6 +121,8 @@ def score(cfg: TrainConfig, weights: Path, device: torch.device | str = "cpu", p
     model, manifest = load_model(weights)
     store = Store(cfg.data.store)
     store.require_current(progress)
+    if not store.runs("val"):
+        raise DataError(f"no validation runs to tune on: the config's split is {cfg.split}", cfg.data.store)
     if manifest.get("data_fingerprint") != store.meta["fingerprint"]:
         # Another store's validation runs may be these weights' training runs: a threshold tuned there flatters.
         raise DataError(
