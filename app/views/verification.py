@@ -56,12 +56,12 @@ def run_share(
             for src in sources
         },
         "histogram": None,
-        "any_hour": {src: any_hour_events(ev[src][sel], observed, valid) for src in sources},
+        "any_hour": {"nwp": any_hour_events(ev["nwp"][sel], observed, valid)},
     }
-    if d.p_event is not None:  # the run's event has a threshold of its own
-        share["any_hour"]["model"] = any_hour_events(d.p_event[threshold][sel] >= any_p, observed, valid)
     if d.p_event is not None:
-        p, o = d.p_event[threshold][sel][valid], observed[valid]
+        p_window = d.p_event[threshold][sel]
+        share["any_hour"]["model"] = any_hour_events(p_window >= any_p, observed, valid)  # the run's own threshold
+        p, o = p_window[valid], observed[valid]
         share.update(histogram=probability_histogram(p, o), squared=float(np.sum((p - o) ** 2)), scored=p.size)
     return share
 
