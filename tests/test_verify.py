@@ -30,7 +30,7 @@ from engine.verify.categorical import (
 from engine.verify.neighbourhood import fss
 from engine.verify.performance import background
 from engine.verify.probabilistic import brier_score, reliability, roc
-from engine.verify.report import score_folder
+from engine.verify.report import format_table, score_folder
 
 SCORES_PKG = {
     "csi": "critical_success_index",
@@ -424,6 +424,8 @@ def test_the_model_is_scored_at_its_tuned_probability_threshold_as_the_app_shows
     assert over_run < tau and tuned["any_hour_probability"]["10"] == over_run
     wide = score_folder(cat, "model", runs=[run], lead_times=leads, thresholds=[10.0], any_hour_probability=0.03)
     assert wide["any_hour_probability"] == {"10": 0.03}
+    assert (tuned["any_hour_from"], wide["any_hour_from"]) == ("manifest", "given")
+    assert f"P >= {over_run:.2f} at 10 mm/h, tuned on validation runs" in format_table(tuned)
     o, scored = (known & (np.nan_to_num(qpe) >= 10)).any(axis=0), known.any(axis=0)
     for result, at in ((tuned, over_run), (wide, 0.03)):
         f = (known & (pred["event_probability"].sel(threshold=10.0).values >= at)).any(axis=0)

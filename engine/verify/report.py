@@ -111,7 +111,7 @@ def score_folder(
         raise DataError("--any-hour-probability applies to the model's probabilities: --source model --decision tuned")
     if any_hour_probability is not None and not 0 < any_hour_probability < 1:
         raise DataError(f"--any-hour-probability must lie between 0 and 1, not {any_hour_probability:g}")
-    predictor, taus, over_run = None, None, {}
+    predictor, taus, over_run, origin = None, None, {}, None
     if source == "model":
         predictor = DeferredPredictor(weights or DEFAULT_WEIGHTS)
         if decision == "tuned":
@@ -120,6 +120,10 @@ def score_folder(
                 t: any_hour_probability if any_hour_probability is not None else tuned_any_hour(predictor.manifest, t)
                 for t in thresholds
             }
+            # where the run's threshold came from: the caller, the manifest (tuned for it), or the hourly one
+            origin = "given" if any_hour_probability is not None else "manifest"
+            if origin == "manifest" and not predictor.manifest.get("any_hour_probability"):
+                origin = "hourly"
     per_run: dict[float, list[dict]] = {thr: [] for thr in thresholds}
     any_hour: dict[float, list[dict]] = {thr: [] for thr in thresholds}
     leads_used: list[int] | None = None
@@ -161,6 +165,7 @@ def score_folder(
         "decision": decision if source == "model" else None,
         "probability_thresholds": {f"{t:g}": tau for t, tau in taus.items()} if taus else None,
         "any_hour_probability": {f"{t:g}": p for t, p in over_run.items()} or None,
+        "any_hour_from": origin,
         "data": str(catalog.root),
         "runs": runs,
         "lead_times": leads_used,
@@ -198,7 +203,12 @@ def format_table(result: dict) -> str:
             lo, hi = r["csi_ci95"]
             lines.append(f"{'':>15} CSI 95% interval (bootstrap over runs): {lo:.3f}-{hi:.3f}")
     at = result.get("any_hour_probability")
-    model_at = "; the model at " + ", ".join(f"P >= {p:.2f} at {t} mm/h" for t, p in at.items()) if at else ""
+    origin = {
+        "manifest": ", tuned on validation runs",
+        "hourly": ", its hourly thresholds: the weights record none of their own for the run",
+    }.get(result.get("any_hour_from"), "")
+    at_each = ", ".join(f"P >= {p:.2f} at {t} mm/h" for t, p in (at or {}).items())
+    model_at = f"; the model at {at_each}{origin}" if at else ""
     lines.append(f"the event at any hour of each run (a hit wherever both had it, whichever hours{model_at}):")
     for r in result["any_hour"]:
         vals = " ".join(f"{(r[k] if r[k] is not None else float('nan')):6.3f}" for k in cols)
