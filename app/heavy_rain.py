@@ -160,10 +160,17 @@ def wettest_hour_section(ref: DataRef, data: RunData, threshold: float, marked: 
     forecasts = {"Raw NWP": (data.nwp, threshold)}
     if threshold in peaks:
         peak, came = peaks[threshold]
+        at = any_hour_slider(threshold)  # drawn under the maps, above the table it sets
         title = f"Post-processed: highest P(rain >= {threshold:g} mm/h)"
         fig = maps.probability_map(peak, data.lat, data.lon, title, PEAK_AT, data.learnt_area, came)
+        with np.errstate(invalid="ignore"):
+            reached = peak >= at
+        if data.learnt_area is not None:  # not the untrained extrapolation the map greys out
+            reached &= data.learnt_area
+        fig.add_trace(maps.outline(reached, data.lat, data.lon, f"P >= {at:.2f} at some hour"))
+        fig.layout.legend = {"x": 0.01, "y": 0.01, "yanchor": "bottom", "bgcolor": "rgba(255,255,255,0.75)"}
         columns[1].plotly_chart(**marked(fig, "peak_model"))
-        forecasts["Post-processed"] = (data.p_event[threshold], any_hour_slider(threshold))
+        forecasts["Post-processed"] = (data.p_event[threshold], at)
     tables = {name: any_hour_table(f, data.qpe, threshold, data.mask, at) for name, (f, at) in forecasts.items()}
     table = any_hour_summary(tables)
     scored = sum(next(iter(tables.values())).values())
@@ -171,7 +178,8 @@ def wettest_hour_section(ref: DataRef, data: RunData, threshold: float, marked: 
     st.caption(
         f"At each 5 km pixel, the largest hourly rain over the run (lead times {data.leads[0]}-{data.leads[-1]} h) "
         "by the raw NWP and by the observed QPE (grey: never observed), and the model's highest calibrated "
-        f"probability of rain >= {threshold:g} mm/h at any hour (grey: where it learnt from no observation). The "
+        f"probability of rain >= {threshold:g} mm/h at any hour (grey: where it learnt from no observation), outlined "
+        "where it reaches the any-hour threshold below and it learnt. The "
         "hover names the hour it first came at, by lead time and valid time (KST). The table scores the event at "
         f"any hour of the run: rain >= {threshold:g} mm/h in some observed hour, for the model its P at or above "
         "the threshold above, a hit wherever both had it, whichever hours; over the scored pixels with an observed "

@@ -229,6 +229,37 @@ def probability_map(
     return _levels_map(prob, lat, lon, percent, PROB_COLOURS, colorbar, hover, title, learnt, customdata)
 
 
+def outline(where: np.ndarray, lat: np.ndarray, lon: np.ndarray, name: str, colour: str = "#d7191c") -> go.Scatter:
+    """The boundary of the pixels ``where`` is True, along their edges: one line per run of edges on a row or column
+    boundary (a few hundred points where a trace of every pixel would be 25,600), NaN between runs. Named in the
+    legend and never hovered, so the heatmap under it keeps the cursor."""
+    dy, dx = float(lat[1] - lat[0]), float(lon[1] - lon[0])
+    xs, ys = [], []
+    for grid, along, across, d_along, d_across, to_xy in (
+        (np.asarray(where, bool), lon, lat, dx, dy, lambda a, b: (a, b)),  # edges between rows: horizontal lines
+        (np.asarray(where, bool).T, lat, lon, dy, dx, lambda a, b: (b, a)),  # between columns: vertical lines
+    ):
+        padded = np.pad(grid, 1)
+        change = padded[1:, 1:-1] != padded[:-1, 1:-1]  # (rows + 1, cols): an edge below each row boundary
+        steps = np.diff(np.pad(change, ((0, 0), (1, 1))).astype(np.int8), axis=1)
+        for k, start in zip(*np.nonzero(steps == 1), strict=True):
+            end = start + int(np.argmax(steps[k, start:] == -1))  # the run's first column past it
+            line = across[0] + (k - 0.5) * d_across
+            a0, a1 = along[0] + (start - 0.5) * d_along, along[0] + (end - 0.5) * d_along
+            x, y = to_xy((a0, a1, np.nan), (line, line, np.nan))
+            xs += x
+            ys += y
+    return go.Scatter(
+        x=_f4(np.asarray(xs)),
+        y=_f4(np.asarray(ys)),
+        mode="lines",
+        line={"color": colour, "width": 1.5},
+        name=name,
+        hoverinfo="skip",
+        showlegend=True,
+    )
+
+
 def _extent(where: np.ndarray) -> tuple[slice, slice]:
     """The rows and the columns that hold ``where``'s pixels, at least two of each: plotly sizes the cells of a
     lone row or column by a default step, not by the grid's."""

@@ -508,6 +508,15 @@ def test_the_wettest_hour_maps_show_each_pixels_peak_over_the_run_and_when_it_ca
         if any_hour_tau != tuned:
             at.slider(key="p_any_hour_10").set_value(any_hour_tau).run()
             table = next(d.value for d in at.dataframe if "area with the event (km²)" in d.value.columns)
+        # the map outlines where the model's highest P over the run reaches it
+        title = "Post-processed: highest P(rain >= 10 mm/h)"
+        model_map = next(c for c in map(_chart, at.get("plotly_chart")) if c["layout"]["title"]["text"] == title)
+        (line,) = [t for t in model_map["data"] if t.get("name") == f"P >= {any_hour_tau:.2f} at some hour"]
+        reached = (p_heavy.max(axis=0) >= any_hour_tau) & learnt  # where the model learnt, as the map shows it
+        wanted = maps.outline(reached, cat.grid.lat, cat.grid.lon, "")
+        assert _values(line["x"]).size > 0, "the demo run has heavy rain to outline"
+        np.testing.assert_array_equal(_values(line["x"]), np.asarray(wanted.x))
+        np.testing.assert_array_equal(_values(line["y"]), np.asarray(wanted.y))
         model = p_heavy >= any_hour_tau
         for name, f in (("Raw NWP", hourly["Raw NWP"] >= 10), ("Post-processed", model)):
             f = (known & f).any(axis=0)[scored]

@@ -94,3 +94,31 @@ def test_no_map_hovers_on_a_pixel_it_leaves_undrawn():
         for trace in fig.data:
             if trace.type == "heatmap" and trace.hoverinfo != "skip" and np.isnan(np.asarray(trace.z, float)).any():
                 assert trace.hoverongaps is False, f"{name} map: a trace hovers on its gaps"
+
+
+def test_an_outline_runs_along_exactly_the_pixel_edges_between_inside_and_outside():
+    """Every edge between a pixel inside and one outside (or the grid's border) is drawn once, and no other."""
+    rng = np.random.default_rng(5)
+    where = rng.random(KOREA.shape) < 0.15
+    where[:3] = True  # reaching the grid's border
+    trace = maps.outline(where, KOREA.lat, KOREA.lon, "P >= 0.06")
+    x, y = np.asarray(trace.x, dtype=np.float64), np.asarray(trace.y, dtype=np.float64)
+    lat0, lon0 = float(KOREA.lat[0]), float(KOREA.lon[0])
+    dy, dx = float(KOREA.lat[1] - KOREA.lat[0]), float(KOREA.lon[1] - KOREA.lon[0])
+    rows, cols = KOREA.shape
+    drawn_h, drawn_v = np.zeros((rows + 1, cols), bool), np.zeros((rows, cols + 1), bool)
+    for (x0, x1), (y0, y1) in zip(x.reshape(-1, 3)[:, :2], y.reshape(-1, 3)[:, :2], strict=True):
+        if y0 == y1:  # along a row boundary: the pixels of its columns
+            k, a, b = (round((v - o) / d + 0.5) for v, o, d in ((y0, lat0, dy), (x0, lon0, dx), (x1, lon0, dx)))
+            assert not drawn_h[k, a:b].any(), "an edge drawn twice"
+            drawn_h[k, a:b] = True
+        else:
+            assert x0 == x1
+            k, a, b = (round((v - o) / d + 0.5) for v, o, d in ((x0, lon0, dx), (y0, lat0, dy), (y1, lat0, dy)))
+            assert not drawn_v[a:b, k].any(), "an edge drawn twice"
+            drawn_v[a:b, k] = True
+    padded = np.pad(where, 1)
+    np.testing.assert_array_equal(drawn_h, padded[1:, 1:-1] != padded[:-1, 1:-1])
+    np.testing.assert_array_equal(drawn_v, padded[1:-1, 1:] != padded[1:-1, :-1])
+    assert x.size < 3 * (drawn_h.sum() + drawn_v.sum()), "runs of edges are merged into one line each"
+    assert trace.hoverinfo == "skip" and trace.name == "P >= 0.06"
