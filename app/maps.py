@@ -235,23 +235,25 @@ def outline(where: np.ndarray, lat: np.ndarray, lon: np.ndarray, name: str, colo
     legend and never hovered, so the heatmap under it keeps the cursor."""
     dy, dx = float(lat[1] - lat[0]), float(lon[1] - lon[0])
     xs, ys = [], []
-    for grid, along, across, d_along, d_across, to_xy in (
-        (np.asarray(where, bool), lon, lat, dx, dy, lambda a, b: (a, b)),  # edges between rows: horizontal lines
-        (np.asarray(where, bool).T, lat, lon, dy, dx, lambda a, b: (b, a)),  # between columns: vertical lines
+    for grid, along, across, d_along, d_across, horizontal in (
+        (np.asarray(where, bool), lon, lat, dx, dy, True),  # edges between rows: horizontal lines
+        (np.asarray(where, bool).T, lat, lon, dy, dx, False),  # between columns: vertical lines
     ):
         padded = np.pad(grid, 1)
         change = padded[1:, 1:-1] != padded[:-1, 1:-1]  # (rows + 1, cols): an edge below each row boundary
         steps = np.diff(np.pad(change, ((0, 0), (1, 1))).astype(np.int8), axis=1)
-        for k, start in zip(*np.nonzero(steps == 1), strict=True):
-            end = start + int(np.argmax(steps[k, start:] == -1))  # the run's first column past it
-            line = across[0] + (k - 0.5) * d_across
-            a0, a1 = along[0] + (start - 0.5) * d_along, along[0] + (end - 0.5) * d_along
-            x, y = to_xy((a0, a1, np.nan), (line, line, np.nan))
-            xs += x
-            ys += y
+        # Each boundary's runs start (+1) and end (-1) in turn: in row-major order the two lists pair up.
+        k, start = np.nonzero(steps == 1)
+        end = np.nonzero(steps == -1)[1]
+        gap = np.full(k.size, np.nan)
+        line = across[0] + (k - 0.5) * d_across
+        ends = np.stack([along[0] + (start - 0.5) * d_along, along[0] + (end - 0.5) * d_along, gap], axis=1).ravel()
+        level = np.stack([line, line, gap], axis=1).ravel()
+        xs.append(ends if horizontal else level)
+        ys.append(level if horizontal else ends)
     return go.Scatter(
-        x=_f4(np.asarray(xs)),
-        y=_f4(np.asarray(ys)),
+        x=_f4(np.concatenate(xs)),
+        y=_f4(np.concatenate(ys)),
         mode="lines",
         line={"color": colour, "width": 1.5},
         name=name,
