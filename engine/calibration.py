@@ -71,8 +71,15 @@ def any_hour_probability(manifest: dict, threshold: float) -> float:
     """The calibrated probability from which the model has the event ``rain >= threshold`` at some hour of a run:
     its highest P over the run's hours reaching it. Tuned on validation runs where the manifest has it
     (``any_hour_probability``, ``training.any_hour``), else the hourly decision, which flags too little of a run."""
-    tuned = (manifest.get("any_hour_probability") or {}).get(f"{threshold:g}")
-    return float(tuned) if tuned is not None else default_probability_threshold(manifest, threshold)
+    if any_hour_origin(manifest, threshold) == "hourly":
+        return default_probability_threshold(manifest, threshold)
+    return float(manifest["any_hour_probability"][f"{threshold:g}"])
+
+
+def any_hour_origin(manifest: dict, threshold: float) -> str:
+    """Where :func:`any_hour_probability` takes the event's threshold from: "manifest" (tuned for the run) or
+    "hourly" (the manifest has none for it)."""
+    return "manifest" if f"{threshold:g}" in (manifest.get("any_hour_probability") or {}) else "hourly"
 
 
 def calibrated_events(prob: np.ndarray, calibration: dict[str, dict] | None) -> tuple[np.ndarray, list[bool]]:

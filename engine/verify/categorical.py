@@ -40,12 +40,7 @@ def contingency_table(
     for every index of the leading dimensions (all but the last two, e.g. one table per lead time); otherwise
     they are summed over everything. Inputs may be numpy arrays or xarray DataArrays of the same shape.
     """
-    f, o = np.asarray(forecast), np.asarray(observed)
-    if f.shape != o.shape:
-        raise ValueError(f"forecast {f.shape} and observed {o.shape} differ in shape")
-    at = threshold if forecast_threshold is None else forecast_threshold
-    with np.errstate(invalid="ignore"):
-        return contingency_events(f >= at, o >= threshold, _valid(f, o, mask), per_leading)
+    return contingency_events(*_yes_no(forecast, observed, threshold, mask, forecast_threshold), per_leading)
 
 
 def any_hour_table(
@@ -58,12 +53,23 @@ def any_hour_table(
     """:func:`any_hour_events` for the event "value >= threshold" (hours along the leading axis); the forecast's
     event at ``forecast_threshold`` where given (say a probability). Hours outside ``mask`` or with either value
     NaN are not judged."""
+    return any_hour_events(*_yes_no(forecast, observed, threshold, mask, forecast_threshold))
+
+
+def _yes_no(
+    forecast: np.ndarray,
+    observed: np.ndarray,
+    threshold: float,
+    mask: np.ndarray | None,
+    forecast_threshold: float | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The forecast's and the observation's events and where they are judged, for the tables above."""
     f, o = np.asarray(forecast), np.asarray(observed)
     if f.shape != o.shape:
         raise ValueError(f"forecast {f.shape} and observed {o.shape} differ in shape")
+    at = threshold if forecast_threshold is None else forecast_threshold
     with np.errstate(invalid="ignore"):
-        forecast_event = f >= (threshold if forecast_threshold is None else forecast_threshold)
-        return any_hour_events(forecast_event, o >= threshold, _valid(f, o, mask))
+        return f >= at, o >= threshold, _valid(f, o, mask)
 
 
 def any_hour_events(forecast_event: np.ndarray, observed_event: np.ndarray, valid: np.ndarray) -> dict[str, int]:

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 from engine.cache import predicted_run
+from engine.calibration import any_hour_origin, default_probability_threshold
 from engine.calibration import any_hour_probability as tuned_any_hour
-from engine.calibration import default_probability_threshold
 from engine.data.base import RunSource
 from engine.errors import DataError
 from engine.model.manifest import DEFAULT_WEIGHTS
@@ -25,7 +25,7 @@ from engine.verify.categorical import (
 )
 
 SOURCES = ("nwp", "model")
-DECISIONS = ("tuned", "argmax")  # how the model's class probabilities become a yes/no event (forecast_rain)
+DECISIONS = ("tuned", "argmax")  # how the model's class probabilities become a yes/no event (forecast_values)
 
 
 def forecast_values(
@@ -35,12 +35,12 @@ def forecast_values(
     lead_times: list[int],
     thresholds: Sequence[float],
     predictor: Forecaster | None = None,
-    decision: str = "tuned",
+    taus: dict[float, float] | None = None,
 ) -> dict[float, tuple[np.ndarray, float]]:
     """Per event threshold, the forecast's field (lead, lat, lon) and the value from which it forecasts the event.
-    The raw NWP: its rain (mm/h) and the threshold. The model, by ``decision``: "tuned", its calibrated P(rain >=
-    threshold) and the probability threshold tuned on validation runs (the manifest's; the app's default);
-    "argmax", its most likely class as the class's lower bound (0, 0.1, 10 mm/h) and the threshold."""
+    The raw NWP: its rain (mm/h) and the threshold. The model with ``taus`` (:func:`probability_thresholds`): its
+    calibrated P(rain >= threshold) and that probability threshold; without: its most likely class as the class's
+    lower bound (0, 0.1, 10 mm/h) and the threshold (the argmax decision)."""
     if source == "nwp":
         rain = catalog.load_run(run, lead_times, channels=("tp",))["tp"].values
         return {t: (rain, t) for t in thresholds}
@@ -48,10 +48,9 @@ def forecast_values(
         if predictor is None:
             raise DataError("--source model needs weights")
         pred = predicted_run(catalog, run, predictor).sel(lead_time=pd.to_timedelta(lead_times, unit="h"))
-        if decision == "argmax":
+        if taus is None:
             rain = class_to_rain(pred["probability"].values)
             return {t: (rain, t) for t in thresholds}
-        taus = probability_thresholds(predictor.manifest, thresholds)
         p = pred["event_probability"]
         return {t: (p.sel(threshold=t).values, taus[t]) for t in thresholds}
     raise DataError(f"unknown source {source!r} (choose from {', '.join(SOURCES)})")
@@ -120,10 +119,9 @@ def score_folder(
                 t: any_hour_probability if any_hour_probability is not None else tuned_any_hour(predictor.manifest, t)
                 for t in thresholds
             }
-            # where the run's threshold came from: the caller, the manifest (tuned for it), or the hourly one
-            origin = "given" if any_hour_probability is not None else "manifest"
-            if origin == "manifest" and not predictor.manifest.get("any_hour_probability"):
-                origin = "hourly"
+            # where the run's threshold came from: the caller, or the manifest (tuned for it, or the hourly one)
+            tuned_for_run = all(any_hour_origin(predictor.manifest, t) == "manifest" for t in thresholds)
+            origin = "given" if any_hour_probability is not None else ("manifest" if tuned_for_run else "hourly")
     per_run: dict[float, list[dict]] = {thr: [] for thr in thresholds}
     any_hour: dict[float, list[dict]] = {thr: [] for thr in thresholds}
     leads_used: list[int] | None = None
@@ -135,7 +133,7 @@ def score_folder(
             leads_used = leads
         elif leads != leads_used:
             raise DataError(f"run {run} has lead times {leads[:3]}..., other runs {leads_used[:3]}...")
-        forecasts = forecast_values(catalog, source, run, leads, thresholds, predictor, decision)
+        forecasts = forecast_values(catalog, source, run, leads, thresholds, predictor, taus)
         ob = catalog.load_qpe(run, leads).values
         for thr, (values, at) in forecasts.items():
             mask = catalog.verify_mask
