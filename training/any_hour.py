@@ -89,12 +89,15 @@ def tables_at(peaks: list[tuple], probability: float) -> list[dict[str, int]]:
     return [dict(zip(TABLE_KEYS, map(int, peak_tables(p, [probability])[0]), strict=True)) for p in peaks]
 
 
-def nwp_tables(cat: Catalog, runs: Sequence[str], leads: list[int], threshold: float) -> list[dict[str, int]]:
-    """Each run's any-hour table of the raw NWP rain (mm/h) against the archive's QPE, as ``engine verify``."""
-    out = []
+def nwp_tables(cat: Catalog, runs: Sequence[str], leads: list[int]) -> dict[float, list[dict[str, int]]]:
+    """Per event, each run's any-hour table of the raw NWP rain (mm/h) against the archive's QPE, as
+    ``engine verify``; each run read once."""
+    out: dict[float, list[dict[str, int]]] = {thr: [] for thr in MODEL_THRESHOLDS}
     for run in runs:
         rain = cat.load_run(run, leads, channels=("tp",))["tp"].values
-        out.append(any_hour_table(rain, cat.load_qpe(run, leads).values, threshold, cat.verify_mask))
+        qpe = cat.load_qpe(run, leads).values
+        for thr in MODEL_THRESHOLDS:
+            out[thr].append(any_hour_table(rain, qpe, thr, cat.verify_mask))
     return out
 
 
@@ -158,10 +161,11 @@ def score(cfg: TrainConfig, weights: Path, device: torch.device | str = "cpu", p
             predictions = archive_predictions(model, stats, cat, leads, None, device)
         peaks = network_peaks(tqdm(predictions, total=len(runs), disable=not progress), cat.verify_mask, calibration)
         rows = []
+        nwp_by_event = nwp_tables(cat, runs, leads)
         for thr in MODEL_THRESHOLDS:
             model_any = tables_at(peaks[thr], tuned[thr][0])
             model_hourly = tables_at(peaks[thr], result["hourly_probability"][f"{thr:g}"])
-            nwp = nwp_tables(cat, runs, leads, thr)
+            nwp = nwp_by_event[thr]
             rows.append(
                 {
                     "threshold": thr,
